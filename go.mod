@@ -1,0 +1,3 @@
+module github.com/citylog/citylog
+
+go 1.26.8
