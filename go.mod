@@ -1,3 +1,8 @@
 module github.com/citylog/citylog
 
 go 1.26.8
+
+require (
+	github.com/transparency-dev/merkle v0.0.2 // indirect
+	golang.org/x/mod v0.43.0 // indirect
+)

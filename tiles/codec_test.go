@@ -1,0 +1,82 @@
+package tiles
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestBundleVector(t *testing.T) {
+	data, err := os.ReadFile("../../shared/vectors/tessera-log/tile/entries/000.p/3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ParseBundle(data, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var rebuilt []byte
+	for _, e := range entries {
+		got = append(got, string(e))
+		rebuilt, _ = AppendBundleEntry(rebuilt, e)
+	}
+	if strings.Join(got, ",") != "one,two,three" || !bytes.Equal(rebuilt, data) {
+		t.Errorf("bundle = %q, rebuilt %x, want one,two,three and %x", got, rebuilt, data)
+	}
+}
+
+func TestParseBundleRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		width int
+		want  string
+	}{
+		{"dangling length", []byte{0, 3, 'o', 'n', 'e', 0}, 1, "dangling"},
+		{"overrun", []byte{0, 9, 'o', 'n', 'e'}, 1, "claims 9 bytes"},
+		{"too few", []byte{0, 3, 'o', 'n', 'e'}, 2, "holds 1 entries, want 2"},
+		{"too many", []byte{0, 1, 'a', 0, 1, 'b'}, 1, "more than 1"},
+		{"empty", nil, 1, "holds 0 entries"},
+		{"bad width", []byte{0, 0}, 257, "width"},
+	} {
+		_, err := ParseBundle(tc.data, tc.width)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := AppendBundleEntry(nil, make([]byte, MaxEntrySize+1)); err == nil {
+		t.Error("oversize entry accepted")
+	}
+}
+
+func TestCheckHashTile(t *testing.T) {
+	if err := CheckHashTile(make([]byte, 64), 2); err != nil {
+		t.Error(err)
+	}
+	for _, tc := range []struct{ n, w int }{{63, 2}, {65, 2}, {0, 0}, {8224, 257}} {
+		if err := CheckHashTile(make([]byte, tc.n), tc.w); err == nil {
+			t.Errorf("CheckHashTile(%d bytes, width %d) accepted", tc.n, tc.w)
+		}
+	}
+}
+
+func FuzzParseBundle(f *testing.F) {
+	f.Add([]byte{0, 3, 'o', 'n', 'e', 0, 3, 't', 'w', 'o'}, 2)
+	f.Add([]byte{0, 0}, 1)
+	f.Add([]byte{0xff, 0xff, 1}, 1)
+	f.Fuzz(func(t *testing.T, data []byte, width int) {
+		entries, err := ParseBundle(data, width)
+		if err != nil {
+			return
+		}
+		var rebuilt []byte
+		for _, e := range entries {
+			rebuilt, _ = AppendBundleEntry(rebuilt, e)
+		}
+		if !bytes.Equal(rebuilt, data) || len(entries) != width {
+			t.Fatalf("ParseBundle(%x, %d) accepted %d entries that re-encode to %x", data, width, len(entries), rebuilt)
+		}
+	})
+}
