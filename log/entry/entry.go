@@ -1,0 +1,129 @@
+package entry
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/citylog/citylog/log/idcode"
+)
+
+// Version is the entry format version this code writes and reads.
+const Version = 1
+
+// TimeFormat is the layout of an entry's integration time (UTC, seconds).
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// Entry is one allocation: a normalised request, its code and the time the
+// log integrated it. Its canonical JSON is the leaf.
+type Entry struct {
+	Request
+	Code idcode.Code
+	Time time.Time // UTC, whole seconds
+}
+
+// AppendJSON appends the canonical JSON of e: fixed key order, no
+// white space. It does not check e; Normalize the request first.
+func (e *Entry) AppendJSON(b []byte) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, Version, 10)
+	b = append(b, `,"code":"`...)
+	b = e.Code.Append(b)
+	b = append(b, `","country":`...)
+	b = appendString(b, e.Country)
+	b = append(b, `,"subdivision":`...)
+	b = appendString(b, e.Subdivision)
+	b = append(b, `,"name":`...)
+	b = appendString(b, e.Name)
+	b = append(b, `,"ids":[`...)
+	for i, id := range e.IDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, id)
+	}
+	b = append(b, ']')
+	if e.HasLocation {
+		b = append(b, `,"lat":`...)
+		b = strconv.AppendFloat(b, e.Lat, 'f', -1, 64)
+		b = append(b, `,"lon":`...)
+		b = strconv.AppendFloat(b, e.Lon, 'f', -1, 64)
+	}
+	b = append(b, `,"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, TimeFormat)
+	return append(b, `"}`...)
+}
+
+// Decode reads an entry and checks it against the rules: every field valid,
+// the code matching country and subdivision, and the bytes exactly the
+// canonical encoding (so one allocation has exactly one leaf hash). The
+// caller checks that Code.Index equals the leaf's index.
+func (r *Rules) Decode(b []byte) (Entry, error) {
+	var e Entry
+	var version uint64
+	var code, ts string
+	var hasLat, hasLon bool
+	s := scanner{b: b}
+	err := s.object(func(key string) error {
+		var err error
+		switch key {
+		case "v":
+			version, err = s.integer()
+		case "code":
+			code, err = s.str()
+		case "country":
+			e.Country, err = s.str()
+		case "subdivision":
+			e.Subdivision, err = s.str()
+		case "name":
+			e.Name, err = s.str()
+		case "ids":
+			e.IDs, err = s.strings(MaxIDs)
+		case "lat":
+			e.Lat, err = s.number()
+			hasLat = true
+		case "lon":
+			e.Lon, err = s.number()
+			hasLon = true
+		case "time":
+			ts, err = s.str()
+		default:
+			return fmt.Errorf("unknown field %q", key)
+		}
+		if err != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.end()
+	}
+	if err != nil {
+		return Entry{}, invalid("entry: %v", err)
+	}
+	if version != Version {
+		return Entry{}, invalid("entry: format version %d, this software reads %d", version, Version)
+	}
+	if e.Code, err = idcode.Parse(code); err != nil {
+		return Entry{}, invalid("entry: %v", err)
+	}
+	if e.Code.Country != e.Country || e.Code.Subdivision != e.Subdivision {
+		return Entry{}, invalid("entry: code %s does not match country %q and subdivision %q", code, e.Country, e.Subdivision)
+	}
+	if e.Time, err = time.Parse(TimeFormat, ts); err != nil {
+		return Entry{}, invalid("entry: time %q is not %s", ts, TimeFormat)
+	}
+	e.HasLocation = hasLat && hasLon
+	norm := e.Request
+	norm.IDs = append([]string(nil), e.IDs...)
+	if err := r.Normalize(&norm); err != nil {
+		return Entry{}, fmt.Errorf("entry %s: %w", code, err)
+	}
+	canon := e
+	canon.Request = norm
+	if want := canon.AppendJSON(nil); !bytes.Equal(want, b) {
+		return Entry{}, invalid("entry %s is not in canonical form", code)
+	}
+	return e, nil
+}

@@ -1,0 +1,323 @@
+package entry
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner is a strict reader for the flat JSON objects of requests and
+// entries. It is hand-written because encoding/json accepts duplicate keys
+// and invalid UTF-8 (replacing it), and because one request must decode in
+// well under a microsecond for imports to reach their target.
+type scanner struct {
+	b   []byte
+	pos int
+}
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("at byte %d: "+format, append([]any{s.pos}, args...)...)
+}
+
+func (s *scanner) skipSpace() {
+	for s.pos < len(s.b) {
+		switch s.b[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// expect consumes c after optional white space.
+func (s *scanner) expect(c byte) error {
+	s.skipSpace()
+	if s.pos >= len(s.b) {
+		return s.errorf("unexpected end of input, want %q", c)
+	}
+	if s.b[s.pos] != c {
+		return s.errorf("found %q, want %q", s.b[s.pos], c)
+	}
+	s.pos++
+	return nil
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.skipSpace()
+	if s.pos >= len(s.b) {
+		return 0
+	}
+	return s.b[s.pos]
+}
+
+// object calls field for each key of an object, rejecting repeated keys.
+func (s *scanner) object(field func(key string) error) error {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if s.peek() == '}' {
+		s.pos++
+		return nil
+	}
+	seen := make(map[string]bool, 8)
+	for {
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		if seen[key] {
+			return fmt.Errorf("duplicate field %q", key)
+		}
+		seen[key] = true
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if err := field(key); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.errorf("want ',' or '}' after field %q", key)
+		}
+	}
+}
+
+// end checks that only white space follows.
+func (s *scanner) end() error {
+	if s.peek() != 0 {
+		return s.errorf("unexpected data after the object")
+	}
+	return nil
+}
+
+var errNotString = errors.New("not a string")
+
+// str reads a string, which must be valid UTF-8 without raw control
+// characters.
+func (s *scanner) str() (string, error) {
+	if s.peek() != '"' {
+		return "", errNotString
+	}
+	s.pos++
+	start := s.pos
+	for s.pos < len(s.b) {
+		c := s.b[s.pos]
+		switch {
+		case c == '"':
+			raw := s.b[start:s.pos]
+			s.pos++
+			if !utf8.Valid(raw) {
+				return "", fmt.Errorf("string is not valid UTF-8")
+			}
+			return string(raw), nil
+		case c == '\\':
+			return s.strSlow(start)
+		case c < 0x20:
+			return "", s.errorf("raw control character %#x in a string", c)
+		}
+		s.pos++
+	}
+	return "", s.errorf("unterminated string")
+}
+
+func (s *scanner) strSlow(start int) (string, error) {
+	out := append([]byte(nil), s.b[start:s.pos]...)
+	for s.pos < len(s.b) {
+		c := s.b[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			if !utf8.Valid(out) {
+				return "", fmt.Errorf("string is not valid UTF-8")
+			}
+			return string(out), nil
+		case c < 0x20:
+			return "", s.errorf("raw control character %#x in a string", c)
+		case c != '\\':
+			out = append(out, c)
+			s.pos++
+			continue
+		}
+		if s.pos+1 >= len(s.b) {
+			break
+		}
+		e := s.b[s.pos+1]
+		s.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, err := s.hex4()
+			if err != nil {
+				return "", err
+			}
+			if utf16.IsSurrogate(r) {
+				if s.pos+1 < len(s.b) && s.b[s.pos] == '\\' && s.b[s.pos+1] == 'u' {
+					s.pos += 2
+					r2, err := s.hex4()
+					if err != nil {
+						return "", err
+					}
+					r = utf16.DecodeRune(r, r2)
+				} else {
+					r = utf8.RuneError
+				}
+				if r == utf8.RuneError {
+					return "", s.errorf("unpaired UTF-16 surrogate in a \\u escape")
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", s.errorf("invalid escape \\%c", e)
+		}
+	}
+	return "", s.errorf("unterminated string")
+}
+
+func (s *scanner) hex4() (rune, error) {
+	if s.pos+4 > len(s.b) {
+		return 0, s.errorf("short \\u escape")
+	}
+	v, err := strconv.ParseUint(string(s.b[s.pos:s.pos+4]), 16, 32)
+	if err != nil {
+		return 0, s.errorf("invalid \\u escape %q", s.b[s.pos:s.pos+4])
+	}
+	s.pos += 4
+	return rune(v), nil
+}
+
+// strings reads an array of strings.
+func (s *scanner) strings(max int) ([]string, error) {
+	if err := s.expect('['); err != nil {
+		return nil, fmt.Errorf("not an array of strings")
+	}
+	var out []string
+	if s.peek() == ']' {
+		s.pos++
+		return out, nil
+	}
+	for {
+		v, err := s.str()
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %w", len(out), err)
+		}
+		if len(out) == max {
+			return nil, fmt.Errorf("more than %d elements", max)
+		}
+		out = append(out, v)
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return out, nil
+		default:
+			return nil, s.errorf("want ',' or ']' in an array")
+		}
+	}
+}
+
+// null consumes a JSON null if one is next.
+func (s *scanner) null() bool {
+	if s.peek() == 'n' && s.pos+4 <= len(s.b) && string(s.b[s.pos:s.pos+4]) == "null" {
+		s.pos += 4
+		return true
+	}
+	return false
+}
+
+// number reads a JSON number.
+func (s *scanner) number() (float64, error) {
+	s.skipSpace()
+	start := s.pos
+	if s.pos < len(s.b) && s.b[s.pos] == '-' {
+		s.pos++
+	}
+	digits := func() int {
+		n := 0
+		for s.pos < len(s.b) && s.b[s.pos] >= '0' && s.b[s.pos] <= '9' {
+			s.pos++
+			n++
+		}
+		return n
+	}
+	intStart := s.pos
+	if n := digits(); n == 0 || (n > 1 && s.b[intStart] == '0') {
+		return 0, fmt.Errorf("not a JSON number")
+	}
+	if s.pos < len(s.b) && s.b[s.pos] == '.' {
+		s.pos++
+		if digits() == 0 {
+			return 0, fmt.Errorf("not a JSON number")
+		}
+	}
+	if s.pos < len(s.b) && (s.b[s.pos] == 'e' || s.b[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.b) && (s.b[s.pos] == '+' || s.b[s.pos] == '-') {
+			s.pos++
+		}
+		if digits() == 0 {
+			return 0, fmt.Errorf("not a JSON number")
+		}
+	}
+	v, err := strconv.ParseFloat(string(s.b[start:s.pos]), 64)
+	if err != nil {
+		return 0, fmt.Errorf("number %s is out of range", s.b[start:s.pos])
+	}
+	return v, nil
+}
+
+// integer reads a non-negative decimal integer without leading zeros.
+func (s *scanner) integer() (uint64, error) {
+	s.skipSpace()
+	start := s.pos
+	for s.pos < len(s.b) && s.b[s.pos] >= '0' && s.b[s.pos] <= '9' {
+		s.pos++
+	}
+	txt := string(s.b[start:s.pos])
+	v, err := strconv.ParseUint(txt, 10, 64)
+	if err != nil || strconv.FormatUint(v, 10) != txt {
+		return 0, fmt.Errorf("not a non-negative integer")
+	}
+	return v, nil
+}
+
+// appendString appends s as a JSON string in the canonical form: only '"',
+// '\\' and control characters are escaped (the latter never occur in valid
+// fields, but the encoder must not emit invalid JSON for any input).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,163 @@
+// Package entry is the registry's data model: the allocation request a
+// city submits and the canonical entry (leaf) the log records for it.
+package entry
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxRequestSize bounds one request (one line of an import file).
+const MaxRequestSize = 16 << 10
+
+// MaxNameLength is the longest name, in characters, after NFC.
+const MaxNameLength = 200
+
+// Request is one allocation request. After Rules.Normalize its fields
+// are canonical: the name NFC and trimmed, identifiers canonical and
+// sorted, the location rounded to 6 decimals.
+type Request struct {
+	Country     string
+	Subdivision string
+	Name        string
+	IDs         []string
+	HasLocation bool
+	Lat, Lon    float64
+}
+
+// ErrInvalid is wrapped by every error about a request or entry that does
+// not follow the rules.
+var ErrInvalid = errors.New("invalid")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// ParseRequest decodes one request object strictly: unknown or repeated
+// fields, wrong types, invalid UTF-8 and trailing data are errors.
+func ParseRequest(b []byte) (Request, error) {
+	if len(b) > MaxRequestSize {
+		return Request{}, invalid("request is %d bytes, more than %d", len(b), MaxRequestSize)
+	}
+	var req Request
+	var hasLat, hasLon bool
+	s := scanner{b: b}
+	err := s.object(func(key string) error {
+		var err error
+		switch key {
+		case "country":
+			req.Country, err = s.str()
+		case "subdivision":
+			req.Subdivision, err = s.str()
+		case "name":
+			req.Name, err = s.str()
+		case "ids":
+			req.IDs, err = s.strings(MaxIDs)
+		case "lat":
+			if !s.null() {
+				req.Lat, err = s.number()
+				hasLat = true
+			}
+		case "lon":
+			if !s.null() {
+				req.Lon, err = s.number()
+				hasLon = true
+			}
+		default:
+			return fmt.Errorf("unknown field %q (fields: country, subdivision, name, ids, lat, lon)", key)
+		}
+		if err != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.end()
+	}
+	if err != nil {
+		return Request{}, invalid("request: %v", err)
+	}
+	if hasLat != hasLon {
+		return Request{}, invalid("request: lat and lon go together; give both or neither")
+	}
+	req.HasLocation = hasLat
+	return req, nil
+}
+
+// Normalize checks a request against the rules and puts it into
+// canonical form in place.
+func (r *Rules) Normalize(req *Request) error {
+	if !r.Country(req.Country) {
+		return invalid("country %q is not an ISO 3166-1 alpha-2 code (upper case, e.g. CN)", req.Country)
+	}
+	if !r.Subdivision(req.Country, req.Subdivision) {
+		if r.noSubs[req.Country] {
+			return invalid("subdivision %q: %s has no ISO 3166-2 subdivisions, use %q", req.Subdivision, req.Country, NoSubdivision)
+		}
+		return invalid("subdivision %q is not an ISO 3166-2 subdivision of %s (the part after %s-, upper case)", req.Subdivision, req.Country, req.Country)
+	}
+	name, err := normalName(req.Name)
+	if err != nil {
+		return err
+	}
+	req.Name = name
+	if len(req.IDs) == 0 || len(req.IDs) > MaxIDs {
+		return invalid("ids: a city needs 1-%d identifiers, got %d", MaxIDs, len(req.IDs))
+	}
+	for i, id := range req.IDs {
+		c, err := r.CanonicalID(req.Country, id)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		req.IDs[i] = c
+	}
+	sort.Strings(req.IDs)
+	for i := 1; i < len(req.IDs); i++ {
+		if req.IDs[i] == req.IDs[i-1] {
+			return invalid("ids: %q is given twice", req.IDs[i])
+		}
+	}
+	if req.HasLocation {
+		if !(req.Lat >= -90 && req.Lat <= 90) || !(req.Lon >= -180 && req.Lon <= 180) {
+			return invalid("location %v,%v is out of range (lat -90..90, lon -180..180)", req.Lat, req.Lon)
+		}
+		req.Lat, req.Lon = roundCoord(req.Lat), roundCoord(req.Lon)
+	}
+	return nil
+}
+
+// normalName trims and NFC-normalises a name and checks its length and
+// characters.
+func normalName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if !norm.NFC.IsNormalString(n) {
+		n = norm.NFC.String(n)
+	}
+	count := utf8.RuneCountInString(n)
+	if count < 1 || count > MaxNameLength {
+		return "", invalid("name has %d characters after trimming, want 1-%d", count, MaxNameLength)
+	}
+	for _, c := range n {
+		if unicode.IsControl(c) || c == utf8.RuneError || unicode.Is(unicode.Cf, c) && c != '\u200d' && c != '\u200c' {
+			return "", invalid("name contains the control or format character %U", c)
+		}
+	}
+	return n, nil
+}
+
+// roundCoord rounds to 6 decimals (about 0.1 m), the precision entries
+// carry; it is idempotent, which canonical decoding relies on.
+func roundCoord(v float64) float64 {
+	r := math.Round(v*1e6) / 1e6
+	if r == 0 {
+		return 0 // no negative zero
+	}
+	return r
+}
