@@ -1,0 +1,222 @@
+// Package dirstore keeps a log's files in a local directory. It owns every
+// durable write the project makes to local disk: files appear atomically
+// (temporary file, then link or rename) and become durable with one
+// syncfs(2) per batch instead of an fsync per file, which is what makes
+// importing a million entries in seconds possible.
+package dirstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrImmutable reports an attempt to put different bytes at a path that
+// already holds a file that must never change.
+var ErrImmutable = errors.New("immutable file already exists with different bytes")
+
+// Store is a directory holding a log's public tree. It is safe for
+// concurrent use.
+type Store struct {
+	root string
+	seq  atomic.Uint64 // temporary file names
+}
+
+// New returns a Store rooted at dir, which must exist.
+func New(dir string) (*Store, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open store: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("couldn't open store: %s is not a directory", dir)
+	}
+	return &Store{root: dir}, nil
+}
+
+// Root returns the store's directory.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) path(p string) (string, error) {
+	if !fs.ValidPath(p) || p == "." {
+		return "", fmt.Errorf("invalid store path %q", p)
+	}
+	return filepath.Join(s.root, filepath.FromSlash(p)), nil
+}
+
+// ReadFile returns the file at p; a missing file is an error wrapping
+// fs.ErrNotExist.
+func (s *Store) ReadFile(_ context.Context, p string) ([]byte, error) {
+	full, err := s.path(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(full)
+}
+
+// CreateFile makes p hold data. If p exists with the same bytes nothing
+// happens (a recovered batch writes the same files again); with other
+// bytes it fails with ErrImmutable and leaves p as it was. The file is
+// durable only after Sync.
+func (s *Store) CreateFile(_ context.Context, p string, data []byte) error {
+	full, err := s.path(p)
+	if err != nil {
+		return err
+	}
+	tmp, err := s.writeTemp(full, data, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	err = os.Link(tmp, full)
+	if errors.Is(err, fs.ErrExist) {
+		old, rerr := os.ReadFile(full)
+		if rerr != nil {
+			return fmt.Errorf("couldn't read existing %s: %w", p, rerr)
+		}
+		if !bytes.Equal(old, data) {
+			return fmt.Errorf("%s: %w", p, ErrImmutable)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't create %s: %w", p, err)
+	}
+	return nil
+}
+
+// ReplaceFile atomically replaces p with data and makes it durable before
+// returning: readers see the old or the new bytes, never a mix, and never
+// a file that a crash could take back.
+func (s *Store) ReplaceFile(_ context.Context, p string, data []byte) error {
+	full, err := s.path(p)
+	if err != nil {
+		return err
+	}
+	return WriteFileDurable(full, data, 0o644)
+}
+
+// Sync makes every file written so far durable: one syncfs(2) flushes the
+// whole file system, data and directory entries alike.
+func (s *Store) Sync(context.Context) error {
+	return SyncFS(s.root)
+}
+
+func (s *Store) writeTemp(full string, data []byte, perm os.FileMode) (string, error) {
+	dir := filepath.Dir(full)
+	tmp := filepath.Join(dir, ".tmp-"+strconv.FormatUint(s.seq.Add(1), 10)+"-"+strconv.Itoa(os.Getpid()))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("couldn't create temporary file: %w", err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("couldn't write %s: %w", tmp, err)
+	}
+	return tmp, nil
+}
+
+// WriteFileDurable atomically replaces path with data and fsyncs the file
+// and its directory, so the new bytes survive a crash once it returns.
+func WriteFileDurable(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("couldn't sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory, making renames and creations in it durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// SyncFS flushes the file system holding dir with syncfs(2).
+func SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("couldn't sync file system of %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("couldn't sync file system of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Lock takes an exclusive, non-blocking lock on path (created if needed)
+// and records the holder's pid in it. A second writer fails at once with
+// an error naming the holder. The lock goes away with the process, so a
+// crash never leaves a stale lock behind.
+func Lock(path string) (unlock func() error, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open lock file: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			pid := strings.TrimSpace(string(holder))
+			if pid == "" {
+				pid = "unknown"
+			}
+			return nil, fmt.Errorf("%w: %s is held by another citylog writer (pid %s); only one writer may run on a log", ErrLocked, path, pid)
+		}
+		return nil, fmt.Errorf("couldn't lock %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f.Close, nil // closing the descriptor releases the lock
+}
+
+// ErrLocked reports that another writer holds the log.
+var ErrLocked = errors.New("log is locked")

@@ -1,0 +1,88 @@
+package idindex
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func lookupAll(x *Index, id string) []uint64 {
+	var out []uint64
+	x.Lookup(Fingerprint(id), func(leaf uint64) bool { out = append(out, leaf); return false })
+	return out
+}
+
+func TestInsertLookupGrowReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ids")
+	x, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100000 // forces growth past minSlots
+	for i := uint64(0); i < n; i++ {
+		if err := x.Insert(Fingerprint(fmt.Sprint("geonames:", i)), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.CloseClean(n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, n+1); !errors.Is(err, ErrStale) {
+		t.Fatalf("Open at another size: %v, want ErrStale", err)
+	}
+	x, err = Open(path, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []uint64{0, 1, 65535, 99999} {
+		if got := lookupAll(x, fmt.Sprint("geonames:", i)); len(got) != 1 || got[0] != i {
+			t.Errorf("lookup %d = %v", i, got)
+		}
+	}
+	if got := lookupAll(x, "geonames:absent"); len(got) != 0 {
+		t.Errorf("absent id found: %v", got)
+	}
+	if x.Len() != n {
+		t.Errorf("Len = %d", x.Len())
+	}
+	x.Close() // not clean: in use since Open
+	if _, err := Open(path, n); !errors.Is(err, ErrStale) {
+		t.Fatalf("Open after unclean close: %v, want ErrStale", err)
+	}
+}
+
+func TestCollisionsKeepAllCandidates(t *testing.T) {
+	x, err := Create(filepath.Join(t.TempDir(), "ids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for leaf := uint64(0); leaf < 3; leaf++ {
+		x.Insert(42, leaf) // three identifiers with one fingerprint
+	}
+	var got []uint64
+	x.Lookup(42, func(leaf uint64) bool { got = append(got, leaf); return leaf == 1 })
+	if fmt.Sprint(got) != "[0 1]" {
+		t.Errorf("candidates = %v, want [0 1] (stop when found)", got)
+	}
+}
+
+func TestOpenDamaged(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"short":     []byte("citylog"),
+		"bad magic": make([]byte, headerSize+minSlots*slotSize),
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o600)
+		if _, err := Open(p, 0); !errors.Is(err, ErrStale) {
+			t.Errorf("%s: %v, want ErrStale", name, err)
+		}
+	}
+	if _, err := Open(filepath.Join(dir, "missing"), 0); !errors.Is(err, ErrStale) {
+		t.Errorf("missing: %v", err)
+	}
+}

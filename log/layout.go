@@ -1,0 +1,112 @@
+package log
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/tiles"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// The layout of a log directory. public/ is exactly what a static host
+// serves; state/ is private to the writer.
+const (
+	PublicDir        = "public"
+	StateDir         = "state"
+	CheckpointPath   = "checkpoint"             // in public/
+	ExtraSubdivsPath = "extra-subdivisions.txt" // in public/: operator-added subdivisions
+	keyFile          = "key"                    // in state/: the note signing key, 0600
+	vkeyFile         = "vkey"                   // in state/: the note verifier key
+	lockFile         = "lock"                   // in state/
+	stagingFile      = "staging"                // in state/: the last staged batch
+	indexFile        = "ids.idx"                // in state/: the dedup index
+)
+
+const extraSubdivsHeader = `# Subdivisions newer than the ISO 3166-2 data module citylog was built with.
+# One CC-SSS per line (e.g. CN-XQ). Auditors apply this file exactly as the
+# writer does, so add lines only; never remove one that entries use.
+`
+
+// ErrNotInitialized means the directory holds no log.
+var ErrNotInitialized = errors.New("no citylog log here")
+
+// Init creates a new log in dir: public/ with a signed empty checkpoint,
+// and state/ with a fresh Ed25519 signing key. It returns the verifier
+// key, which is what users of the log need to trust it.
+func Init(dir, origin string) (vkey string, err error) {
+	if origin == "" || strings.ContainsAny(origin, " +\n\t") {
+		return "", fmt.Errorf("origin %q must be non-empty, without spaces or '+' (e.g. cities.example.org/log)", origin)
+	}
+	state := filepath.Join(dir, StateDir)
+	if _, err := os.Stat(filepath.Join(state, keyFile)); err == nil {
+		return "", fmt.Errorf("%s already holds a log (found %s)", dir, filepath.Join(state, keyFile))
+	}
+	if err := os.MkdirAll(filepath.Join(dir, PublicDir), 0o755); err != nil {
+		return "", fmt.Errorf("couldn't create log: %w", err)
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return "", fmt.Errorf("couldn't create log: %w", err)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", fmt.Errorf("couldn't generate key for origin %q: %w", origin, err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return "", err
+	}
+	cp := tiles.Checkpoint{Origin: origin, Size: 0, Root: tiles.EmptyRoot}
+	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, signer)
+	if err != nil {
+		return "", fmt.Errorf("couldn't sign the empty checkpoint: %w", err)
+	}
+	pub := filepath.Join(dir, PublicDir)
+	for _, f := range []struct {
+		path string
+		data string
+		perm fs.FileMode
+	}{
+		{filepath.Join(state, vkeyFile), vkey + "\n", 0o644},
+		{filepath.Join(pub, ExtraSubdivsPath), extraSubdivsHeader, 0o644},
+		{filepath.Join(pub, CheckpointPath), string(signed), 0o644},
+		{filepath.Join(state, keyFile), skey + "\n", 0o600}, // last: its presence means "initialised"
+	} {
+		if err := dirstore.WriteFileDurable(f.path, []byte(f.data), f.perm); err != nil {
+			return "", err
+		}
+	}
+	return vkey, nil
+}
+
+// readKeys loads the signing and verifier keys from state/.
+func readKeys(state string) (note.Signer, note.Verifier, error) {
+	skey, err := os.ReadFile(filepath.Join(state, keyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%w: %s is missing (run citylog init first)", ErrNotInitialized, filepath.Join(state, keyFile))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("couldn't read signing key: %w", err)
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is not a note signing key: %w", filepath.Join(state, keyFile), err)
+	}
+	vkey, err := os.ReadFile(filepath.Join(state, vkeyFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("couldn't read verifier key: %w", err)
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is not a note verifier key: %w", filepath.Join(state, vkeyFile), err)
+	}
+	if verifier.Name() != signer.Name() || verifier.KeyHash() != signer.KeyHash() {
+		return nil, nil, fmt.Errorf("%s and %s do not belong together", keyFile, vkeyFile)
+	}
+	return signer, verifier, nil
+}

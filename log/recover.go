@@ -1,0 +1,125 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/tiles"
+)
+
+func writeStaging(state string, s *staging) error {
+	if err := dirstore.WriteFileDurable(filepath.Join(state, stagingFile), s.marshal(), 0o600); err != nil {
+		return fmt.Errorf("couldn't stage batch: %w", err)
+	}
+	return nil
+}
+
+// recoverStaged finishes the last staged batch if the checkpoint does not
+// cover it yet: the batch may have been cut off after some of its files
+// were written, so it is applied again from the very same entries.
+func (w *Writer) recoverStaged(ctx context.Context) error {
+	path := filepath.Join(w.state, stagingFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't read staged batch: %w", err)
+	}
+	s, err := parseStaging(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w; it is written atomically, so the disk or an editor changed it", path, err)
+	}
+	size := w.tree.size
+	switch {
+	case s.start+s.count <= size:
+		return nil // published before the stop
+	case s.start != size:
+		return fmt.Errorf("%s holds entries %d-%d, which do not continue the checkpoint at size %d", path, s.start, s.start+s.count-1, size)
+	}
+	b := &batch{stage: *s}
+	if _, err := s.each(func(e []byte) error {
+		ent, err := w.rules.Decode(e)
+		if err != nil {
+			return err
+		}
+		if ent.Code.Index != w.tree.size {
+			return fmt.Errorf("staged entry %s is not at index %d", ent.Code, w.tree.size)
+		}
+		return w.tree.append(e)
+	}); err != nil {
+		return fmt.Errorf("couldn't recover staged batch: %w", err)
+	}
+	if err := w.sign(b); err != nil {
+		return err
+	}
+	if err := w.publish(ctx, b); err != nil {
+		return fmt.Errorf("couldn't recover staged batch: %w", err)
+	}
+	w.durable = w.tree.size
+	return nil
+}
+
+// openIndex opens the dedup index, or rebuilds it from the log if it is
+// missing, unclean or covers another size.
+func (w *Writer) openIndex(ctx context.Context) error {
+	path := filepath.Join(w.state, indexFile)
+	idx, err := idindex.Open(path, w.durable)
+	if err == nil {
+		w.idx = idx
+		return nil
+	}
+	if !errors.Is(err, idindex.ErrStale) {
+		return err
+	}
+	if w.idx, err = idindex.Create(path); err != nil {
+		return err
+	}
+	if err := w.rebuildIndex(ctx); err != nil {
+		w.idx.Close()
+		return fmt.Errorf("couldn't rebuild the dedup index: %w", err)
+	}
+	return nil
+}
+
+// rebuildIndex files every identifier of the published log, checking each
+// entry on the way.
+func (w *Writer) rebuildIndex(ctx context.Context) error {
+	size := w.durable
+	for bi := uint64(0); bi*tiles.Width < size; bi++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+		data, err := w.store.ReadFile(ctx, bt.Path())
+		if err != nil {
+			return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+		}
+		entries, err := tiles.ParseBundle(data, bt.Width)
+		if err != nil {
+			return fmt.Errorf("%s: %w", bt.Path(), err)
+		}
+		for i, raw := range entries {
+			leaf := bi*tiles.Width + uint64(i)
+			e, err := w.rules.Decode(raw)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", leaf, err)
+			}
+			if e.Code.Index != leaf {
+				return fmt.Errorf("entry %d carries code %s", leaf, e.Code)
+			}
+			for _, id := range e.IDs {
+				if err := w.idx.Insert(idindex.Fingerprint(id), leaf); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

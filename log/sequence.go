@@ -1,0 +1,254 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/idcode"
+	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/tiles"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// prepare sequences normalised requests into a new batch: it answers
+// duplicates from the dedup index, assigns leaf indices to the rest,
+// integrates them into the tree and signs the checkpoint that will publish
+// them. Nothing is written yet; commit does that.
+func (w *Writer) prepare(ctx context.Context, reqs []entry.Request) (*batch, error) {
+	if err := w.checkFailed(); err != nil {
+		return nil, err
+	}
+	b := &batch{stage: staging{start: w.tree.size}, results: make([]Result, len(reqs))}
+	t := w.now().UTC().Truncate(time.Second)
+	if t.Before(w.lastTime) {
+		t = w.lastTime // integration times never decrease
+	}
+	for i := range reqs {
+		res, err := w.sequence(ctx, b, &reqs[i], t)
+		if err != nil {
+			return nil, w.fail(err)
+		}
+		b.results[i] = res
+	}
+	if b.stage.count > 0 {
+		w.lastTime = t
+		if err := w.sign(b); err != nil {
+			return nil, w.fail(err)
+		}
+	}
+	b.size = w.tree.size
+	w.mu.Lock()
+	w.inflight = append(w.inflight, b)
+	w.mu.Unlock()
+	return b, nil
+}
+
+// sequence answers one request within batch b.
+func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t time.Time) (Result, error) {
+	var held *entry.Entry
+	for _, id := range req.IDs {
+		e, err := w.holder(ctx, b, id)
+		if err != nil {
+			return Result{}, err
+		}
+		if e == nil {
+			continue
+		}
+		if held != nil && held.Code != e.Code {
+			return Result{Err: fmt.Errorf("%w: %s is held by %s but %s by %s; submit them separately", ErrConflict,
+				held.IDs[0], held.Code, id, e.Code)}, nil
+		}
+		if held == nil {
+			held = e
+			held.IDs = []string{id} // remember which identifier matched, for the message above
+		}
+	}
+	if held != nil {
+		return Result{Code: held.Code, Index: held.Code.Index, Existing: true}, nil
+	}
+	code := idcode.Code{Country: req.Country, Subdivision: req.Subdivision, Index: w.tree.size}
+	e := entry.Entry{Request: *req, Code: code, Time: t}
+	w.buf = e.AppendJSON(w.buf[:0])
+	b.offsets = append(b.offsets, len(b.stage.entries))
+	if err := b.stage.add(w.buf); err != nil {
+		return Result{}, err
+	}
+	if err := w.tree.append(w.buf); err != nil {
+		return Result{}, err
+	}
+	for _, id := range req.IDs {
+		if err := w.idx.Insert(idindex.Fingerprint(id), code.Index); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Code: code, Index: code.Index}, nil
+}
+
+// holder returns the entry that holds identifier id, or nil. Index hits
+// are only candidates: each is confirmed against the entry itself.
+func (w *Writer) holder(ctx context.Context, b *batch, id string) (*entry.Entry, error) {
+	var found *entry.Entry
+	var err error
+	w.idx.Lookup(idindex.Fingerprint(id), func(leaf uint64) bool {
+		var e entry.Entry
+		e, err = w.entryAt(ctx, b, leaf)
+		if errors.Is(err, errNoEntry) {
+			err = nil // a slot left by a batch a crash discarded
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		if slices.Contains(e.IDs, id) {
+			found = &e
+			return true
+		}
+		return false
+	})
+	return found, err
+}
+
+var errNoEntry = errors.New("no such entry")
+
+// entryAt returns the entry at leaf, from the batch being prepared, a
+// batch being published, or the public tree.
+func (w *Writer) entryAt(ctx context.Context, b *batch, leaf uint64) (entry.Entry, error) {
+	raw, ok := []byte(nil), false
+	if b != nil {
+		raw, ok = b.entry(leaf)
+	}
+	w.mu.Lock()
+	for _, f := range w.inflight {
+		if !ok {
+			raw, ok = f.entry(leaf)
+		}
+	}
+	durable := w.durable
+	w.mu.Unlock()
+	if !ok {
+		if leaf >= durable {
+			return entry.Entry{}, errNoEntry
+		}
+		var err error
+		if raw, err = w.durableEntry(ctx, leaf, durable); err != nil {
+			return entry.Entry{}, err
+		}
+	}
+	e, err := w.rules.Decode(raw)
+	if err != nil {
+		return entry.Entry{}, fmt.Errorf("entry %d in the log is invalid: %w", leaf, err)
+	}
+	if e.Code.Index != leaf {
+		return entry.Entry{}, fmt.Errorf("entry %d in the log carries code %s of index %d", leaf, e.Code, e.Code.Index)
+	}
+	return e, nil
+}
+
+// durableEntry reads a published entry from its bundle.
+func (w *Writer) durableEntry(ctx context.Context, leaf, size uint64) ([]byte, error) {
+	bi := leaf / tiles.Width
+	entries, ok := w.cache[bi]
+	if !ok {
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+		data, err := w.store.ReadFile(ctx, bt.Path())
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+		}
+		if entries, err = tiles.ParseBundle(data, bt.Width); err != nil {
+			return nil, fmt.Errorf("%s: %w", bt.Path(), err)
+		}
+		if bt.Full() {
+			if len(w.cache) >= 64 {
+				clear(w.cache)
+			}
+			w.cache[bi] = entries
+		}
+	}
+	return entries[leaf%tiles.Width], nil
+}
+
+// sign cuts the batch's files and signs the checkpoint for the new size.
+func (w *Writer) sign(b *batch) error {
+	b.files = w.tree.cut()
+	cp := tiles.Checkpoint{Origin: w.origin, Size: w.tree.size, Root: w.tree.root()}
+	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, w.signer)
+	if err != nil {
+		return fmt.Errorf("couldn't sign checkpoint: %w", err)
+	}
+	b.checkpoint = signed
+	return nil
+}
+
+// commit publishes a prepared batch in the order the package doc gives.
+// Batches must be committed in the order they were prepared.
+func (w *Writer) commit(ctx context.Context, b *batch) error {
+	if err := w.checkFailed(); err != nil {
+		return err
+	}
+	if b.stage.count > 0 {
+		if err := w.publish(ctx, b); err != nil {
+			return w.fail(err)
+		}
+	}
+	w.mu.Lock()
+	w.durable = b.size
+	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *Writer) publish(ctx context.Context, b *batch) error {
+	if err := writeStaging(w.state, &b.stage); err != nil {
+		return err
+	}
+	if err := w.createFiles(ctx, b.files); err != nil {
+		return err
+	}
+	if err := w.store.Sync(ctx); err != nil {
+		return fmt.Errorf("couldn't make tiles durable: %w", err)
+	}
+	if err := w.store.ReplaceFile(ctx, CheckpointPath, b.checkpoint); err != nil {
+		return fmt.Errorf("couldn't publish checkpoint: %w", err)
+	}
+	return nil
+}
+
+// createFiles writes files with up to w.workers at once.
+func (w *Writer) createFiles(ctx context.Context, files []file) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		next  = make(chan file)
+	)
+	for range min(w.workers, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range next {
+				if err := w.store.CreateFile(ctx, f.tile.Path(), f.data); err != nil {
+					once.Do(func() { first = fmt.Errorf("couldn't write %s: %w", f.tile.Path(), err); cancel() })
+				}
+			}
+		}()
+	}
+	for _, f := range files {
+		select {
+		case next <- f:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}

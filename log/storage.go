@@ -1,0 +1,40 @@
+// Package log is citylog's single writer: it validates and deduplicates
+// allocation requests, sequences them into a C2SP tlog-tiles Merkle tree,
+// and publishes tiles, entry bundles and a signed checkpoint.
+//
+// Every batch goes through the same write order, so a crash at any point
+// leaves a log that restarts cleanly:
+//
+//  1. stage: the batch's entries are written durably to the private state;
+//  2. apply: its tiles and bundles are created in the public tree and made
+//     durable (one Sync);
+//  3. publish: the checkpoint that covers them replaces the old one, durably;
+//  4. answer: only now are the allocations reported.
+//
+// On open, a staged batch that the checkpoint does not yet cover is applied
+// again from the staged bytes, so files at immutable paths are rewritten
+// with exactly the bytes they already have.
+package log
+
+import (
+	"context"
+)
+
+// Storage is where the public tree lives: a directory, or a bucket. Paths
+// are slash-separated and relative to the log's prefix. Implementations
+// must be safe for concurrent use.
+type Storage interface {
+	// ReadFile returns the file at path; a missing file is an error
+	// wrapping fs.ErrNotExist.
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// CreateFile makes path hold data. If path already holds the same
+	// bytes it succeeds; if it holds other bytes it fails and leaves them:
+	// tiles and bundles never change once written. The file need not be
+	// durable until Sync.
+	CreateFile(ctx context.Context, path string, data []byte) error
+	// ReplaceFile atomically replaces path (the checkpoint) and makes it
+	// durable before returning.
+	ReplaceFile(ctx context.Context, path string, data []byte) error
+	// Sync makes every CreateFile that returned before it durable.
+	Sync(ctx context.Context) error
+}

@@ -1,0 +1,173 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/citylog/citylog/tiles"
+	"github.com/transparency-dev/merkle/compact"
+)
+
+var rangeFactory = &compact.RangeFactory{Hash: func(l, r []byte) []byte {
+	h := tiles.HashChildren(tiles.Hash(l), tiles.Hash(r))
+	return h[:]
+}}
+
+// tree is the writer's in-memory right edge of the log: the compact range
+// that gives the root, and the unfinished tile of every level and the
+// unfinished entry bundle, from which the next files are cut.
+type tree struct {
+	size   uint64
+	rng    *compact.Range
+	edge   [][]byte // per level: the partial tile's hashes, concatenated
+	bundle []byte   // the partial bundle
+	hasher tiles.Hasher
+	full   []file // full tiles and bundles completed since the last cut
+}
+
+// file is one tile or bundle to publish.
+type file struct {
+	tile tiles.Tile
+	data []byte
+}
+
+// storageReader reads tiles from a Storage.
+type storageReader struct{ s Storage }
+
+func (r storageReader) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		b, err := r.s.ReadFile(ctx, t.Path())
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read %s: %w", t.Path(), err)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// loadTree rebuilds the right edge of a published tree of the given size
+// and checks that its tiles give the checkpoint's root and that the
+// partial bundle hashes to the partial level-0 tile.
+func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tree, error) {
+	t := &tree{size: size}
+	r := storageReader{s}
+	hashes, err := tiles.CompactRange(ctx, r, size)
+	if err != nil {
+		return nil, err
+	}
+	slices := make([][]byte, len(hashes))
+	for i := range hashes {
+		slices[i] = hashes[i][:]
+	}
+	if t.rng, err = rangeFactory.NewRange(0, size, slices); err != nil {
+		return nil, err
+	}
+	if got := t.root(); got != root {
+		return nil, fmt.Errorf("the public tiles give root %x for size %d, but the checkpoint says %x: a tile was edited or truncated", got, size, root)
+	}
+	for _, et := range tiles.EdgeTiles(size) {
+		data, err := s.ReadFile(ctx, et.Path())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is missing: the public tree is incomplete for size %d", et.Path(), size)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read %s: %w", et.Path(), err)
+		}
+		if et.Level == tiles.EntriesLevel {
+			t.bundle = data
+			continue
+		}
+		if err := tiles.CheckHashTile(data, et.Width); err != nil {
+			return nil, fmt.Errorf("%s: %w", et.Path(), err)
+		}
+		for len(t.edge) <= et.Level {
+			t.edge = append(t.edge, nil)
+		}
+		t.edge[et.Level] = data
+	}
+	if err := t.checkEdgeBundle(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// checkEdgeBundle checks the partial bundle against the partial level-0
+// tile, which the root check above has already tied to the checkpoint.
+func (t *tree) checkEdgeBundle() error {
+	w := int(t.size % tiles.Width)
+	if w == 0 {
+		return nil
+	}
+	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: t.size / tiles.Width, Width: w}
+	entries, err := tiles.ParseBundle(t.bundle, w)
+	if err != nil {
+		return fmt.Errorf("%s: %w", bt.Path(), err)
+	}
+	for i, e := range entries {
+		h := t.hasher.Leaf(e)
+		if string(h[:]) != string(t.edge[0][i*tiles.HashSize:(i+1)*tiles.HashSize]) {
+			return fmt.Errorf("%s: entry %d does not hash to the level-0 tile: the bundle was edited", bt.Path(), i)
+		}
+	}
+	return nil
+}
+
+func (t *tree) root() tiles.Hash {
+	if t.size == 0 {
+		return tiles.EmptyRoot
+	}
+	r, err := t.rng.GetRootHash(nil)
+	if err != nil {
+		panic(err) // unreachable: the range starts at 0
+	}
+	return tiles.Hash(r)
+}
+
+// append adds one entry: to the bundle, and its leaf hash to the tree.
+func (t *tree) append(entry []byte) error {
+	var err error
+	if t.bundle, err = tiles.AppendBundleEntry(t.bundle, entry); err != nil {
+		return err
+	}
+	if int(t.size%tiles.Width) == tiles.Width-1 {
+		t.full = append(t.full, file{tiles.Tile{Level: tiles.EntriesLevel, Index: t.size / tiles.Width, Width: tiles.Width}, t.bundle})
+		t.bundle = nil
+	}
+	h := t.hasher.Leaf(entry)
+	t.size++
+	return t.rng.Append(h[:], t.visit)
+}
+
+// visit files every node at a tile level into that level's edge tile.
+func (t *tree) visit(id compact.NodeID, hash []byte) {
+	if id.Level%tiles.Height != 0 {
+		return
+	}
+	l := int(id.Level / tiles.Height)
+	for len(t.edge) <= l {
+		t.edge = append(t.edge, nil)
+	}
+	t.edge[l] = append(t.edge[l], hash...)
+	if len(t.edge[l]) == tiles.Width*tiles.HashSize {
+		t.full = append(t.full, file{tiles.Tile{Level: l, Index: id.Index / tiles.Width, Width: tiles.Width}, t.edge[l]})
+		t.edge[l] = nil
+	}
+}
+
+// cut returns the files that publish the tree at its current size: the
+// full tiles completed since the last cut, then copies of the partial ones.
+func (t *tree) cut() []file {
+	files := t.full
+	t.full = nil
+	for _, et := range tiles.EdgeTiles(t.size) {
+		src := t.bundle
+		if et.Level != tiles.EntriesLevel {
+			src = t.edge[et.Level]
+		}
+		files = append(files, file{et, append([]byte(nil), src...)})
+	}
+	return files
+}

@@ -1,0 +1,271 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/idcode"
+	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/tiles"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Config says where a log is and how to run its writer.
+type Config struct {
+	Dir   string           // the log directory made by Init
+	Store Storage          // the public tree; nil means the directory Dir/public
+	Now   func() time.Time // the clock; nil means time.Now
+	// Workers is how many tile and bundle files are written at once; the
+	// default suits local disks and object stores alike.
+	Workers int
+}
+
+// Result is the answer to one request.
+type Result struct {
+	Code     idcode.Code
+	Index    uint64
+	Existing bool  // an identifier was already held: this is that city's code
+	Err      error // the request was refused; wraps entry.ErrInvalid or ErrConflict
+}
+
+// ErrConflict means a request's identifiers are held by two different codes.
+var ErrConflict = errors.New("identifiers belong to different codes")
+
+// Writer is the log's single writer. Its methods must not be called
+// concurrently; Import overlaps its own stages internally.
+type Writer struct {
+	state    string
+	store    Storage
+	signer   note.Signer
+	verifier note.Verifier
+	origin   string
+	rules    *entry.Rules
+	unlock   func() error
+	idx      *idindex.Index
+	tree     *tree
+	lastTime time.Time
+	now      func() time.Time
+	workers  int
+	buf      []byte
+	cache    map[uint64][][]byte // parsed full bundles, for confirming dedup hits
+
+	mu       sync.Mutex
+	durable  uint64   // size of the last published checkpoint
+	inflight []*batch // prepared batches not yet published
+	failed   error    // once set, the writer refuses all work
+}
+
+// batch is one prepared group of requests: its staged entries, the files
+// and checkpoint that publish it, and the answers to give once published.
+type batch struct {
+	stage      staging
+	offsets    []int // where each staged entry starts in stage.entries
+	files      []file
+	checkpoint []byte
+	size       uint64
+	results    []Result
+}
+
+// entry returns the staged entry for leaf, if this batch holds it.
+func (b *batch) entry(leaf uint64) ([]byte, bool) {
+	if leaf < b.stage.start || leaf >= b.stage.start+uint64(len(b.offsets)) {
+		return nil, false
+	}
+	off := b.offsets[leaf-b.stage.start]
+	n := int(b.stage.entries[off])<<8 | int(b.stage.entries[off+1])
+	return b.stage.entries[off+2 : off+2+n], true
+}
+
+// Open takes the log's lock and loads it, finishing a batch that a crash
+// interrupted and rebuilding the dedup index if it is missing or stale.
+func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
+	state := filepath.Join(cfg.Dir, StateDir)
+	if _, err := os.Stat(filepath.Join(state, keyFile)); err != nil {
+		return nil, fmt.Errorf("%w: %s has no %s (run citylog init first)", ErrNotInitialized, cfg.Dir, filepath.Join(StateDir, keyFile))
+	}
+	unlock, err := dirstore.Lock(filepath.Join(state, lockFile))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
+	w = &Writer{state: state, store: cfg.Store, unlock: unlock, now: cfg.Now, workers: cfg.Workers, cache: map[uint64][][]byte{}}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.workers <= 0 {
+		w.workers = 16
+	}
+	if w.store == nil {
+		if w.store, err = dirstore.New(filepath.Join(cfg.Dir, PublicDir)); err != nil {
+			return nil, err
+		}
+	}
+	if w.signer, w.verifier, err = readKeys(state); err != nil {
+		return nil, err
+	}
+	w.origin = w.signer.Name()
+	if w.rules, err = loadRules(ctx, w.store); err != nil {
+		return nil, err
+	}
+	cp, err := readCheckpoint(ctx, w.store, w.verifier)
+	if err != nil {
+		return nil, err
+	}
+	if w.tree, err = loadTree(ctx, w.store, cp.Size, cp.Root); err != nil {
+		return nil, fmt.Errorf("couldn't load the log at size %d: %w", cp.Size, err)
+	}
+	w.durable = cp.Size
+	if err := w.recoverStaged(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.openIndex(ctx); err != nil {
+		return nil, err
+	}
+	if w.durable > 0 {
+		last, err := w.entryAt(ctx, nil, w.durable-1)
+		if err != nil {
+			w.idx.Close()
+			return nil, err
+		}
+		w.lastTime = last.Time
+	}
+	return w, nil
+}
+
+// loadRules reads the validation rules, with the operator's extra
+// subdivisions from the public tree.
+func loadRules(ctx context.Context, s Storage) (*entry.Rules, error) {
+	rules := entry.DefaultRules()
+	extra, err := s.ReadFile(ctx, ExtraSubdivsPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return rules, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", ExtraSubdivsPath, err)
+	}
+	if err := rules.ParseExtraSubdivisions(extra); err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", PublicDir, ExtraSubdivsPath, err)
+	}
+	return rules, nil
+}
+
+// readCheckpoint reads and verifies the published checkpoint.
+func readCheckpoint(ctx context.Context, s Storage, v note.Verifier) (tiles.Checkpoint, error) {
+	data, err := s.ReadFile(ctx, CheckpointPath)
+	if err != nil {
+		return tiles.Checkpoint{}, fmt.Errorf("couldn't read the checkpoint: %w", err)
+	}
+	n, err := note.Open(data, note.VerifierList(v))
+	if err != nil {
+		return tiles.Checkpoint{}, fmt.Errorf("%s/%s does not verify under the log's key %s: %w", PublicDir, CheckpointPath, v.Name(), err)
+	}
+	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
+	if err != nil {
+		return tiles.Checkpoint{}, fmt.Errorf("%s/%s: %w", PublicDir, CheckpointPath, err)
+	}
+	if cp.Origin != v.Name() {
+		return tiles.Checkpoint{}, fmt.Errorf("checkpoint origin %q is not the log's %q", cp.Origin, v.Name())
+	}
+	return cp, nil
+}
+
+// Origin returns the log's origin, which is also its key name.
+func (w *Writer) Origin() string { return w.origin }
+
+// VerifierKey returns the note verifier key of the log.
+func (w *Writer) VerifierKey() string {
+	b, _ := os.ReadFile(filepath.Join(w.state, vkeyFile))
+	return string(trimNL(b))
+}
+
+// Rules returns the validation rules the writer applies.
+func (w *Writer) Rules() *entry.Rules { return w.rules }
+
+// Size returns the size of the last published checkpoint.
+func (w *Writer) Size() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.durable
+}
+
+// Close releases the log. After a clean run the dedup index is marked
+// complete, so the next Open does not rebuild it.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	failed, inflight, size := w.failed, len(w.inflight), w.durable
+	w.mu.Unlock()
+	var err error
+	if failed == nil && inflight == 0 {
+		err = w.idx.CloseClean(size)
+	} else {
+		err = w.idx.Close()
+	}
+	if uerr := w.unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+func (w *Writer) fail(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = fmt.Errorf("the writer stopped after an error; reopen the log to recover: %w", err)
+	}
+	return err
+}
+
+func (w *Writer) checkFailed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// Allocate validates, deduplicates and publishes a batch of requests.
+// It returns once the checkpoint covering every new allocation is
+// durably published; a per-request refusal is in that request's Result.
+func (w *Writer) Allocate(ctx context.Context, reqs []entry.Request) ([]Result, error) {
+	valid := make([]entry.Request, 0, len(reqs))
+	pos := make([]int, 0, len(reqs))
+	results := make([]Result, len(reqs))
+	for i := range reqs {
+		r := reqs[i]
+		r.IDs = append([]string(nil), r.IDs...)
+		if err := w.rules.Normalize(&r); err != nil {
+			results[i].Err = err
+			continue
+		}
+		valid = append(valid, r)
+		pos = append(pos, i)
+	}
+	b, err := w.prepare(ctx, valid)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.commit(ctx, b); err != nil {
+		return nil, err
+	}
+	for k, i := range pos {
+		results[i] = b.results[k]
+	}
+	return results, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,146 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/log/entry"
+)
+
+const testOrigin = "cities.example.org/test"
+
+func newLog(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := Init(dir, testOrigin); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func openLog(t testing.TB, dir string) *Writer {
+	t.Helper()
+	w, err := Open(context.Background(), Config{Dir: dir, Now: fixedClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func fixedClock() func() time.Time {
+	return func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+}
+
+// genRequest returns a valid, distinct request for i.
+func genRequest(i int) entry.Request {
+	return entry.Request{Country: "DE", Subdivision: "BY", Name: fmt.Sprintf("Town %d", i),
+		IDs: []string{fmt.Sprintf("geonames:%d", i+1), fmt.Sprintf("national:DE:test:%d", i)}}
+}
+
+func genRequests(from, n int) []entry.Request {
+	out := make([]entry.Request, n)
+	for i := range out {
+		out[i] = genRequest(from + i)
+	}
+	return out
+}
+
+func mustAllocate(t testing.TB, w *Writer, reqs []entry.Request) []Result {
+	t.Helper()
+	res, err := w.Allocate(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestAllocateDedupReopen(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	res := mustAllocate(t, w, []entry.Request{
+		{Country: "CN", Subdivision: "HE", Name: "Shijiazhuang", IDs: []string{"unlocode:CNSJW", "geonames:1795270"}, HasLocation: true, Lat: 38.04, Lon: 114.51},
+		{Country: "CN", Subdivision: "HE", Name: "Shijiazhuang again", IDs: []string{"unlocode:cnsjw"}}, // same batch duplicate
+		{Country: "ZZ", Subdivision: "HE", Name: "Nowhere", IDs: []string{"geonames:1"}},
+		{Country: "FR", Subdivision: "IDF", Name: "Paris", IDs: []string{"unlocode:FRPAR"}},
+	})
+	if res[0].Err != nil || res[0].Code.String() != "CN-HE-0000-"+string(res[0].Code.String()[11]) || res[0].Existing {
+		t.Errorf("first: %+v", res[0])
+	}
+	if res[1].Err != nil || !res[1].Existing || res[1].Code != res[0].Code {
+		t.Errorf("in-batch duplicate: %+v", res[1])
+	}
+	if !errors.Is(res[2].Err, entry.ErrInvalid) {
+		t.Errorf("invalid country: %+v", res[2])
+	}
+	if res[3].Err != nil || res[3].Index != 1 {
+		t.Errorf("Paris: %+v", res[3])
+	}
+	if w.Size() != 2 {
+		t.Errorf("size %d, want 2", w.Size())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w = openLog(t, dir)
+	defer w.Close()
+	res = mustAllocate(t, w, []entry.Request{
+		{Country: "FR", Subdivision: "IDF", Name: "Paris", IDs: []string{"geonames:2988507", "unlocode:FRPAR"}},
+		{Country: "CN", Subdivision: "HE", Name: "Mixed", IDs: []string{"unlocode:CNSJW", "geonames:2988507"}},
+		{Country: "FR", Subdivision: "IDF", Name: "Mixed", IDs: []string{"geonames:1795270", "unlocode:FRPAR"}},
+	})
+	if !res[0].Existing || res[0].Index != 1 {
+		t.Errorf("after reopen: %+v", res[0])
+	}
+	if res[1].Existing != true || res[1].Index != 0 {
+		t.Errorf("geonames:2988507 was not recorded for the existing Paris, so only CNSJW matches: %+v", res[1])
+	}
+	if !errors.Is(res[2].Err, ErrConflict) || !strings.Contains(res[2].Err.Error(), "FR-IDF-0001") || !strings.Contains(res[2].Err.Error(), "CN-HE-0000") {
+		t.Errorf("conflict: %+v", res[2])
+	}
+}
+
+func TestSecondWriterRefused(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	_, err := Open(context.Background(), Config{Dir: dir})
+	if !errors.Is(err, dirstore.ErrLocked) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("second writer: %v, want ErrLocked naming pid %d", err, os.Getpid())
+	}
+}
+
+func TestOpenUninitialized(t *testing.T) {
+	_, err := Open(context.Background(), Config{Dir: t.TempDir()})
+	if !errors.Is(err, ErrNotInitialized) || !strings.Contains(err.Error(), "citylog init") {
+		t.Fatalf("err = %v", err)
+	}
+	dir := newLog(t)
+	if _, err := Init(dir, testOrigin); err == nil || !strings.Contains(err.Error(), "already holds a log") {
+		t.Fatalf("second init: %v", err)
+	}
+	if _, err := Init(t.TempDir(), "bad origin"); err == nil {
+		t.Fatal("origin with a space accepted")
+	}
+}
+
+func TestIndexRebuiltWhenMissing(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	mustAllocate(t, w, genRequests(0, 600))
+	w.Close()
+	os.Remove(filepath.Join(dir, StateDir, indexFile))
+	w = openLog(t, dir)
+	defer w.Close()
+	res := mustAllocate(t, w, []entry.Request{genRequest(300)})
+	if !res[0].Existing || res[0].Index != 300 {
+		t.Fatalf("after rebuild: %+v", res[0])
+	}
+}
