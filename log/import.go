@@ -1,0 +1,254 @@
+package log
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/citylog/citylog/log/entry"
+)
+
+// LineResult is the outcome of one line of an import.
+type LineResult struct {
+	Line int // 1-based
+	Result
+}
+
+// ImportOptions tune an import; the zero value is sensible.
+type ImportOptions struct {
+	// BatchSize is how many requests share one checkpoint (default 65536).
+	// Larger batches amortise durability; memory grows with the batch, not
+	// with the log.
+	BatchSize int
+	// Workers is how many goroutines parse and validate lines (default
+	// GOMAXPROCS).
+	Workers int
+	// Progress, if set, is called with the input bytes consumed so far.
+	Progress func(bytes int64)
+}
+
+// ImportStats counts what an import did.
+type ImportStats struct {
+	Lines, Allocated, Existing, Refused int
+	Checkpoints                         int
+}
+
+const chunkLines = 2048
+
+// chunk is a run of consecutive input lines, parsed by one worker.
+type chunk struct {
+	lines [][]byte
+	items []item
+	done  chan struct{}
+}
+
+type item struct {
+	line int
+	req  entry.Request
+	err  error
+}
+
+// Import allocates one request per line of r. Lines are parsed on all
+// cores, sequenced in order, and published in batches; report is called
+// for every non-blank line, in order, only after the checkpoint that
+// covers the line's allocation is durably published. A refused line is
+// reported with its error and does not stop the import.
+func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, report func(LineResult) error) (ImportStats, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1 << 16
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	ordered := make(chan *chunk, 2*opts.Workers)
+	work := make(chan *chunk, 2*opts.Workers)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- readChunks(ctx, r, opts.Progress, ordered, work)
+		close(ordered)
+		close(work)
+	}()
+	for range opts.Workers {
+		go func() {
+			for c := range work {
+				w.parseChunk(c)
+			}
+		}()
+	}
+
+	type pendingBatch struct {
+		b     *batch
+		items []item
+	}
+	commits := make(chan pendingBatch, 1)
+	var stats ImportStats
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		for p := range commits {
+			if err != nil {
+				continue // drain
+			}
+			// Publishing a prepared batch is never abandoned half-way.
+			if err = w.commit(context.WithoutCancel(ctx), p.b); err != nil {
+				cancel(err)
+				continue
+			}
+			if p.b.stage.count > 0 {
+				stats.Checkpoints++
+			}
+			if err = reportBatch(p.items, p.b, report, &stats); err != nil {
+				cancel(err)
+			}
+		}
+		committed <- err
+	}()
+
+	var items []item
+	var valid []entry.Request
+	flush := func() error {
+		b, err := w.prepare(ctx, valid)
+		if err != nil {
+			return err
+		}
+		commits <- pendingBatch{b, items}
+		items, valid = nil, nil
+		return nil
+	}
+	var seqErr error
+	for c := range ordered {
+		<-c.done
+		if seqErr != nil || ctx.Err() != nil {
+			continue // drain so the reader can finish
+		}
+		for _, it := range c.items {
+			items = append(items, it)
+			if it.err == nil {
+				valid = append(valid, it.req)
+			}
+			if len(valid) == opts.BatchSize {
+				if seqErr = flush(); seqErr != nil {
+					break
+				}
+			}
+		}
+	}
+	if seqErr == nil && ctx.Err() == nil && len(items) > 0 {
+		seqErr = flush()
+	}
+	close(commits)
+	commitErr := <-committed
+	rerr := <-readErr
+	switch {
+	case commitErr != nil:
+		return stats, commitErr
+	case seqErr != nil:
+		return stats, seqErr
+	case rerr != nil:
+		return stats, rerr
+	}
+	return stats, context.Cause(ctx)
+}
+
+// reportBatch answers every line of a published batch, in order.
+func reportBatch(items []item, b *batch, report func(LineResult) error, stats *ImportStats) error {
+	k := 0
+	for _, it := range items {
+		lr := LineResult{Line: it.line}
+		if it.err != nil {
+			lr.Err = it.err
+		} else {
+			lr.Result = b.results[k]
+			k++
+		}
+		stats.Lines++
+		switch {
+		case lr.Err != nil:
+			stats.Refused++
+		case lr.Existing:
+			stats.Existing++
+		default:
+			stats.Allocated++
+		}
+		if err := report(lr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readChunks splits r into chunks of lines and hands each to the workers
+// and, in order, to the sequencer.
+func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered, work chan<- *chunk) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var consumed int64
+	line := 0
+	c := &chunk{done: make(chan struct{})}
+	send := func() {
+		ordered <- c
+		work <- c
+		if progress != nil {
+			progress(consumed)
+		}
+	}
+	var tooLong bool
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil // the caller reports the cause
+		}
+		b, err := br.ReadSlice('\n')
+		consumed += int64(len(b))
+		if errors.Is(err, bufio.ErrBufferFull) {
+			tooLong = true // keep reading to the end of this line
+			continue
+		}
+		if len(b) > 0 || tooLong {
+			line++
+			if tooLong {
+				c.lines = append(c.lines, nil)
+				c.items = append(c.items, item{line: line, err: fmt.Errorf("%w: line is longer than %d bytes", entry.ErrInvalid, entry.MaxRequestSize)})
+				tooLong = false
+			} else if t := bytes.TrimRight(b, "\r\n"); len(bytes.TrimSpace(t)) > 0 {
+				c.lines = append(c.lines, append([]byte(nil), t...))
+				c.items = append(c.items, item{line: line})
+			}
+			if len(c.lines) == chunkLines {
+				send()
+				c = &chunk{done: make(chan struct{})}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			send()
+			return fmt.Errorf("couldn't read input after line %d: %w", line, err)
+		}
+	}
+	send()
+	return nil
+}
+
+// parseChunk parses and validates each line of a chunk.
+func (w *Writer) parseChunk(c *chunk) {
+	for i, l := range c.lines {
+		it := &c.items[i]
+		if it.err != nil {
+			continue
+		}
+		req, err := entry.ParseRequest(l)
+		if err == nil {
+			err = w.rules.Normalize(&req)
+		}
+		it.req, it.err = req, err
+	}
+	c.lines = nil
+	close(c.done)
+}

@@ -1,0 +1,91 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/citylog/citylog/log/entry"
+)
+
+func TestImport(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	var in strings.Builder
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&in, `{"country":"DE","subdivision":"BY","name":"Town %d","ids":["geonames:%d"]}`+"\n", i, i+1)
+		switch i {
+		case 10:
+			in.WriteString("not json\n")
+		case 20:
+			in.WriteString("\r\n   \n") // blank lines are skipped
+		case 30:
+			in.WriteString(`{"country":"DE","subdivision":"BY","name":"Dup","ids":["geonames:5"]}` + "\r\n")
+		case 40:
+			in.WriteString(`{"country":"DE","subdivision":"BY","name":"` + strings.Repeat("x", 70000) + `"}` + "\n")
+		}
+	}
+	var got []LineResult
+	stats, err := w.Import(context.Background(), strings.NewReader(in.String()), ImportOptions{BatchSize: 1000}, func(lr LineResult) error {
+		if lr.Err == nil && lr.Index >= readCP(t, dir).Size {
+			t.Fatalf("line %d reported before its checkpoint", lr.Line)
+		}
+		got = append(got, lr)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5003 || stats.Lines != 5003 || stats.Allocated != 5000 || stats.Existing != 1 || stats.Refused != 2 || stats.Checkpoints < 5 {
+		t.Fatalf("%d results, stats %+v", len(got), stats)
+	}
+	for i, lr := range got {
+		if i > 0 && lr.Line <= got[i-1].Line {
+			t.Fatalf("results out of order at %d", i)
+		}
+	}
+	byLine := map[int]LineResult{}
+	for _, lr := range got {
+		byLine[lr.Line] = lr
+	}
+	if lr := byLine[12]; !errors.Is(lr.Err, entry.ErrInvalid) {
+		t.Errorf("line 12: %+v", lr)
+	}
+	if lr := byLine[35]; !lr.Existing || lr.Index != 4 {
+		t.Errorf("line 35 (duplicate of geonames:5): %+v", lr)
+	}
+	if lr := byLine[46]; lr.Err == nil || !strings.Contains(lr.Err.Error(), "longer than") {
+		t.Errorf("line 46 (overlong): %+v", lr)
+	}
+	if lr := byLine[1]; lr.Err != nil || lr.Index != 0 {
+		t.Errorf("line 1: %+v", lr)
+	}
+	if w.Size() != 5000 {
+		t.Errorf("size %d", w.Size())
+	}
+}
+
+func TestImportReportErrorStops(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	var in strings.Builder
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&in, `{"country":"DE","subdivision":"BY","name":"T","ids":["geonames:%d"]}`+"\n", i+1)
+	}
+	stop := errors.New("stdout closed")
+	n := 0
+	_, err := w.Import(context.Background(), strings.NewReader(in.String()), ImportOptions{BatchSize: 100}, func(LineResult) error {
+		n++
+		if n == 150 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 150 {
+		t.Fatalf("err %v after %d reports", err, n)
+	}
+}
