@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +27,6 @@ var ErrImmutable = errors.New("immutable file already exists with different byte
 // concurrent use.
 type Store struct {
 	root string
-	seq  atomic.Uint64 // temporary file names
 }
 
 // New returns a Store rooted at dir, which must exist.
@@ -67,17 +65,16 @@ func (s *Store) ReadFile(_ context.Context, p string) ([]byte, error) {
 // happens (a recovered batch writes the same files again); with other
 // bytes it fails with ErrImmutable and leaves p as it was. The file is
 // durable only after Sync.
+//
+// The data goes into an unnamed O_TMPFILE inode that is linked into place
+// only when complete: readers never see a partial file, a crash leaves no
+// temporary file behind, and the link fails rather than replace.
 func (s *Store) CreateFile(_ context.Context, p string, data []byte) error {
 	full, err := s.path(p)
 	if err != nil {
 		return err
 	}
-	tmp, err := s.writeTemp(full, data, 0o644)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	err = os.Link(tmp, full)
+	err = createTmpfile(full, data)
 	if errors.Is(err, fs.ErrExist) {
 		old, rerr := os.ReadFile(full)
 		if rerr != nil {
@@ -90,6 +87,34 @@ func (s *Store) CreateFile(_ context.Context, p string, data []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("couldn't create %s: %w", p, err)
+	}
+	return nil
+}
+
+func createTmpfile(full string, data []byte) error {
+	dir := filepath.Dir(full)
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err == unix.ENOENT {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		}
+	}
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	for rest := data; len(rest) > 0; {
+		n, err := unix.Write(fd, rest)
+		if err != nil {
+			return &fs.PathError{Op: "write", Path: full, Err: err}
+		}
+		rest = rest[n:]
+	}
+	// Linking an O_TMPFILE inode by its descriptor needs AT_EMPTY_PATH
+	// (CAP_DAC_READ_SEARCH) or the /proc/self/fd path, which works for all.
+	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, full, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &fs.PathError{Op: "link", Path: full, Err: err}
 	}
 	return nil
 }
@@ -109,29 +134,6 @@ func (s *Store) ReplaceFile(_ context.Context, p string, data []byte) error {
 // whole file system, data and directory entries alike.
 func (s *Store) Sync(context.Context) error {
 	return SyncFS(s.root)
-}
-
-func (s *Store) writeTemp(full string, data []byte, perm os.FileMode) (string, error) {
-	dir := filepath.Dir(full)
-	tmp := filepath.Join(dir, ".tmp-"+strconv.FormatUint(s.seq.Add(1), 10)+"-"+strconv.Itoa(os.Getpid()))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-		}
-	}
-	if err != nil {
-		return "", fmt.Errorf("couldn't create temporary file: %w", err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("couldn't write %s: %w", tmp, err)
-	}
-	return tmp, nil
 }
 
 // WriteFileDurable atomically replaces path with data and fsyncs the file

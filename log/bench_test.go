@@ -1,0 +1,45 @@
+package log
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"testing"
+)
+
+// GenerateRequests writes n distinct, valid request lines shaped like
+// real cities (two identifiers and a location each).
+func generateRequests(n int) []byte {
+	subs := [][2]string{{"CN", "HE"}, {"FR", "IDF"}, {"DE", "BY"}, {"US", "CA"}, {"IN", "TG"}, {"BR", "SP"}, {"VA", "0"}}
+	var buf bytes.Buffer
+	for i := 0; i < n; i++ {
+		s := subs[i%len(subs)]
+		fmt.Fprintf(&buf, `{"country":%q,"subdivision":%q,"name":"Generated City %d","ids":["geonames:%d","national:%s:bench:%d"],"lat":%.4f,"lon":%.4f}`+"\n",
+			s[0], s[1], i, i+1, s[0], i, float64(i%18000)/100-90, float64(i%36000)/100-180)
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkImport(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			input := generateRequests(n)
+			b.SetBytes(int64(len(input)))
+			for b.Loop() {
+				b.StopTimer()
+				dir := newLog(b)
+				w := openLog(b, dir)
+				b.StartTimer()
+				stats, err := w.Import(context.Background(), bytes.NewReader(input), ImportOptions{}, func(LineResult) error { return nil })
+				if err != nil || stats.Allocated != n {
+					b.Fatalf("%+v %v", stats, err)
+				}
+				w.Close()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}
+
+var _ = io.Discard
