@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/citylog/citylog/log"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func importCmd(e *env) *cobra.Command {
+	var dir string
+	var asJSON bool
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "import --dir DIR FILE",
+		Short: "Allocate codes for a file of requests, one JSON object per line",
+		Long: `import reads one allocation request per line (FILE, or - for stdin), e.g.
+  {"country":"CN","subdivision":"HE","name":"Shijiazhuang","ids":["unlocode:CNSJW","geonames:1795270"],"lat":38.04,"lon":114.51}
+Lines are validated on all cores and allocated in order. A refused line is
+reported with its number and reason and the others are still allocated.
+
+Each result is printed only after the checkpoint that includes it is durably
+published: if import is interrupted or crashes, every printed code is in the
+log, and running the same file again returns the same codes ("existing").
+
+Output: one "LINE<TAB>CODE<TAB>INDEX[<TAB>existing]" per allocated line on
+stdout, refusals and a summary on stderr. With --json, one object per line on
+stdout: {"line":N,"code":..,"index":N,"existing":false} or {"line":N,"error":..}.
+Exit status 3 means some lines were refused.`,
+		Example: `  citylog import --dir reg testdata/cities.jsonl
+  zcat cities.jsonl.gz | citylog import --dir reg --json - > codes.jsonl`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, size, closeIn, err := openInput(e, args[0])
+			if err != nil {
+				return err
+			}
+			defer closeIn()
+			w, err := log.Open(cmd.Context(), log.Config{Dir: dir})
+			if err != nil {
+				return err
+			}
+			opts := log.ImportOptions{BatchSize: batch}
+			bar := newProgress(e.stderr, size)
+			if bar != nil {
+				opts.Progress = func(n int64) { bar.Set64(n) }
+			}
+			out := bufio.NewWriterSize(e.stdout, 64<<10)
+			stats, err := w.Import(cmd.Context(), in, opts, func(lr log.LineResult) error {
+				return printLine(out, e.stderr, lr, asJSON)
+			})
+			if ferr := out.Flush(); err == nil {
+				err = ferr
+			}
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(e.stderr)
+			}
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			fmt.Fprintf(e.stderr, "%d lines: %d allocated, %d existing, %d refused; log size %d\n",
+				stats.Lines, stats.Allocated, stats.Existing, stats.Refused, w.Size())
+			if err != nil {
+				return err
+			}
+			if stats.Refused > 0 {
+				return &cliError{code: exitRefused, err: fmt.Errorf("%d of %d lines were refused", stats.Refused, stats.Lines),
+					hint: "fix the refused lines (see above) and import them again; allocated lines are kept"}
+			}
+			return nil
+		},
+	}
+	dirFlag(cmd, &dir)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per input line")
+	cmd.Flags().IntVar(&batch, "batch", 0, "requests per checkpoint (default 65536)")
+	return cmd
+}
+
+func printLine(out, stderr io.Writer, lr log.LineResult, asJSON bool) error {
+	if asJSON {
+		if lr.Err != nil {
+			return writeJSON(out, struct {
+				Line  int    `json:"line"`
+				Error string `json:"error"`
+			}{lr.Line, lr.Err.Error()})
+		}
+		return writeJSON(out, codeJSON{Line: lr.Line, Code: lr.Code.String(), Index: lr.Index, Existing: lr.Existing})
+	}
+	if lr.Err != nil {
+		_, err := fmt.Fprintf(stderr, "line %d: %v\n", lr.Line, lr.Err)
+		return err
+	}
+	existing := ""
+	if lr.Existing {
+		existing = "\texisting"
+	}
+	_, err := fmt.Fprintf(out, "%d\t%s\t%d%s\n", lr.Line, lr.Code, lr.Index, existing)
+	return err
+}
+
+// openInput opens FILE or stdin and returns its size if known.
+func openInput(e *env, name string) (io.Reader, int64, func(), error) {
+	if name == "-" {
+		return e.stdin, -1, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0, nil, &cliError{code: exitFailure, err: fmt.Errorf("couldn't open input: %w", err), hint: "give a file of JSON lines, or - for stdin"}
+	}
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return f, size, func() { f.Close() }, nil
+}
+
+// newProgress returns a progress bar on stderr if it is a terminal.
+func newProgress(stderr io.Writer, size int64) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionSetPredictTime(true),
+	)
+}
