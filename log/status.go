@@ -46,4 +46,3 @@ func ReadStatus(ctx context.Context, dir string) (Status, error) {
 	vkey, _ := os.ReadFile(filepath.Join(state, vkeyFile))
 	return Status{Origin: cp.Origin, VerifierKey: string(trimNL(vkey)), Size: cp.Size, Root: cp.Root[:], CheckpointTime: st.ModTime().UTC()}, nil
 }
-
