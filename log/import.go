@@ -29,6 +29,9 @@ type ImportOptions struct {
 	Workers int
 	// Progress, if set, is called with the input bytes consumed so far.
 	Progress func(bytes int64)
+	// Published, if set, is called after the lines of each published
+	// batch have been reported: the moment to flush buffered output.
+	Published func() error
 }
 
 // ImportStats counts what an import did.
@@ -104,7 +107,10 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 			if p.b.stage.count > 0 {
 				stats.Checkpoints++
 			}
-			if err = reportBatch(p.items, p.b, report, &stats); err != nil {
+			if err = reportBatch(p.items, p.b, report, &stats); err == nil && opts.Published != nil {
+				err = opts.Published()
+			}
+			if err != nil {
 				cancel(err)
 			}
 		}

@@ -51,6 +51,7 @@ Exit status 3 means some lines were refused.`,
 				opts.Progress = func(n int64) { bar.Set64(n) }
 			}
 			out := bufio.NewWriterSize(e.stdout, 64<<10)
+			opts.Published = out.Flush
 			stats, err := w.Import(cmd.Context(), in, opts, func(lr log.LineResult) error {
 				return printLine(out, e.stderr, lr, asJSON)
 			})
