@@ -98,4 +98,3 @@ func TestKilledImportLosesNothing(t *testing.T) {
 		})
 	}
 }
-
