@@ -1,0 +1,149 @@
+// Command bench is citylog's import benchmark: it imports the same N
+// generated city requests into a fresh citylog log and into a fresh log of
+// Tessera's POSIX driver, each in its own process, and reports wall time,
+// throughput, peak RSS, and the files and bytes each wrote.
+//
+// It lives in its own Go module so that Tessera and its dependencies stay
+// out of citylog's go.mod. Run it from this directory:
+//
+//	go run . -n 1000000
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+type result struct {
+	System     string  `json:"system"`
+	Entries    int     `json:"entries"`
+	Seconds    float64 `json:"seconds"`
+	PerSecond  float64 `json:"entries_per_second"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	Files      int     `json:"files"`
+	MiB        float64 `json:"mib_written"`
+}
+
+func main() {
+	n := flag.Int("n", 1_000_000, "number of requests to import")
+	systems := flag.String("systems", "citylog,tessera", "comma-separated systems to run: citylog, tessera")
+	asJSON := flag.Bool("json", false, "print results as JSON lines")
+	work := flag.String("dir", "", "working directory (default: a new temporary directory, removed afterwards)")
+	child := flag.String("child", "", "internal: run one import in this process")
+	in := flag.String("in", "", "internal: input file")
+	out := flag.String("out", "", "internal: output directory")
+	flag.Parse()
+	if *child != "" {
+		if err := runChild(*child, *in, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := runBench(*n, splitComma(*systems), *work, *asJSON); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: error:", err)
+		os.Exit(1)
+	}
+}
+
+func runBench(n int, systems []string, work string, asJSON bool) error {
+	if work == "" {
+		tmp, err := os.MkdirTemp("", "citylog-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		work = tmp
+	}
+	input := filepath.Join(work, "requests.jsonl")
+	if err := os.WriteFile(input, generate(n), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d requests in %s\n", n, input)
+	var results []result
+	for _, sys := range systems {
+		outDir := filepath.Join(work, sys)
+		cmd := exec.Command(os.Args[0], "-child", sys, "-in", input, "-out", outDir)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w", sys, err)
+		}
+		elapsed := time.Since(start).Seconds()
+		files, bytes := countFiles(outDir)
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		r := result{sys, n, elapsed, float64(n) / elapsed, rss, files, float64(bytes) / (1 << 20)}
+		results = append(results, r)
+		if asJSON {
+			b, _ := json.Marshal(r)
+			fmt.Println(string(b))
+		} else {
+			fmt.Printf("%-8s %9d entries  %7.2f s  %9.0f entries/s  peak RSS %6.1f MiB  %6d files  %8.1f MiB written\n",
+				r.System, r.Entries, r.Seconds, r.PerSecond, r.PeakRSSMiB, r.Files, r.MiB)
+		}
+		os.RemoveAll(outDir)
+	}
+	if len(results) == 2 && !asJSON {
+		fmt.Printf("%s is %.1fx faster than %s on the same %d entries\n", results[0].System, results[1].Seconds/results[0].Seconds, results[1].System, n)
+	}
+	return nil
+}
+
+func runChild(system, in, out string) error {
+	ctx := context.Background()
+	switch system {
+	case "citylog":
+		return importCitylog(ctx, in, out)
+	case "tessera":
+		return importTessera(ctx, in, out)
+	}
+	return fmt.Errorf("unknown system %q (want citylog or tessera)", system)
+}
+
+// generate returns n distinct, valid request lines shaped like real
+// cities: two identifiers and a location each.
+func generate(n int) []byte {
+	subs := [][2]string{{"CN", "HE"}, {"FR", "IDF"}, {"DE", "BY"}, {"US", "CA"}, {"IN", "TG"}, {"BR", "SP"}, {"VA", "0"}}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	for i := 0; i < n; i++ {
+		s := subs[i%len(subs)]
+		fmt.Fprintf(w, `{"country":%q,"subdivision":%q,"name":"Generated City %d","ids":["geonames:%d","national:%s:bench:%d"],"lat":%.4f,"lon":%.4f}`+"\n",
+			s[0], s[1], i, i+1, s[0], i, float64(i%18000)/100-90, float64(i%36000)/100-180)
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func countFiles(dir string) (files int, bytes int64) {
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				files++
+				bytes += info.Size()
+			}
+		}
+		return nil
+	})
+	return files, bytes
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, f := range bytes.Split([]byte(s), []byte(",")) {
+		if len(f) > 0 {
+			out = append(out, string(f))
+		}
+	}
+	return out
+}
