@@ -20,7 +20,7 @@ type LineResult struct {
 
 // ImportOptions tune an import; the zero value is sensible.
 type ImportOptions struct {
-	// BatchSize is how many requests share one checkpoint (default 65536).
+	// BatchSize is how many requests share one checkpoint (default 16384).
 	// Larger batches amortise durability; memory grows with the batch, not
 	// with the log.
 	BatchSize int
@@ -62,7 +62,7 @@ type item struct {
 // reported with its error and does not stop the import.
 func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, report func(LineResult) error) (ImportStats, error) {
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 1 << 16
+		opts.BatchSize = 1 << 14
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)

@@ -105,7 +105,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 		w.now = time.Now
 	}
 	if w.workers <= 0 {
-		w.workers = 16
+		w.workers = 4
 	}
 	if w.store == nil {
 		if w.store, err = dirstore.New(filepath.Join(cfg.Dir, PublicDir)); err != nil {

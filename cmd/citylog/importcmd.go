@@ -79,7 +79,7 @@ Exit status 3 means some lines were refused.`,
 	}
 	dirFlag(cmd, &dir)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per input line")
-	cmd.Flags().IntVar(&batch, "batch", 0, "requests per checkpoint (default 65536)")
+	cmd.Flags().IntVar(&batch, "batch", 0, "requests per checkpoint (default 16384)")
 	return cmd
 }
 

@@ -47,10 +47,16 @@ func TestInsertLookupGrowReopen(t *testing.T) {
 	if x.Len() != n {
 		t.Errorf("Len = %d", x.Len())
 	}
-	x.Close() // not clean: in use since Open
-	if _, err := Open(path, n); !errors.Is(err, ErrStale) {
-		t.Fatalf("Open after unclean close: %v, want ErrStale", err)
+	x.Insert(Fingerprint("geonames:new"), n)
+	x.Close() // changes dropped: the file still covers n
+	x, err = Open(path, n)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if got := lookupAll(x, "geonames:new"); len(got) != 0 {
+		t.Errorf("dropped change is visible: %v", got)
+	}
+	x.Close()
 }
 
 func TestCollisionsKeepAllCandidates(t *testing.T) {
@@ -75,6 +81,7 @@ func TestOpenDamaged(t *testing.T) {
 		"empty":     nil,
 		"short":     []byte("citylog"),
 		"bad magic": make([]byte, headerSize+minSlots*slotSize),
+		"truncated": append([]byte(magic), make([]byte, headerSize)...),
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, data, 0o600)
