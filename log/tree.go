@@ -134,7 +134,8 @@ func (t *tree) append(entry []byte) error {
 	}
 	if int(t.size%tiles.Width) == tiles.Width-1 {
 		t.full = append(t.full, file{tiles.Tile{Level: tiles.EntriesLevel, Index: t.size / tiles.Width, Width: tiles.Width}, t.bundle})
-		t.bundle = nil
+		// The next bundle will likely be about as large: allocate once.
+		t.bundle = make([]byte, 0, len(t.bundle)+len(t.bundle)/8)
 	}
 	h := t.hasher.Leaf(entry)
 	t.size++

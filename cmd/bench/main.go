@@ -91,7 +91,9 @@ func runBench(n int, systems []string, work string, asJSON bool) error {
 			fmt.Printf("%-8s %9d entries  %7.2f s  %9.0f entries/s  peak RSS %6.1f MiB  %6d files  %8.1f MiB written\n",
 				r.System, r.Entries, r.Seconds, r.PerSecond, r.PeakRSSMiB, r.Files, r.MiB)
 		}
-		os.RemoveAll(outDir)
+		// Outputs are removed only at the end: deleting thousands of files
+		// right before the next run slows its inode allocation (ext4 skips
+		// recently deleted inodes), which would skew the comparison.
 	}
 	if len(results) == 2 && !asJSON {
 		fmt.Printf("%s is %.1fx faster than %s on the same %d entries\n", results[0].System, results[1].Seconds/results[0].Seconds, results[1].System, n)

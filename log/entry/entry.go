@@ -64,7 +64,7 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 	var version uint64
 	var code, ts string
 	var hasLat, hasLon bool
-	s := scanner{b: b}
+	s := newScanner(b)
 	err := s.object(func(key string) error {
 		var err error
 		switch key {

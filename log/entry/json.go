@@ -14,8 +14,11 @@ import (
 // well under a microsecond for imports to reach their target.
 type scanner struct {
 	b   []byte
+	src string // b as a string, so fields without escapes are substrings, not copies
 	pos int
 }
+
+func newScanner(b []byte) scanner { return scanner{b: b, src: string(b)} }
 
 func (s *scanner) errorf(format string, args ...any) error {
 	return fmt.Errorf("at byte %d: "+format, append([]any{s.pos}, args...)...)
@@ -54,6 +57,10 @@ func (s *scanner) peek() byte {
 	return s.b[s.pos]
 }
 
+// maxFields bounds the keys one object may have; requests and entries
+// have at most 9.
+const maxFields = 16
+
 // object calls field for each key of an object, rejecting repeated keys.
 func (s *scanner) object(field func(key string) error) error {
 	if err := s.expect('{'); err != nil {
@@ -63,16 +70,23 @@ func (s *scanner) object(field func(key string) error) error {
 		s.pos++
 		return nil
 	}
-	seen := make(map[string]bool, 8)
+	var seen [maxFields]string
+	n := 0
 	for {
 		key, err := s.str()
 		if err != nil {
 			return err
 		}
-		if seen[key] {
-			return fmt.Errorf("duplicate field %q", key)
+		for _, k := range seen[:n] {
+			if k == key {
+				return fmt.Errorf("duplicate field %q", key)
+			}
 		}
-		seen[key] = true
+		if n == maxFields {
+			return fmt.Errorf("more than %d fields", maxFields)
+		}
+		seen[n] = key
+		n++
 		if err := s.expect(':'); err != nil {
 			return err
 		}
@@ -114,12 +128,12 @@ func (s *scanner) str() (string, error) {
 		c := s.b[s.pos]
 		switch {
 		case c == '"':
-			raw := s.b[start:s.pos]
+			raw := s.src[start:s.pos]
 			s.pos++
-			if !utf8.Valid(raw) {
+			if !utf8.ValidString(raw) {
 				return "", fmt.Errorf("string is not valid UTF-8")
 			}
-			return string(raw), nil
+			return raw, nil
 		case c == '\\':
 			return s.strSlow(start)
 		case c < 0x20:
@@ -211,7 +225,7 @@ func (s *scanner) strings(max int) ([]string, error) {
 	if err := s.expect('['); err != nil {
 		return nil, fmt.Errorf("not an array of strings")
 	}
-	var out []string
+	out := make([]string, 0, 4)
 	if s.peek() == ']' {
 		s.pos++
 		return out, nil
@@ -280,7 +294,7 @@ func (s *scanner) number() (float64, error) {
 			return 0, fmt.Errorf("not a JSON number")
 		}
 	}
-	v, err := strconv.ParseFloat(string(s.b[start:s.pos]), 64)
+	v, err := strconv.ParseFloat(s.src[start:s.pos], 64)
 	if err != nil {
 		return 0, fmt.Errorf("number %s is out of range", s.b[start:s.pos])
 	}
@@ -294,7 +308,7 @@ func (s *scanner) integer() (uint64, error) {
 	for s.pos < len(s.b) && s.b[s.pos] >= '0' && s.b[s.pos] <= '9' {
 		s.pos++
 	}
-	txt := string(s.b[start:s.pos])
+	txt := s.src[start:s.pos]
 	v, err := strconv.ParseUint(txt, 10, 64)
 	if err != nil || strconv.FormatUint(v, 10) != txt {
 		return 0, fmt.Errorf("not a non-negative integer")

@@ -48,7 +48,7 @@ func ParseRequest(b []byte) (Request, error) {
 	}
 	var req Request
 	var hasLat, hasLon bool
-	s := scanner{b: b}
+	s := newScanner(b)
 	err := s.object(func(key string) error {
 		var err error
 		switch key {
