@@ -89,7 +89,7 @@ func readCP(t *testing.T, dir string) tiles.Checkpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := readCheckpoint(context.Background(), s, v)
+	cp, _, err := readCheckpoint(context.Background(), s, v)
 	if err != nil {
 		t.Fatal(err)
 	}

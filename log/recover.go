@@ -62,7 +62,7 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 	if err := w.publish(ctx, b); err != nil {
 		return fmt.Errorf("couldn't recover staged batch: %w", err)
 	}
-	w.durable = w.tree.size
+	w.durable, w.published = w.tree.size, b.checkpoint
 	return nil
 }
 

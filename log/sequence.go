@@ -197,6 +197,9 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 	}
 	w.mu.Lock()
 	w.durable = b.size
+	if b.stage.count > 0 {
+		w.published = b.checkpoint
+	}
 	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
 	w.mu.Unlock()
 	return nil

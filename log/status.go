@@ -35,7 +35,7 @@ func ReadStatus(ctx context.Context, dir string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	cp, err := readCheckpoint(ctx, store, v)
+	cp, _, err := readCheckpoint(ctx, store, v)
 	if err != nil {
 		return Status{}, err
 	}

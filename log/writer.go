@@ -57,10 +57,11 @@ type Writer struct {
 	buf      []byte
 	cache    map[uint64][][]byte // parsed full bundles, for confirming dedup hits
 
-	mu       sync.Mutex
-	durable  uint64   // size of the last published checkpoint
-	inflight []*batch // prepared batches not yet published
-	failed   error    // once set, the writer refuses all work
+	mu        sync.Mutex
+	durable   uint64   // size of the last published checkpoint
+	published []byte   // that checkpoint, signed
+	inflight  []*batch // prepared batches not yet published
+	failed    error    // once set, the writer refuses all work
 }
 
 // batch is one prepared group of requests: its staged entries, the files
@@ -119,10 +120,11 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	if w.rules, err = loadRules(ctx, w.store); err != nil {
 		return nil, err
 	}
-	cp, err := readCheckpoint(ctx, w.store, w.verifier)
+	cp, signed, err := readCheckpoint(ctx, w.store, w.verifier)
 	if err != nil {
 		return nil, err
 	}
+	w.published = signed
 	if w.tree, err = loadTree(ctx, w.store, cp.Size, cp.Root); err != nil {
 		return nil, fmt.Errorf("couldn't load the log at size %d: %w", cp.Size, err)
 	}
@@ -162,23 +164,23 @@ func loadRules(ctx context.Context, s Storage) (*entry.Rules, error) {
 }
 
 // readCheckpoint reads and verifies the published checkpoint.
-func readCheckpoint(ctx context.Context, s Storage, v note.Verifier) (tiles.Checkpoint, error) {
+func readCheckpoint(ctx context.Context, s Storage, v note.Verifier) (tiles.Checkpoint, []byte, error) {
 	data, err := s.ReadFile(ctx, CheckpointPath)
 	if err != nil {
-		return tiles.Checkpoint{}, fmt.Errorf("couldn't read the checkpoint: %w", err)
+		return tiles.Checkpoint{}, nil, fmt.Errorf("couldn't read the checkpoint: %w", err)
 	}
 	n, err := note.Open(data, note.VerifierList(v))
 	if err != nil {
-		return tiles.Checkpoint{}, fmt.Errorf("%s/%s does not verify under the log's key %s: %w", PublicDir, CheckpointPath, v.Name(), err)
+		return tiles.Checkpoint{}, nil, fmt.Errorf("%s/%s does not verify under the log's key %s: %w", PublicDir, CheckpointPath, v.Name(), err)
 	}
 	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
 	if err != nil {
-		return tiles.Checkpoint{}, fmt.Errorf("%s/%s: %w", PublicDir, CheckpointPath, err)
+		return tiles.Checkpoint{}, nil, fmt.Errorf("%s/%s: %w", PublicDir, CheckpointPath, err)
 	}
 	if cp.Origin != v.Name() {
-		return tiles.Checkpoint{}, fmt.Errorf("checkpoint origin %q is not the log's %q", cp.Origin, v.Name())
+		return tiles.Checkpoint{}, nil, fmt.Errorf("checkpoint origin %q is not the log's %q", cp.Origin, v.Name())
 	}
-	return cp, nil
+	return cp, data, nil
 }
 
 // Origin returns the log's origin, which is also its key name.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/entry"
@@ -14,6 +16,7 @@ func allocateCmd(e *env) *cobra.Command {
 	var req entry.Request
 	var lat, lon float64
 	var asJSON bool
+	var receipt string
 	cmd := &cobra.Command{
 		Use:   "allocate --dir DIR --country CC --subdivision SSS --name NAME --id SCHEME:VALUE...",
 		Short: "Allocate the code of one city (or return the code it already has)",
@@ -26,7 +29,9 @@ national:CC:AUTHORITY:CODE. A country without ISO 3166-2 subdivisions uses
 subdivision 0.`,
 		Example: `  citylog allocate --dir reg --country CN --subdivision HE --name Shijiazhuang \
       --id unlocode:CNSJW --id geonames:1795270 --lat 38.04 --lon 114.51
-  citylog allocate --dir reg --country VA --subdivision 0 --name "Vatican City" --id geonames:6691831 --json`,
+  citylog allocate --dir reg --country VA --subdivision 0 --name "Vatican City" --id geonames:6691831 --json
+  citylog allocate --dir reg --country FR --subdivision IDF --name Paris --id unlocode:FRPAR --receipt paris.tlog-proof
+  cityverify receipt paris.tlog-proof --key reg/state/vkey`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			latSet, lonSet := cmd.Flags().Changed("lat"), cmd.Flags().Changed("lon")
@@ -39,6 +44,9 @@ subdivision 0.`,
 				return err
 			}
 			res, err := w.Allocate(cmd.Context(), []entry.Request{req})
+			if err == nil && res[0].Err == nil && receipt != "" {
+				err = writeReceipt(cmd.Context(), w, res[0].Index, receipt)
+			}
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}
@@ -73,6 +81,7 @@ subdivision 0.`,
 	f.Float64Var(&lat, "lat", 0, "latitude in degrees (optional, with --lon)")
 	f.Float64Var(&lon, "lon", 0, "longitude in degrees (optional, with --lat)")
 	f.BoolVar(&asJSON, "json", false, "print {\"code\":..,\"index\":..,\"existing\":..} for scripts")
+	f.StringVar(&receipt, "receipt", "", "also write the offline receipt (c2sp.org/tlog-proof) to this file")
 	return cmd
 }
 
@@ -81,4 +90,16 @@ type codeJSON struct {
 	Code     string `json:"code"`
 	Index    uint64 `json:"index"`
 	Existing bool   `json:"existing"`
+}
+
+// writeReceipt writes the offline receipt of a published leaf to path.
+func writeReceipt(ctx context.Context, w *log.Writer, leaf uint64, path string) error {
+	r, err := w.Receipt(ctx, leaf)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, r, 0o644); err != nil {
+		return fmt.Errorf("couldn't write receipt: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/citylog/citylog/log"
 	"github.com/schollz/progressbar/v3"
@@ -16,6 +17,7 @@ func importCmd(e *env) *cobra.Command {
 	var dir string
 	var asJSON bool
 	var batch int
+	var receipts string
 	cmd := &cobra.Command{
 		Use:   "import --dir DIR FILE",
 		Short: "Allocate codes for a file of requests, one JSON object per line",
@@ -31,9 +33,13 @@ log, and running the same file again returns the same codes ("existing").
 Output: one "LINE<TAB>CODE<TAB>INDEX[<TAB>existing]" per allocated line on
 stdout, refusals and a summary on stderr. With --json, one object per line on
 stdout: {"line":N,"code":..,"index":N,"existing":false} or {"line":N,"error":..}.
-Exit status 3 means some lines were refused.`,
+Exit status 3 means some lines were refused.
+
+With --receipts DIR, an offline receipt DIR/<CODE>.tlog-proof is written for
+every allocated or existing line (check it with cityverify receipt).`,
 		Example: `  citylog import --dir reg testdata/cities.jsonl
-  zcat cities.jsonl.gz | citylog import --dir reg --json - > codes.jsonl`,
+  zcat cities.jsonl.gz | citylog import --dir reg --json - > codes.jsonl
+  citylog import --dir reg --receipts receipts/ testdata/cities.jsonl`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, size, closeIn, err := openInput(e, args[0])
@@ -52,7 +58,19 @@ Exit status 3 means some lines were refused.`,
 			}
 			out := bufio.NewWriterSize(e.stdout, 64<<10)
 			opts.Published = out.Flush
+			if receipts != "" {
+				if err := os.MkdirAll(receipts, 0o755); err != nil {
+					w.Close()
+					return fmt.Errorf("couldn't create receipts directory: %w", err)
+				}
+			}
 			stats, err := w.Import(cmd.Context(), in, opts, func(lr log.LineResult) error {
+				if receipts != "" && lr.Err == nil {
+					path := filepath.Join(receipts, lr.Code.String()+".tlog-proof")
+					if err := writeReceipt(cmd.Context(), w, lr.Index, path); err != nil {
+						return err
+					}
+				}
 				return printLine(out, e.stderr, lr, asJSON)
 			})
 			if ferr := out.Flush(); err == nil {
@@ -80,6 +98,7 @@ Exit status 3 means some lines were refused.`,
 	dirFlag(cmd, &dir)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per input line")
 	cmd.Flags().IntVar(&batch, "batch", 0, "requests per checkpoint (default 16384)")
+	cmd.Flags().StringVar(&receipts, "receipts", "", "write an offline receipt per allocated line into this directory")
 	return cmd
 }
 

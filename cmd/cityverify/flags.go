@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// logFlags are the flags every command that reads a log shares.
+type logFlags struct {
+	log     string
+	key     string
+	cache   string
+	noCache bool
+	timeout time.Duration
+	asJSON  bool
+}
+
+func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.log, "log", "", "the log's public tree: a directory or an http(s) base URL")
+	fl.StringVar(&f.key, "key", "", "the log's note verifier key, or a file holding it (required)")
+	fl.StringVar(&f.cache, "cache", "", "cache directory for immutable tiles (default: the user cache dir)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the tile cache")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of each HTTP request")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	cmd.MarkFlagRequired("key")
+	if needLog {
+		cmd.MarkFlagRequired("log")
+	}
+}
+
+func (f *logFlags) verifierKey() (note.Verifier, error) { return verifier.ParseKey(f.key) }
+
+// open returns the log the flags name.
+func (f *logFlags) open() (*verifier.Log, error) {
+	key, err := f.verifierKey()
+	if err != nil {
+		return nil, err
+	}
+	src, err := f.source()
+	if err != nil {
+		return nil, err
+	}
+	return verifier.New(src, key), nil
+}
+
+func (f *logFlags) source() (source.Source, error) {
+	if !strings.HasPrefix(f.log, "http://") && !strings.HasPrefix(f.log, "https://") {
+		if strings.Contains(f.log, "://") {
+			return nil, fmt.Errorf("%w: --log %q: only directories and http(s) URLs are supported", verifier.ErrInput, f.log)
+		}
+		return source.Dir(f.log), nil
+	}
+	h, err := source.NewHTTP(f.log, source.HTTPOptions{Timeout: f.timeout})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --log %q: %v", verifier.ErrInput, f.log, err)
+	}
+	var src source.Source = h
+	if f.noCache {
+		return src, nil
+	}
+	dir := f.cache
+	if dir == "" {
+		d, err := source.DefaultCacheDir()
+		if err != nil {
+			return src, nil // no cache dir: work without one
+		}
+		dir = d
+	}
+	return source.NewCache(src, dir), nil
+}

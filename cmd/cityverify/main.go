@@ -1,0 +1,110 @@
+// Command cityverify checks a citylog log, or any C2SP tlog-tiles log,
+// trusting nothing but the log's public key: it proves a city's code, an
+// offline receipt, a leaf's inclusion, or that the log only grew.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/citylog/citylog/log/idcode"
+	"github.com/citylog/citylog/verifier"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitVerified  = 0
+	exitFailed    = 1 // a signature, proof or entry does not check out
+	exitInput     = 2 // usage or input error, including a mistyped code
+	exitUnchecked = 3 // could not check: source unreachable, timed out, incomplete
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type env struct {
+	stdout, stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "cityverify",
+		Short: "Verify city codes and the citylog log, trusting only the log's key",
+		Long: `cityverify checks what a citylog registry publishes, from a local copy or any
+static mirror, and trusts nothing but the log's public key (--key): every
+checkpoint, tile, bundle and receipt it reads is verified before it says so.
+
+Exit status: 0 verified, 1 verification failed (evidence against the log or
+the mirror), 2 usage or input error (including a mistyped code), 3 could not
+check (source unreachable or incomplete).`,
+		Example: `  cityverify code CN-HE-00AB-1 --log https://cities.example.org/log --key cities.example.org/log+4095fd3b+AY1G...
+  cityverify receipt paris.tlog-proof --key vkey.txt
+  cityverify consistency --log https://mirror.example/log --key vkey.txt --since last-checkpoint --update`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", verifier.ErrInput, err) })
+	root.AddCommand(codeCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e))
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitVerified
+	}
+	return report(stderr, err)
+}
+
+// report prints err with a hint and returns the exit code its kind means.
+func report(stderr io.Writer, err error) int {
+	code, hint := exitUnchecked, ""
+	var ce *idcode.CheckError
+	switch {
+	case errors.As(err, &ce):
+		code, hint = exitInput, fmt.Sprintf("check the code for a typo; with this check character it would be valid only if another character changed (expected %c)", ce.Expected)
+	case errors.Is(err, verifier.ErrInput) || isUsage(err):
+		code, hint = exitInput, "run with --help for usage and examples"
+	case errors.Is(err, verifier.ErrFailed):
+		code, hint = exitFailed, "do not rely on this; if the log itself misbehaved, the evidence can be shown to others"
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		hint = "timed out or interrupted; try again or use another mirror"
+	default:
+		hint = "the source could not be read; try again, check --log, or use another mirror"
+	}
+	fmt.Fprintf(stderr, "cityverify: error: %v\n", err)
+	fmt.Fprintf(stderr, "hint: %s\n", hint)
+	return code
+}
+
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "required flag", "arg(s)"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

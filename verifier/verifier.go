@@ -1,0 +1,172 @@
+// Package verifier checks a log it does not trust: every checkpoint, tile,
+// bundle and receipt it reads is checked against the log's public key
+// before anything is reported as verified. It reads any C2SP tlog-tiles
+// log; for citylog logs it also checks each entry against the allocation
+// rule. It never imports the writer (package log): a city installs the
+// verifier only.
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/source"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// The three ways a check can end other than success. Every error this
+// package returns wraps exactly one of them (source errors wrap
+// source.ErrUnavailable or source.ErrNotFound, which are ErrUnchecked).
+var (
+	// ErrFailed means the log or a document did not check out: a bad
+	// signature, a proof that does not verify, an entry that breaks the
+	// rules. It is evidence against the log or the mirror.
+	ErrFailed = errors.New("verification failed")
+	// ErrInput means the caller's input is wrong (a malformed code, key or
+	// file): nothing was checked.
+	ErrInput = errors.New("invalid input")
+	// ErrUnchecked means the check could not be done: the source could not
+	// be reached or lacks a file.
+	ErrUnchecked = errors.New("could not check")
+)
+
+func failed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrFailed}, args...)...)
+}
+
+// unchecked marks source errors as ErrUnchecked, keeping their text.
+func unchecked(err error) error {
+	if err == nil || errors.Is(err, ErrFailed) || errors.Is(err, ErrInput) || errors.Is(err, ErrUnchecked) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnchecked, err)
+}
+
+// ParseKey reads a note verifier key, given inline or as a file holding it.
+func ParseKey(key string) (note.Verifier, error) {
+	if !strings.Contains(key, "+") {
+		b, err := os.ReadFile(key)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --key %q is neither a verifier key (name+hash+key) nor a readable file: %v", ErrInput, key, err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not a note verifier key: %v", ErrInput, key, err)
+	}
+	return v, nil
+}
+
+// Checkpoint is a verified checkpoint and the signed note it came from.
+type Checkpoint struct {
+	tiles.Checkpoint
+	Signed []byte
+}
+
+// OpenCheckpoint verifies a signed checkpoint: signature by v, origin
+// equal to the key's name, body in canonical form.
+func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		var unknown *note.UnverifiedNoteError
+		if errors.As(err, &unknown) {
+			return Checkpoint{}, failed("checkpoint is not signed by %s", v.Name())
+		}
+		return Checkpoint{}, failed("checkpoint does not verify under %s: %v", v.Name(), err)
+	}
+	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
+	if err != nil {
+		return Checkpoint{}, failed("signed checkpoint is malformed: %v", err)
+	}
+	if cp.Origin != v.Name() {
+		return Checkpoint{}, failed("checkpoint origin %q is not the key's %q", cp.Origin, v.Name())
+	}
+	return Checkpoint{Checkpoint: cp, Signed: signed}, nil
+}
+
+// Log is a log read through an untrusted source.
+type Log struct {
+	src source.Source
+	key note.Verifier
+}
+
+// New returns a Log read from src and trusted under key.
+func New(src source.Source, key note.Verifier) *Log { return &Log{src: src, key: key} }
+
+// Source returns where the log is read from.
+func (l *Log) Source() source.Source { return l.src }
+
+// Checkpoint fetches and verifies the log's current checkpoint.
+func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	b, err := l.src.Fetch(ctx, "checkpoint")
+	if err != nil {
+		return Checkpoint{}, unchecked(fmt.Errorf("couldn't fetch checkpoint from %s: %w", l.src, err))
+	}
+	return OpenCheckpoint(b, l.key)
+}
+
+// Inclusion is a leaf proven to be in a checkpoint's tree.
+type Inclusion struct {
+	Index uint64
+	Entry []byte
+	Proof []tiles.Hash
+	Checkpoint
+}
+
+// ProveInclusion fetches leaf index's entry and proves it is in cp's tree.
+// The leaf hash is computed from the entry bytes, never taken from a tile.
+func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (Inclusion, error) {
+	if index >= cp.Size {
+		return Inclusion{}, failed("index %d is not in the log (tree size %d)", index, cp.Size)
+	}
+	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: index / tiles.Width, Width: tiles.TileWidth(tiles.EntriesLevel, index/tiles.Width, cp.Size)}
+	entries, err := source.FetchBundle(ctx, l.src, bt)
+	if err != nil {
+		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+			return Inclusion{}, unchecked(err)
+		}
+		return Inclusion{}, failed("entry bundle from %s: %v", l.src, err)
+	}
+	e := entries[index%tiles.Width]
+	proof, err := tiles.InclusionProof(ctx, source.Tiles{Source: l.src}, index, cp.Size)
+	if err != nil {
+		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+			return Inclusion{}, unchecked(err)
+		}
+		return Inclusion{}, failed("tiles from %s: %v", l.src, err)
+	}
+	leaf := tiles.HashLeaf(e)
+	if err := tiles.VerifyInclusion(index, cp.Size, leaf[:], tiles.HashSlices(proof), cp.Root[:]); err != nil {
+		return Inclusion{}, failed("entry %d as served by %s is not in the signed tree: %v", index, l.src, err)
+	}
+	return Inclusion{Index: index, Entry: e, Proof: proof, Checkpoint: cp}, nil
+}
+
+// ProveConsistency proves that old's tree is a prefix of cur's. On
+// failure it returns the evidence, which holds both signed checkpoints.
+func (l *Log) ProveConsistency(ctx context.Context, old, cur Checkpoint) ([]tiles.Hash, *Evidence, error) {
+	if old.Origin != cur.Origin {
+		return nil, nil, fmt.Errorf("%w: checkpoints of different logs (%q, %q)", ErrInput, old.Origin, cur.Origin)
+	}
+	if old.Size > cur.Size {
+		ev := &Evidence{Reason: fmt.Sprintf("the log shrank from size %d to %d", old.Size, cur.Size), Old: old.Signed, New: cur.Signed}
+		return nil, ev, failed("%s", ev.Reason)
+	}
+	proof, err := tiles.ConsistencyProof(ctx, source.Tiles{Source: l.src}, old.Size, cur.Size)
+	if err != nil {
+		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+			return nil, nil, unchecked(err)
+		}
+		return nil, nil, failed("tiles from %s: %v", l.src, err)
+	}
+	if err := tiles.VerifyConsistency(old.Size, cur.Size, tiles.HashSlices(proof), old.Root[:], cur.Root[:]); err != nil {
+		ev := &Evidence{Reason: err.Error(), Old: old.Signed, New: cur.Signed, Proof: proof}
+		return nil, ev, failed("checkpoint of size %d is not consistent with the one of size %d: %v", cur.Size, old.Size, err)
+	}
+	return proof, nil, nil
+}
