@@ -75,7 +75,7 @@ func report(stderr io.Writer, err error) int {
 	var ce *idcode.CheckError
 	switch {
 	case errors.As(err, &ce):
-		code, hint = exitInput, fmt.Sprintf("check the code for a typo; with this check character it would be valid only if another character changed (expected %c)", ce.Expected)
+		code, hint = exitInput, "a character of the code is probably mistyped: compare it with the original"
 	case errors.Is(err, verifier.ErrInput) || isUsage(err):
 		code, hint = exitInput, "run with --help for usage and examples"
 	case errors.Is(err, verifier.ErrFailed):
