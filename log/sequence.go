@@ -11,6 +11,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -85,6 +86,7 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t t
 		if err := w.idx.Insert(idindex.Fingerprint(id), code.Index); err != nil {
 			return Result{}, err
 		}
+		b.ids = append(b.ids, idshard.Line{ID: id, Leaf: code.Index})
 	}
 	return Result{Code: code, Index: code.Index}, nil
 }
@@ -199,6 +201,7 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 	w.durable = b.size
 	if b.stage.count > 0 {
 		w.published = b.checkpoint
+		w.pendingIDs = append(w.pendingIDs, b.ids...)
 	}
 	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
 	w.mu.Unlock()

@@ -32,6 +32,10 @@ type Storage interface {
 	// tiles and bundles never change once written. The file need not be
 	// durable until Sync.
 	CreateFile(ctx context.Context, path string, data []byte) error
+	// PutFile atomically replaces path with data: readers see the old or
+	// the new bytes. It is durable only after Sync. For mutable files
+	// other than the checkpoint, such as the identifier index.
+	PutFile(ctx context.Context, path string, data []byte) error
 	// ReplaceFile atomically replaces path (the checkpoint) and makes it
 	// durable before returning.
 	ReplaceFile(ctx context.Context, path string, data []byte) error

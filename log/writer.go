@@ -14,6 +14,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -62,13 +63,17 @@ type Writer struct {
 	published []byte   // that checkpoint, signed
 	inflight  []*batch // prepared batches not yet published
 	failed    error    // once set, the writer refuses all work
+
+	pendingIDs  []idshard.Line // identifiers published since the identifier index was
+	pendingFrom uint64         // ... brought up to this size
 }
 
 // batch is one prepared group of requests: its staged entries, the files
 // and checkpoint that publish it, and the answers to give once published.
 type batch struct {
 	stage      staging
-	offsets    []int // where each staged entry starts in stage.entries
+	ids        []idshard.Line // the new entries' identifiers, for the public index
+	offsets    []int          // where each staged entry starts in stage.entries
 	files      []file
 	checkpoint []byte
 	size       uint64
@@ -132,6 +137,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	if err := w.recoverStaged(ctx); err != nil {
 		return nil, err
 	}
+	w.pendingFrom = w.durable
 	if err := w.openIndex(ctx); err != nil {
 		return nil, err
 	}

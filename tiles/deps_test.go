@@ -19,10 +19,11 @@ func TestImportDirection(t *testing.T) {
 		{"tiles", []string{"github.com/transparency-dev/merkle"}, []string{"os", "net", "net/http"}},
 		{"log/idcode", nil, []string{"os", "net"}},
 		{"log/entry", []string{mod + "log/idcode", "github.com/biter777/countries", "golang.org/x/text"}, []string{"os", "net"}},
+		{"log/idshard", nil, []string{"os", "net"}},
 		// The verifier reads the data model and tiles, never the writer.
-		{"verifier", []string{mod + "tiles", mod + "log/idcode", mod + "log/entry", "github.com/transparency-dev/merkle",
+		{"verifier", []string{mod + "tiles", mod + "log/idcode", mod + "log/entry", mod + "log/idshard", "github.com/transparency-dev/merkle",
 			"golang.org/x/mod/sumdb/note", "github.com/biter777/countries", "golang.org/x/text"}, nil},
-		{"cmd/cityverify", []string{mod + "tiles", mod + "verifier", mod + "log/idcode", mod + "log/entry", "github.com/transparency-dev/merkle",
+		{"cmd/cityverify", []string{mod + "tiles", mod + "verifier", mod + "log/idcode", mod + "log/entry", mod + "log/idshard", "github.com/transparency-dev/merkle",
 			"golang.org/x/mod/sumdb/note", "github.com/biter777/countries", "golang.org/x/text", "github.com/spf13/", "github.com/inconshreveable/mousetrap"}, nil},
 	} {
 		direct, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, mod+tc.pkg).Output()

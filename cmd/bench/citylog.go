@@ -27,6 +27,9 @@ func importCitylog(ctx context.Context, in, out string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		err = w.PublishIDIndex(ctx)
+	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

@@ -47,6 +47,9 @@ subdivision 0.`,
 			if err == nil && res[0].Err == nil && receipt != "" {
 				err = writeReceipt(cmd.Context(), w, res[0].Index, receipt)
 			}
+			if err == nil {
+				err = w.PublishIDIndex(cmd.Context())
+			}
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}

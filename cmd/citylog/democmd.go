@@ -44,6 +44,9 @@ safe to run again: the sample's cities then all get their existing codes.`,
 				}
 				return nil
 			})
+			if err == nil {
+				err = w.PublishIDIndex(cmd.Context())
+			}
 			vkey, size := w.VerifierKey(), w.Size()
 			if cerr := w.Close(); err == nil {
 				err = cerr

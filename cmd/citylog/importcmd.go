@@ -76,6 +76,9 @@ every allocated or existing line (check it with cityverify receipt).`,
 			if ferr := out.Flush(); err == nil {
 				err = ferr
 			}
+			if err == nil {
+				err = w.PublishIDIndex(cmd.Context())
+			}
 			if bar != nil {
 				bar.Finish()
 				fmt.Fprintln(e.stderr)

@@ -61,7 +61,7 @@ check (source unreachable or incomplete).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", verifier.ErrInput, err) })
-	root.AddCommand(codeCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e))
+	root.AddCommand(codeCmd(e), findCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitVerified
@@ -78,6 +78,8 @@ func report(stderr io.Writer, err error) int {
 		code, hint = exitInput, "a character of the code is probably mistyped: compare it with the original"
 	case errors.Is(err, verifier.ErrInput) || isUsage(err):
 		code, hint = exitInput, "run with --help for usage and examples"
+	case errors.Is(err, verifier.ErrNoCode):
+		code, hint = exitFailed, "check the identifier's spelling (scheme:value, e.g. unlocode:CNSJW)"
 	case errors.Is(err, verifier.ErrFailed):
 		code, hint = exitFailed, "do not rely on this; if the log itself misbehaved, the evidence can be shown to others"
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):

@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/citylog/citylog/cmd/internal/scripttest"
@@ -29,11 +29,14 @@ func TestScript(t *testing.T) {
 		Dir:  "testdata/script",
 		Cmds: scripttest.Cmds,
 		Setup: func(e *testscript.Env) error {
-			var n atomic.Int64
+			var mu sync.Mutex
+			var n int64
 			files := http.FileServer(http.Dir(filepath.Join(fixture, "log")))
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				n.Add(1)
-				os.WriteFile(filepath.Join(e.WorkDir, "requests"), []byte(itoa(n.Load())+"\n"), 0o644)
+				mu.Lock()
+				n++
+				os.WriteFile(filepath.Join(e.WorkDir, "requests"), []byte(itoa(n)+"\n"), 0o644)
+				mu.Unlock()
 				http.StripPrefix("/log", files).ServeHTTP(w, r)
 			}))
 			e.Defer(srv.Close)

@@ -119,6 +119,38 @@ func createTmpfile(full string, data []byte) error {
 	return nil
 }
 
+// PutFile atomically replaces p with data (temporary file, rename); it is
+// durable after Sync.
+func (s *Store) PutFile(_ context.Context, p string, data []byte) error {
+	full, err := s.path(p)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(full)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", p, err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("couldn't write %s: %w", p, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), full)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("couldn't write %s: %w", p, err)
+	}
+	return nil
+}
+
 // ReplaceFile atomically replaces p with data and makes it durable before
 // returning: readers see the old or the new bytes, never a mix, and never
 // a file that a crash could take back.

@@ -1,0 +1,142 @@
+// Package idshard is the format of the static identifier index a citylog
+// log publishes next to its tiles, so a verifier can find which code holds
+// an identifier without a server:
+//
+//	index/ids/meta          {"size":N,"bits":B}: the log size the index covers, shard bits
+//	index/ids/<shard>       lines "<identifier>\t<leaf index>\n", sorted
+//
+// An identifier's shard is the first B bits of SHA-256(identifier), in
+// hex. The index is only a hint: a verifier proves every answer by the
+// entry's inclusion, so a missing, stale or lying index can hide an
+// answer but never forge one.
+package idshard
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+const (
+	// Dir is where the index lives in the public tree.
+	Dir = "index/ids/"
+	// MetaPath is the index's metadata file.
+	MetaPath = Dir + "meta"
+	// MinBits and MaxBits bound the shard bits.
+	MinBits, MaxBits = 4, 16
+	// TargetPerShard is about how many identifiers a shard holds.
+	TargetPerShard = 4096
+	// MaxShardSize bounds one shard file a reader accepts.
+	MaxShardSize = 16 << 20
+)
+
+// Meta describes a published index.
+type Meta struct {
+	Size uint64 `json:"size"` // the log size the index covers
+	Bits int    `json:"bits"`
+}
+
+// ParseMeta reads the metadata file strictly.
+func ParseMeta(b []byte) (Meta, error) {
+	var m Meta
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Meta{}, fmt.Errorf("identifier index meta: %v", err)
+	}
+	if m.Bits < MinBits || m.Bits > MaxBits {
+		return Meta{}, fmt.Errorf("identifier index meta: bits %d is not %d-%d", m.Bits, MinBits, MaxBits)
+	}
+	return m, nil
+}
+
+// Marshal encodes the metadata.
+func (m Meta) Marshal() []byte {
+	b, _ := json.Marshal(m)
+	return append(b, '\n')
+}
+
+// BitsFor returns the shard bits for an index of n identifiers.
+func BitsFor(n uint64) int {
+	bits := MinBits
+	for bits < MaxBits && n > TargetPerShard<<bits {
+		bits++
+	}
+	return bits
+}
+
+// Shard returns the path of the shard holding id.
+func Shard(id string, bits int) string {
+	h := sha256.Sum256([]byte(id))
+	v := binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
+	return Dir + fmt.Sprintf("%0*x", (bits+3)/4, v)
+}
+
+// Line is one identifier and the leaf holding it.
+type Line struct {
+	ID   string
+	Leaf uint64
+}
+
+// Parse reads a shard strictly: sorted lines, no empty fields.
+func Parse(b []byte) ([]Line, error) {
+	if len(b) > MaxShardSize {
+		return nil, fmt.Errorf("identifier shard is larger than %d bytes", MaxShardSize)
+	}
+	var out []Line
+	s := string(b)
+	for n := 1; len(s) > 0; n++ {
+		line, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			return nil, fmt.Errorf("identifier shard line %d does not end in a newline", n)
+		}
+		s = rest
+		id, leaf, ok := strings.Cut(line, "\t")
+		v, err := strconv.ParseUint(leaf, 10, 64)
+		if !ok || id == "" || err != nil || strconv.FormatUint(v, 10) != leaf {
+			return nil, fmt.Errorf("identifier shard line %d is not <identifier>TAB<index>", n)
+		}
+		if len(out) > 0 && !less(out[len(out)-1], Line{id, v}) {
+			return nil, fmt.Errorf("identifier shard line %d is out of order", n)
+		}
+		out = append(out, Line{id, v})
+	}
+	return out, nil
+}
+
+func less(a, b Line) bool {
+	if a.ID != b.ID {
+		return a.ID < b.ID
+	}
+	return a.Leaf < b.Leaf
+}
+
+// Marshal encodes lines as a shard, sorted.
+func Marshal(lines []Line) []byte {
+	sort.Slice(lines, func(i, j int) bool { return less(lines[i], lines[j]) })
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 && l == lines[i-1] {
+			continue
+		}
+		b.WriteString(l.ID)
+		b.WriteByte('\t')
+		b.WriteString(strconv.FormatUint(l.Leaf, 10))
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// Lookup returns the leaves a shard lists for id.
+func Lookup(lines []Line, id string) []uint64 {
+	i := sort.Search(len(lines), func(i int) bool { return lines[i].ID >= id })
+	var out []uint64
+	for ; i < len(lines) && lines[i].ID == id; i++ {
+		out = append(out, lines[i].Leaf)
+	}
+	return out
+}
