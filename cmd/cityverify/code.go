@@ -24,11 +24,11 @@ the entry is valid and carries exactly this code.`,
   cityverify code cn-he-ooab-1 --log ./reg/public --key ./reg/state/vkey --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := f.open()
-			if err != nil {
+			var a verifier.Allocation
+			err := f.check(func(l *verifier.Log) (err error) {
+				a, err = l.VerifyCode(cmd.Context(), entry.DefaultRules(), args[0])
 				return err
-			}
-			a, err := l.VerifyCode(cmd.Context(), entry.DefaultRules(), args[0])
+			})
 			if err != nil {
 				return err
 			}

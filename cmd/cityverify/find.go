@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/verifier"
 	"github.com/spf13/cobra"
 )
 
@@ -18,11 +19,11 @@ hint: a stale or lying index can hide a code, never forge one.`,
   cityverify find geonames:1795270 --log ./reg/public --key ./reg/state/vkey --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := f.open()
-			if err != nil {
+			var a verifier.Allocation
+			err := f.check(func(l *verifier.Log) (err error) {
+				a, err = l.Find(cmd.Context(), entry.DefaultRules(), args[0])
 				return err
-			}
-			a, err := l.Find(cmd.Context(), entry.DefaultRules(), args[0])
+			})
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,6 +37,24 @@ func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
 }
 
 func (f *logFlags) verifierKey() (note.Verifier, error) { return verifier.ParseKey(f.key) }
+
+// check runs fn on the log the flags name. If it fails verification
+// while tiles came from the cache, the cache is purged and fn runs once
+// more on fresh bytes: a tile cached from a bad mirror must not fail every
+// later check, and a log that really fails, fails twice.
+func (f *logFlags) check(fn func(*verifier.Log) error) error {
+	l, err := f.open()
+	if err != nil {
+		return err
+	}
+	err = fn(l)
+	if c, ok := l.Source().(*source.Cache); ok && errors.Is(err, verifier.ErrFailed) {
+		if c.Purge() == nil {
+			err = fn(l)
+		}
+	}
+	return err
+}
 
 // open returns the log the flags name.
 func (f *logFlags) open() (*verifier.Log, error) {

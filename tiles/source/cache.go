@@ -46,6 +46,11 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "cityverify"), nil
 }
 
+// Purge forgets everything cached for this source. A verifier calls it
+// when cached bytes fail verification: the cache cannot tell a bad tile
+// from a good one, so a bad one would otherwise fail every later check.
+func (c *Cache) Purge() error { return os.RemoveAll(c.dir) }
+
 // String names the cached source itself, so a cache of a cache keys its
 // files as the inner one does.
 func (c *Cache) String() string { return c.src.String() }
