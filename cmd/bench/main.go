@@ -39,6 +39,8 @@ func main() {
 	systems := flag.String("systems", "citylog,tessera", "comma-separated systems to run: citylog, tessera")
 	asJSON := flag.Bool("json", false, "print results as JSON lines")
 	work := flag.String("dir", "", "working directory (default: a new temporary directory, removed afterwards)")
+	verifyN := flag.Int("verify", 0, "instead of the import benchmark: time cityverify code on a log of this many entries over loopback HTTP")
+	runs := flag.Int("runs", 20, "with -verify: codes to check")
 	child := flag.String("child", "", "internal: run one import in this process")
 	in := flag.String("in", "", "internal: input file")
 	out := flag.String("out", "", "internal: output directory")
@@ -46,6 +48,17 @@ func main() {
 	if *child != "" {
 		if err := runChild(*child, *in, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *verifyN > 0 {
+		if *work == "" {
+			*work = filepath.Join(os.TempDir(), "citylog-bench-verify")
+			os.MkdirAll(*work, 0o755)
+		}
+		if err := benchVerify(*verifyN, *runs, *work); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: error:", err)
 			os.Exit(1)
 		}
 		return
