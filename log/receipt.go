@@ -15,25 +15,67 @@ import (
 // It may be called between Allocate calls, or from Import's report
 // callback, where the latest checkpoint is the one covering the line.
 func (w *Writer) Receipt(ctx context.Context, leaf uint64) ([]byte, error) {
+	rs, err := w.Receipts(ctx, []uint64{leaf})
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// Receipts returns the receipts of several published leaves, reading each
+// tile and bundle they need once.
+func (w *Writer) Receipts(ctx context.Context, leaves []uint64) ([][]byte, error) {
 	w.mu.Lock()
 	size, signed := w.durable, w.published
 	w.mu.Unlock()
-	if leaf >= size {
-		return nil, fmt.Errorf("leaf %d is not published (log size %d)", leaf, size)
+	r := &cachingReader{s: w.store, tiles: map[tiles.Tile][]byte{}}
+	bundles := map[uint64][][]byte{}
+	out := make([][]byte, len(leaves))
+	for i, leaf := range leaves {
+		if leaf >= size {
+			return nil, fmt.Errorf("leaf %d is not published (log size %d)", leaf, size)
+		}
+		bi := leaf / tiles.Width
+		entries, ok := bundles[bi]
+		if !ok {
+			bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+			data, err := w.store.ReadFile(ctx, bt.Path())
+			if err != nil {
+				return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+			}
+			if entries, err = tiles.ParseBundle(data, bt.Width); err != nil {
+				return nil, fmt.Errorf("%s: %w", bt.Path(), err)
+			}
+			bundles[bi] = entries
+		}
+		proof, err := tiles.InclusionProof(ctx, r, leaf, size)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't build the inclusion proof of leaf %d: %w", leaf, err)
+		}
+		p := tiles.TLogProof{Extra: entries[leaf%tiles.Width], Index: leaf, Hashes: proof, Checkpoint: signed}
+		out[i] = p.Marshal()
 	}
-	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: leaf / tiles.Width, Width: tiles.TileWidth(tiles.EntriesLevel, leaf/tiles.Width, size)}
-	data, err := w.store.ReadFile(ctx, bt.Path())
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+	return out, nil
+}
+
+// cachingReader reads each tile from storage once.
+type cachingReader struct {
+	s     Storage
+	tiles map[tiles.Tile][]byte
+}
+
+func (r *cachingReader) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		b, ok := r.tiles[t]
+		if !ok {
+			var err error
+			if b, err = r.s.ReadFile(ctx, t.Path()); err != nil {
+				return nil, fmt.Errorf("couldn't read %s: %w", t.Path(), err)
+			}
+			r.tiles[t] = b
+		}
+		out[i] = b
 	}
-	entries, err := tiles.ParseBundle(data, bt.Width)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bt.Path(), err)
-	}
-	proof, err := tiles.InclusionProof(ctx, storageReader{w.store}, leaf, size)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't build the inclusion proof of leaf %d: %w", leaf, err)
-	}
-	p := tiles.TLogProof{Extra: entries[leaf%tiles.Width], Index: leaf, Hashes: proof, Checkpoint: signed}
-	return p.Marshal(), nil
+	return out, nil
 }

@@ -245,30 +245,56 @@ func (w *Writer) checkFailed() error {
 // It returns once the checkpoint covering every new allocation is
 // durably published; a per-request refusal is in that request's Result.
 func (w *Writer) Allocate(ctx context.Context, reqs []entry.Request) ([]Result, error) {
+	b, err := w.Prepare(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	return w.Publish(ctx, b)
+}
+
+// Batch is a group of requests sequenced by Prepare and not yet published.
+type Batch struct {
+	b       *batch
+	results []Result // refusals by validation, in request order
+	pos     []int    // request position of each of b.results
+}
+
+// Prepare validates requests and sequences the valid ones into a batch:
+// codes are assigned and the checkpoint signed, but nothing is written
+// and nothing may be reported yet. A server prepares the next batch while
+// the previous one is being published: Prepare calls must come from one
+// goroutine, and batches must be published in the order prepared.
+func (w *Writer) Prepare(ctx context.Context, reqs []entry.Request) (*Batch, error) {
 	valid := make([]entry.Request, 0, len(reqs))
-	pos := make([]int, 0, len(reqs))
-	results := make([]Result, len(reqs))
+	out := &Batch{results: make([]Result, len(reqs))}
 	for i := range reqs {
 		r := reqs[i]
 		r.IDs = append([]string(nil), r.IDs...)
 		if err := w.rules.Normalize(&r); err != nil {
-			results[i].Err = err
+			out.results[i].Err = err
 			continue
 		}
 		valid = append(valid, r)
-		pos = append(pos, i)
+		out.pos = append(out.pos, i)
 	}
 	b, err := w.prepare(ctx, valid)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.commit(ctx, b); err != nil {
+	out.b = b
+	return out, nil
+}
+
+// Publish writes a prepared batch and returns the answers to its requests
+// once the checkpoint that covers them is durably published.
+func (w *Writer) Publish(ctx context.Context, b *Batch) ([]Result, error) {
+	if err := w.commit(ctx, b.b); err != nil {
 		return nil, err
 	}
-	for k, i := range pos {
-		results[i] = b.results[k]
+	for k, i := range b.pos {
+		b.results[i] = b.b.results[k]
 	}
-	return results, nil
+	return b.results, nil
 }
 
 func trimNL(b []byte) []byte {

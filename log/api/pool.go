@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
+)
+
+// pending is one submitted request waiting for its batch.
+type pending struct {
+	req   entry.Request
+	reply chan reply
+}
+
+type reply struct {
+	res     log.Result
+	receipt []byte
+	err     error // the batch could not be published
+}
+
+// job is a prepared batch on its way to being published.
+type job struct {
+	batch  *log.Batch
+	reqs   []*pending
+	closed time.Time
+}
+
+// submit queues p unless the server is closing or failed.
+func (s *Server) submit(p *pending) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.failed != nil {
+		return false
+	}
+	select {
+	case s.queue <- p:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// Run pools requests into batches until Close: a batch closes Interval
+// after its first request or when it holds MaxBatch, is sequenced at once,
+// and is published while the next one fills. Answers go out only after
+// publication.
+func (s *Server) Run() {
+	jobs := make(chan *job, 1)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for j := range jobs {
+			s.publish(j)
+		}
+	}()
+	lastIndex := time.Now()
+	for {
+		if time.Since(lastIndex) >= s.cfg.IndexEvery {
+			s.publishIndex()
+			lastIndex = time.Now()
+		}
+		first, ok := s.next()
+		if !ok {
+			break
+		}
+		batch := []*pending{first}
+		timer := time.NewTimer(s.cfg.Interval)
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case p := <-s.queue:
+				batch = append(batch, p)
+			case <-timer.C:
+				break fill
+			case <-s.stop:
+				for len(batch) < s.cfg.MaxBatch && len(s.queue) > 0 {
+					batch = append(batch, <-s.queue)
+				}
+				break fill
+			}
+		}
+		timer.Stop()
+		reqs := make([]entry.Request, len(batch))
+		for i, p := range batch {
+			reqs[i] = p.req
+		}
+		b, err := s.w.Prepare(context.Background(), reqs)
+		if err != nil {
+			s.fail(err, batch)
+			continue
+		}
+		jobs <- &job{b, batch, time.Now()}
+	}
+	close(jobs)
+	<-published
+	s.publishIndex()
+	close(s.done)
+}
+
+// publishIndex brings the identifier index up to date. It runs on the
+// pooling goroutine, between batches, because the writer's methods must
+// not run concurrently with Prepare.
+func (s *Server) publishIndex() {
+	if err := s.w.PublishIDIndex(context.Background()); err != nil {
+		s.metrics.add("citylog_errors_total", 1)
+		s.log.Warn("couldn't publish the identifier index (a hint for cityverify find; allocations are unaffected)", "err", err)
+	}
+}
+
+// next returns the next request, or false once closing and drained.
+func (s *Server) next() (*pending, bool) {
+	select {
+	case p := <-s.queue:
+		return p, true
+	case <-s.stop:
+		select {
+		case p := <-s.queue:
+			return p, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func (s *Server) publish(j *job) {
+	// Never abandon a prepared batch half-published.
+	results, err := s.w.Publish(context.Background(), j.batch)
+	if err != nil {
+		s.fail(err, j.reqs)
+		return
+	}
+	var leaves []uint64
+	for _, r := range results {
+		if r.Err == nil {
+			leaves = append(leaves, r.Index)
+		}
+	}
+	receipts, err := s.w.Receipts(context.Background(), leaves)
+	if err != nil {
+		s.fail(err, j.reqs)
+		return
+	}
+	newCount, existing, refused := 0, 0, 0
+	k := 0
+	for i, r := range results {
+		rep := reply{res: r}
+		switch {
+		case r.Err != nil:
+			refused++
+		default:
+			rep.receipt = receipts[k]
+			k++
+			if r.Existing {
+				existing++
+			} else {
+				newCount++
+			}
+		}
+		j.reqs[i].reply <- rep
+	}
+	m := s.metrics
+	m.add(`citylog_allocations_total{result="new"}`, float64(newCount))
+	m.add(`citylog_allocations_total{result="existing"}`, float64(existing))
+	m.add(`citylog_allocations_total{result="refused"}`, float64(refused))
+	m.add("citylog_batches_total", 1)
+	m.observe("citylog_batch_size", []float64{1, 8, 64, 256, 1024, 4096, 16384}, float64(len(results)))
+	m.observe("citylog_integration_seconds", []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5}, time.Since(j.closed).Seconds())
+	m.set("citylog_log_size", float64(s.w.Size()))
+	s.log.Info("batch published", "requests", len(results), "new", newCount, "existing", existing, "refused", refused,
+		"size", s.w.Size(), "ms", time.Since(j.closed).Milliseconds())
+}
+
+// fail stops the server for writes after a writer error: the writer
+// itself refuses more work until the log is reopened.
+func (s *Server) fail(err error, reqs []*pending) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.metrics.add("citylog_errors_total", 1)
+	s.log.Error("writer failed; refusing writes until restart", "err", err)
+	for _, p := range reqs {
+		p.reply <- reply{err: err}
+	}
+}
+
+// Close stops taking requests, publishes every request already queued,
+// and returns when all of them have been answered.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	<-s.done
+}

@@ -1,0 +1,209 @@
+// Package api is citylog's HTTP server: the write API that pools
+// allocation requests into batches, and the read path that serves the
+// public tree as any static host would, so the server's base URL is a log
+// source for cityverify.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/tokens"
+)
+
+// Config configures a Server.
+type Config struct {
+	PublicDir string          // the log's public tree
+	StateDir  string          // where /healthz checks the disk is writable
+	Tokens    *tokens.Checker // who may write
+	Interval  time.Duration   // longest a request waits for its batch to close (default 500 ms)
+	MaxBatch  int             // most requests in one batch (default 4096)
+	// IndexEvery is how often the identifier index for cityverify find is
+	// brought up to date (default one minute; also on Close).
+	IndexEvery time.Duration
+	Logger     *slog.Logger
+}
+
+// Server answers the write API and serves the read path.
+type Server struct {
+	w       *log.Writer
+	cfg     Config
+	log     *slog.Logger
+	queue   chan *pending
+	metrics *metrics
+
+	mu      sync.Mutex
+	closing bool
+	failed  error
+	done    chan struct{} // closed when the pool has stopped
+	stop    chan struct{}
+}
+
+// New returns a server over an open writer; call Run to start pooling.
+func New(w *log.Writer, cfg Config) *Server {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 500 * time.Millisecond
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 4096
+	}
+	if cfg.IndexEvery <= 0 {
+		cfg.IndexEvery = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	s := &Server{w: w, cfg: cfg, log: cfg.Logger, queue: make(chan *pending, cfg.MaxBatch),
+		metrics: newMetrics(), done: make(chan struct{}), stop: make(chan struct{})}
+	m := s.metrics
+	m.describe("citylog_allocations_total", "counter", "Allocation requests answered, by result.")
+	m.describe("citylog_batches_total", "counter", "Batches published.")
+	m.describe("citylog_batch_size", "histogram", "Requests per batch.")
+	m.describe("citylog_integration_seconds", "histogram", "Time from a batch closing to its checkpoint being durably published.")
+	m.describe("citylog_http_requests_total", "counter", "API requests by status code.")
+	m.describe("citylog_errors_total", "counter", "Writer errors.")
+	m.describe("citylog_log_size", "gauge", "Entries in the published log.")
+	m.set("citylog_log_size", float64(w.Size()))
+	return s
+}
+
+// ServeHTTP routes the API, operations endpoints and the read path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/api/v1/allocate":
+		s.allocate(w, r)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		writeError(w, http.StatusNotFound, "not found", "the API has POST /api/v1/allocate")
+	case r.URL.Path == "/healthz":
+		s.healthz(w, r)
+	case r.URL.Path == "/metrics":
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.metrics.write(w)
+	default:
+		s.serveStatic(w, r)
+	}
+}
+
+// errorBody is every API error: a short reason and what to do.
+type errorBody struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail"`
+}
+
+func writeError(w http.ResponseWriter, status int, short, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(errorBody{short, detail})
+}
+
+// allocateResponse is the answer to one allocation.
+type allocateResponse struct {
+	Code     string `json:"code"`
+	Index    uint64 `json:"index"`
+	Existing bool   `json:"existing"`
+	Receipt  string `json:"receipt"` // c2sp.org/tlog-proof text
+}
+
+func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
+	status := s.allocateStatus(w, r)
+	s.metrics.add(fmt.Sprintf("citylog_http_requests_total{code=\"%d\"}", status), 1)
+}
+
+func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
+	fail := func(status int, short, detail string) int {
+		writeError(w, status, short, detail)
+		return status
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return fail(http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body")
+	}
+	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	name, valid := s.cfg.Tokens.Check(strings.TrimSpace(bearer))
+	if !ok || !valid {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="citylog"`)
+		return fail(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the operator creates tokens with citylog token add")
+	}
+	if !s.cfg.Tokens.Allow(name, 1) {
+		w.Header().Set("Retry-After", "1")
+		return fail(http.StatusTooManyRequests, "rate limited", "this token's rate limit is exceeded; retry after a second")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, entry.MaxRequestSize))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fail(http.StatusRequestEntityTooLarge, "request too large", fmt.Sprintf("a request is at most %d bytes", entry.MaxRequestSize))
+	}
+	if err != nil {
+		return fail(http.StatusBadRequest, "unreadable request", err.Error())
+	}
+	req, err := entry.ParseRequest(body)
+	if err == nil {
+		err = s.w.Rules().Normalize(&req)
+	}
+	if err != nil {
+		return fail(http.StatusBadRequest, "invalid request", err.Error())
+	}
+	p := &pending{req: req, reply: make(chan reply, 1)}
+	if !s.submit(p) {
+		w.Header().Set("Retry-After", "5")
+		return fail(http.StatusServiceUnavailable, "unavailable", "the registry is shutting down or stopped after an error; retry later")
+	}
+	rep := <-p.reply // always answered: the pool never drops a submitted request
+	switch {
+	case rep.err != nil:
+		w.Header().Set("Retry-After", "5")
+		return fail(http.StatusServiceUnavailable, "unavailable", "the allocation could not be published; retry later (resubmitting is safe)")
+	case errors.Is(rep.res.Err, log.ErrConflict):
+		return fail(http.StatusConflict, "conflict", rep.res.Err.Error())
+	case rep.res.Err != nil:
+		return fail(http.StatusBadRequest, "invalid request", rep.res.Err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(allocateResponse{rep.res.Code.String(), rep.res.Index, rep.res.Existing, string(rep.receipt)})
+	return http.StatusOK
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	failed, closing := s.failed, s.closing
+	s.mu.Unlock()
+	problem := ""
+	switch {
+	case failed != nil:
+		problem = "writer stopped: " + failed.Error()
+	case closing:
+		problem = "shutting down"
+	}
+	if problem == "" {
+		if _, err := os.Stat(filepath.Join(s.cfg.PublicDir, "checkpoint")); err != nil {
+			problem = "checkpoint unreadable: " + err.Error()
+		}
+	}
+	if problem == "" {
+		f, err := os.CreateTemp(s.cfg.StateDir, ".healthz-*")
+		if err != nil {
+			problem = "state directory not writable: " + err.Error()
+		} else {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if problem != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "detail": problem})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "size": s.w.Size(), "origin": s.w.Origin()})
+}

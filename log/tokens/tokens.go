@@ -1,0 +1,204 @@
+// Package tokens keeps the bearer tokens that may write to a registry.
+// Only SHA-256 hashes of tokens are stored, so the file does not give
+// write access to whoever reads it; a token is shown once, when added.
+package tokens
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/citylog/citylog/log/dirstore"
+)
+
+// Token is one stored token.
+type Token struct {
+	Name    string    `json:"name"`
+	Hash    string    `json:"sha256"`         // hex SHA-256 of the token
+	Rate    float64   `json:"rate,omitempty"` // allocations per second; 0: unlimited
+	Created time.Time `json:"created"`
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Load reads a tokens file; a missing file holds no tokens.
+func Load(path string) ([]Token, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read tokens: %w", err)
+	}
+	var ts []Token
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %v", path, err)
+	}
+	return ts, nil
+}
+
+func save(path string, ts []Token) error {
+	b, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return err
+	}
+	return dirstore.WriteFileDurable(path, append(b, '\n'), 0o600)
+}
+
+// Add creates a token named name and returns it; only its hash is kept.
+func Add(path, name string, rate float64) (string, error) {
+	if !validName.MatchString(name) {
+		return "", fmt.Errorf("token name %q: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit", name)
+	}
+	if rate < 0 {
+		return "", fmt.Errorf("rate %v must not be negative", rate)
+	}
+	ts, err := Load(path)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range ts {
+		if t.Name == name {
+			return "", fmt.Errorf("a token named %q exists; revoke it first", name)
+		}
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	token := "cl_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	ts = append(ts, Token{Name: name, Hash: hash(token), Rate: rate, Created: time.Now().UTC().Truncate(time.Second)})
+	if err := save(path, ts); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Revoke removes the token named name.
+func Revoke(path, name string) error {
+	ts, err := Load(path)
+	if err != nil {
+		return err
+	}
+	for i, t := range ts {
+		if t.Name == name {
+			return save(path, append(ts[:i], ts[i+1:]...))
+		}
+	}
+	return fmt.Errorf("no token named %q", name)
+}
+
+func hash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// Checker authenticates bearer tokens and rate-limits them. It rereads
+// the file when it changes, so added and revoked tokens take effect
+// without a restart.
+type Checker struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.Mutex
+	tokens  []Token
+	mtime   time.Time
+	checked time.Time
+	buckets map[string]*bucket
+}
+
+// NewChecker returns a Checker of the tokens file at path.
+func NewChecker(path string) (*Checker, error) {
+	c := &Checker{path: path, now: time.Now, buckets: map[string]*bucket{}}
+	if err := c.reload(true); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// reload rereads the file if it changed; it looks at most once a second.
+func (c *Checker) reload(force bool) error {
+	now := c.now()
+	if !force && now.Sub(c.checked) < time.Second {
+		return nil
+	}
+	c.checked = now
+	st, err := os.Stat(c.path)
+	var mtime time.Time
+	if err == nil {
+		mtime = st.ModTime()
+	}
+	if !force && mtime.Equal(c.mtime) {
+		return nil
+	}
+	ts, err := Load(c.path)
+	if err != nil {
+		return err
+	}
+	c.tokens, c.mtime = ts, mtime
+	return nil
+}
+
+// Check returns the name of the token presented, if it is valid. Every
+// stored hash is compared in constant time.
+func (c *Checker) Check(presented string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reload(false) // on error keep the tokens we have
+	h := []byte(hash(presented))
+	name, ok := "", false
+	for _, t := range c.tokens {
+		if subtle.ConstantTimeCompare(h, []byte(t.Hash)) == 1 {
+			name, ok = t.Name, true
+		}
+	}
+	return name, ok
+}
+
+// Allow takes n allocations from the token's rate limit and reports
+// whether they fit. Tokens without a rate are never limited.
+func (c *Checker) Allow(name string, n int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var rate float64
+	for _, t := range c.tokens {
+		if t.Name == name {
+			rate = t.Rate
+		}
+	}
+	if rate <= 0 {
+		return true
+	}
+	b := c.buckets[name]
+	if b == nil || b.rate != rate {
+		b = &bucket{rate: rate, level: rate, last: c.now()}
+		c.buckets[name] = b
+	}
+	return b.take(c.now(), float64(n))
+}
+
+// bucket is a token bucket holding up to one second of allowance.
+type bucket struct {
+	rate, level float64
+	last        time.Time
+}
+
+func (b *bucket) take(now time.Time, n float64) bool {
+	b.level = min(b.rate, b.level+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.level < n {
+		return false
+	}
+	b.level -= n
+	return true
+}

@@ -1,0 +1,84 @@
+package tokens
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAddCheckRevoke(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	tok, err := Add(path, "paris", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), tok) {
+		t.Fatal("the token itself is stored")
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	c, err := NewChecker(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, ok := c.Check(tok); !ok || name != "paris" {
+		t.Fatalf("Check = %q %v", name, ok)
+	}
+	for _, bad := range []string{"", tok + "x", tok[:len(tok)-1], "cl_AAAA"} {
+		if _, ok := c.Check(bad); ok {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if _, err := Add(path, "paris", 0); err == nil {
+		t.Error("duplicate name accepted")
+	}
+	if _, err := Add(path, "bad name", 0); err == nil {
+		t.Error("bad name accepted")
+	}
+	if err := Revoke(path, "paris"); err != nil {
+		t.Fatal(err)
+	}
+	c.checked = time.Time{} // skip the once-a-second wait
+	c.mtime = time.Time{}
+	if _, ok := c.Check(tok); ok {
+		t.Error("revoked token accepted")
+	}
+	if err := Revoke(path, "paris"); err == nil {
+		t.Error("revoking twice succeeded")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	if _, err := Add(path, "slow", 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Add(path, "bulk", 0); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewChecker(path)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	allowed := 0
+	for i := 0; i < 20; i++ {
+		if c.Allow("slow", 1) {
+			allowed++
+		}
+	}
+	if allowed != 10 {
+		t.Errorf("allowed %d of 20 at 10/s burst, want 10", allowed)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if !c.Allow("slow", 5) || c.Allow("slow", 1) {
+		t.Error("half a second should refill 5")
+	}
+	for i := 0; i < 10000; i++ {
+		if !c.Allow("bulk", 1) {
+			t.Fatal("unlimited token limited")
+		}
+	}
+}
