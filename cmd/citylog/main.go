@@ -40,11 +40,14 @@ func usageError(format string, args ...any) error {
 	return &cliError{code: exitUsage, err: fmt.Errorf(format, args...), hint: "run with --help for usage and examples"}
 }
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain runs the command line of this process, stopping gracefully on
+// SIGINT or SIGTERM.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // env is what commands read and write, so tests can run them in-process.

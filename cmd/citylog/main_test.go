@@ -12,7 +12,7 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("CITYLOG_TEST_MAIN") == "1" {
 		// The test binary runs as citylog itself, for tests that kill it.
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(runMain())
 	}
 	testscript.Main(m, map[string]func(){
 		"citylog": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },

@@ -143,22 +143,15 @@ func (s *Server) publish(j *job) {
 		return
 	}
 	newCount, existing, refused := 0, 0, 0
-	k := 0
-	for i, r := range results {
-		rep := reply{res: r}
+	for _, r := range results {
 		switch {
 		case r.Err != nil:
 			refused++
+		case r.Existing:
+			existing++
 		default:
-			rep.receipt = receipts[k]
-			k++
-			if r.Existing {
-				existing++
-			} else {
-				newCount++
-			}
+			newCount++
 		}
-		j.reqs[i].reply <- rep
 	}
 	m := s.metrics
 	m.add(`citylog_allocations_total{result="new"}`, float64(newCount))
@@ -168,6 +161,15 @@ func (s *Server) publish(j *job) {
 	m.observe("citylog_batch_size", []float64{1, 8, 64, 256, 1024, 4096, 16384}, float64(len(results)))
 	m.observe("citylog_integration_seconds", []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5}, time.Since(j.closed).Seconds())
 	m.set("citylog_log_size", float64(s.w.Size()))
+	k := 0
+	for i, r := range results {
+		rep := reply{res: r}
+		if r.Err == nil {
+			rep.receipt = receipts[k]
+			k++
+		}
+		j.reqs[i].reply <- rep
+	}
 	s.log.Info("batch published", "requests", len(results), "new", newCount, "existing", existing, "refused", refused,
 		"size", s.w.Size(), "ms", time.Since(j.closed).Milliseconds())
 }

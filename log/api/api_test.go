@@ -1,0 +1,301 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/tokens"
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+)
+
+type testServer struct {
+	dir   string
+	url   string
+	token string
+	slow  string // a token limited to 2/s
+	srv   *httptest.Server
+	api   *Server
+	w     *log.Writer
+}
+
+func start(t *testing.T, dir string) *testServer {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+		if _, err := log.Init(dir, "api.example/log"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := &testServer{dir: dir}
+	path := filepath.Join(dir, log.StateDir, "tokens.json")
+	var err error
+	if ts.token, err = tokens.Add(path, fmt.Sprint("t", time.Now().UnixNano()), 0); err != nil {
+		t.Fatal(err)
+	}
+	if ts.slow, err = tokens.Add(path, fmt.Sprint("s", time.Now().UnixNano()), 2); err != nil {
+		t.Fatal(err)
+	}
+	checker, err := tokens.NewChecker(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.w, err = log.Open(context.Background(), log.Config{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	ts.api = New(ts.w, Config{PublicDir: filepath.Join(dir, log.PublicDir), StateDir: filepath.Join(dir, log.StateDir),
+		Tokens: checker, Interval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	go ts.api.Run()
+	ts.srv = httptest.NewServer(ts.api)
+	ts.url = ts.srv.URL
+	return ts
+}
+
+func (ts *testServer) stop() {
+	ts.srv.Close()
+	ts.api.Close()
+	ts.w.Close()
+}
+
+func (ts *testServer) post(t *testing.T, token, body string) (int, map[string]any) {
+	req, _ := http.NewRequest("POST", ts.url+"/api/v1/allocate", strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("status %d, body not JSON: %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, out
+}
+
+func reqJSON(i int) string {
+	return fmt.Sprintf(`{"country":"DE","subdivision":"BY","name":"Town %d","ids":["geonames:%d"]}`, i, i+1)
+}
+
+func TestAllocateAndVerify(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	status, out := ts.post(t, ts.token, `{"country":"CN","subdivision":"HE","name":"Shijiazhuang","ids":["unlocode:CNSJW","geonames:1795270"],"lat":38.04,"lon":114.51}`)
+	if status != 200 || out["existing"] != false || out["code"] == "" {
+		t.Fatalf("%d %v", status, out)
+	}
+	code := out["code"].(string)
+	status, again := ts.post(t, ts.token, `{"country":"CN","subdivision":"HE","name":"Shijiazhuang","ids":["geonames:1795270"]}`)
+	if status != 200 || again["code"] != code || again["existing"] != true {
+		t.Fatalf("resubmission: %d %v", status, again)
+	}
+	// The server's URL is a log source: verify the code and the receipt.
+	key, err := verifier.ParseKey(filepath.Join(ts.dir, log.StateDir, "vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := source.NewHTTP(ts.url, source.HTTPOptions{})
+	a, err := verifier.New(src, key).VerifyCode(context.Background(), entry.DefaultRules(), code)
+	if err != nil || a.Name != "Shijiazhuang" {
+		t.Fatalf("verify: %+v %v", a, err)
+	}
+	r, err := verifier.VerifyReceipt([]byte(out["receipt"].(string)), key, entry.DefaultRules())
+	if err != nil || r.Code != code {
+		t.Fatalf("receipt: %v", err)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	ts.post(t, ts.token, reqJSON(1)) // geonames:2 held by DE-BY-0000
+	ts.post(t, ts.token, `{"country":"DE","subdivision":"BY","name":"B","ids":["geonames:50"]}`)
+	for _, tc := range []struct {
+		name, token, body string
+		status            int
+		want              string
+	}{
+		{"no token", "", reqJSON(2), 401, "unauthorized"},
+		{"bad token", "cl_nope", reqJSON(2), 401, "unauthorized"},
+		{"malformed", ts.token, `{"country":`, 400, "invalid request"},
+		{"unknown field", ts.token, `{"country":"DE","colour":"red"}`, 400, "unknown field"},
+		{"trailing data", ts.token, reqJSON(3) + "{}", 400, "unexpected data"},
+		{"duplicate key", ts.token, `{"name":"a","name":"b"}`, 400, "duplicate field"},
+		{"invalid country", ts.token, `{"country":"ZZ","subdivision":"BY","name":"x","ids":["geonames:7"]}`, 400, "ISO 3166-1"},
+		{"too large", ts.token, `{"name":"` + strings.Repeat("x", entry.MaxRequestSize) + `"}`, 413, "too large"},
+		{"conflict", ts.token, `{"country":"DE","subdivision":"BY","name":"x","ids":["geonames:2","geonames:50"]}`, 409, "different codes"},
+	} {
+		status, out := ts.post(t, tc.token, tc.body)
+		if status != tc.status || !strings.Contains(fmt.Sprint(out), tc.want) || out["error"] == nil || out["detail"] == nil {
+			t.Errorf("%s: %d %v, want %d mentioning %q", tc.name, status, out, tc.status, tc.want)
+		}
+	}
+	// The rate-limited token: 2/s, so the third request in a row is refused.
+	codes := []int{}
+	for i := 0; i < 3; i++ {
+		s, _ := ts.post(t, ts.slow, reqJSON(100+i))
+		codes = append(codes, s)
+	}
+	if fmt.Sprint(codes) != "[200 200 429]" {
+		t.Errorf("rate limit: %v", codes)
+	}
+	resp, _ := http.Get(ts.url + "/api/v1/allocate")
+	if resp.StatusCode != 405 {
+		t.Errorf("GET allocate: %d", resp.StatusCode)
+	}
+}
+
+func TestReadPath(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	var wg sync.WaitGroup
+	for i := 0; i < 300; i++ { // a full tile and bundle
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts.post(t, ts.token, reqJSON(i))
+		}()
+	}
+	wg.Wait()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		cache, ctype string
+	}{
+		{"GET", "/checkpoint", 200, "no-cache", "text/plain; charset=utf-8"},
+		{"GET", "/tile/0/000", 200, "public, max-age=31536000, immutable", "application/octet-stream"},
+		{"GET", "/tile/entries/000", 200, "public, max-age=31536000, immutable", "application/octet-stream"},
+		{"HEAD", "/tile/0/000", 200, "public, max-age=31536000, immutable", "application/octet-stream"},
+		{"GET", "/tile/", 404, "", ""},
+		{"GET", "/tile/0", 404, "", ""},
+		{"GET", "/../state/key", 404, "", ""},
+		{"GET", "/%2e%2e/state/key", 404, "", ""},
+		{"GET", "/tile/0/.tmp-1", 404, "", ""},
+		{"DELETE", "/checkpoint", 405, "", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, ts.url+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Cache-Control") != tc.cache || resp.Header.Get("Content-Type") != tc.ctype && tc.status == 200 {
+			t.Errorf("%s %s: %d %q %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
+		}
+		if tc.status == 200 && resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s %s: no CORS header", tc.method, tc.path)
+		}
+		if tc.method == "HEAD" && len(body) != 0 {
+			t.Errorf("HEAD returned a body")
+		}
+		if strings.Contains(string(body), "PRIVATE+KEY") {
+			t.Fatalf("%s leaked the signing key", tc.path)
+		}
+	}
+	// Conditional GET.
+	resp, _ := http.Get(ts.url + "/tile/0/000")
+	etag := resp.Header.Get("ETag")
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", ts.url+"/tile/0/000", nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, _ = http.DefaultClient.Do(req)
+	if resp.StatusCode != 304 {
+		t.Errorf("If-None-Match: %d", resp.StatusCode)
+	}
+	// Operations endpoints.
+	resp, _ = http.Get(ts.url + "/healthz")
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz: %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(ts.url + "/metrics")
+	m, _ := io.ReadAll(resp.Body)
+	if !bytes.Contains(m, []byte(`citylog_allocations_total{result="new"} 300`)) || !bytes.Contains(m, []byte("citylog_integration_seconds_count")) {
+		t.Errorf("metrics:\n%s", m)
+	}
+}
+
+// TestConcurrentClientsAndShutdown runs many clients, closes the server in
+// the middle, and checks invariant 2: every code answered with 200 is in
+// the log after a restart, under the same code; the rest got 503 or no
+// answer at all.
+func TestConcurrentClientsAndShutdown(t *testing.T) {
+	ts := start(t, "")
+	var mu sync.Mutex
+	acked := map[int]string{}
+	var wg sync.WaitGroup
+	for c := 0; c < 64; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c * 1000; i < c*1000+1000; i++ {
+				req, _ := http.NewRequest("POST", ts.url+"/api/v1/allocate", strings.NewReader(reqJSON(i)))
+				req.Header.Set("Authorization", "Bearer "+ts.token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return // server gone
+				}
+				var out map[string]any
+				json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				if resp.StatusCode == 503 {
+					return
+				}
+				if resp.StatusCode != 200 {
+					t.Errorf("status %d: %v", resp.StatusCode, out)
+					return
+				}
+				mu.Lock()
+				acked[i] = out["code"].(string)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	ts.api.Close() // as on SIGTERM: queued requests are published and answered
+	wg.Wait()
+	ts.srv.Close()
+	ts.w.Close()
+	if len(acked) < 100 {
+		t.Fatalf("only %d acknowledged", len(acked))
+	}
+
+	w, err := log.Open(context.Background(), log.Config{Dir: ts.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var reqs []entry.Request
+	var want []string
+	for i, code := range acked {
+		r, err := entry.ParseRequest([]byte(reqJSON(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, r)
+		want = append(want, code)
+	}
+	res, err := w.Allocate(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range res {
+		if !r.Existing || r.Code.String() != want[k] {
+			t.Fatalf("acknowledged as %s, after restart %+v", want[k], r)
+		}
+	}
+}
