@@ -1,74 +1,110 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/tokens"
 	"github.com/spf13/cobra"
 )
 
 func demoCmd(e *env) *cobra.Command {
-	var dir, sample, origin string
+	var dir, sample, origin, listen string
+	var noServe bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Create a demo registry from the bundled sample of 25,000 real cities",
-		Long: `demo creates a log in --dir (if it does not exist yet), imports the sample
-file into it and says what to try next. Run it from the repository root. It is
-safe to run again: the sample's cities then all get their existing codes.`,
+		Short: "Run a demo registry of 25,000 real cities on localhost",
+		Long: `demo creates a log in --dir (if it does not exist yet), imports the bundled
+sample of real cities, creates a demo token, and serves the allocation API and
+the log's public tree on --listen until Ctrl-C, printing how to allocate with
+curl and verify with cityverify. Run it from the repository root. It is safe
+to run again: the sample's cities then all keep their codes.`,
 		Example: `  go run ./cmd/citylog demo
-  go run ./cmd/citylog demo --dir /tmp/reg --sample my-cities.jsonl`,
+  go run ./cmd/citylog demo --dir /tmp/reg --listen 127.0.0.1:9090
+  go run ./cmd/citylog demo --no-serve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := os.Open(sample)
-			if err != nil {
-				return &cliError{code: exitFailure, err: fmt.Errorf("couldn't open the sample: %w", err), hint: "run from the repository root, or pass --sample FILE"}
-			}
-			defer f.Close()
-			if _, err := os.Stat(filepath.Join(dir, log.StateDir)); errors.Is(err, os.ErrNotExist) {
-				if _, err := log.Init(dir, origin); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stderr, "created log %s in %s\n", origin, dir)
-			}
-			w, err := log.Open(cmd.Context(), log.Config{Dir: dir})
+			first, err := demoLoad(cmd.Context(), e, dir, sample, origin)
 			if err != nil {
 				return err
 			}
-			var first string
-			stats, err := w.Import(cmd.Context(), f, log.ImportOptions{}, func(lr log.LineResult) error {
-				if first == "" && lr.Err == nil {
-					first = lr.Code.String()
-				}
+			tokens.Revoke(tokensPath(dir), "demo") // a new demo token on every run
+			token, err := tokens.Add(tokensPath(dir), "demo", 0)
+			if err != nil {
+				return err
+			}
+			if noServe {
+				fmt.Fprintf(e.stdout, "demo token: %s\nnext: go run ./cmd/citylog serve --dir %s\n", token, dir)
 				return nil
+			}
+			return serve(cmd.Context(), e, dir, listen, 500*time.Millisecond, 4096, func(addr string) {
+				fmt.Fprintf(e.stdout, `
+the registry is running on http://%[1]s (Ctrl-C stops it)
+
+allocate a code (answers once it is durably in the log, with a receipt):
+  curl -H 'Authorization: Bearer %[2]s' \
+       -d '{"country":"VA","subdivision":"0","name":"Vatican City","ids":["geonames:6691831"]}' \
+       http://%[1]s/api/v1/allocate
+
+verify a code against the live log, trusting only its key:
+  go run ./cmd/cityverify code %[3]s --log http://%[1]s --key %[4]s
+  go run ./cmd/cityverify find geonames:1796236 --log http://%[1]s --key %[4]s
+
+the log's public tree, as any static host would serve it:
+  curl http://%[1]s/checkpoint
+`, addr, token, first, filepath.Join(dir, log.StateDir, "vkey"))
 			})
-			if err == nil {
-				err = w.PublishIDIndex(cmd.Context())
-			}
-			vkey, size := w.VerifierKey(), w.Size()
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, `imported %s: %d allocated, %d already there, %d refused; the log now holds %d cities.
-
-verifier key: %s
-first code:   %s
-
-next:
-  go run ./cmd/citylog status --dir %s
-  go run ./cmd/citylog allocate --dir %s --country VA --subdivision 0 --name "Vatican City" --id geonames:6691831
-  serve %s/public with any static web server, e.g.  python3 -m http.server -d %s/public 8080
-`, sample, stats.Allocated, stats.Existing, stats.Refused, size, vkey, first, dir, dir, dir, dir)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "demo", "the demo log directory")
 	cmd.Flags().StringVar(&sample, "sample", filepath.Join("testdata", "cities.jsonl"), "the requests to import")
 	cmd.Flags().StringVar(&origin, "origin", "demo.citylog.example/log", "the demo log's origin")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
+	cmd.Flags().BoolVar(&noServe, "no-serve", false, "only create and load the registry")
 	return cmd
+}
+
+// demoLoad creates the demo log if needed and imports the sample; it
+// returns the first code.
+func demoLoad(ctx context.Context, e *env, dir, sample, origin string) (string, error) {
+	f, err := os.Open(sample)
+	if err != nil {
+		return "", &cliError{code: exitFailure, err: fmt.Errorf("couldn't open the sample: %w", err), hint: "run from the repository root, or pass --sample FILE"}
+	}
+	defer f.Close()
+	if _, err := os.Stat(filepath.Join(dir, log.StateDir)); errors.Is(err, os.ErrNotExist) {
+		if _, err := log.Init(dir, origin); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(e.stderr, "created log %s in %s\n", origin, dir)
+	}
+	w, err := log.Open(ctx, log.Config{Dir: dir})
+	if err != nil {
+		return "", err
+	}
+	var first string
+	stats, err := w.Import(ctx, f, log.ImportOptions{}, func(lr log.LineResult) error {
+		if first == "" && lr.Err == nil {
+			first = lr.Code.String()
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.PublishIDIndex(ctx)
+	}
+	size := w.Size()
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(e.stdout, "imported %s: %d allocated, %d already there, %d refused; the log holds %d cities\n",
+		sample, stats.Allocated, stats.Existing, stats.Refused, size)
+	return first, nil
 }
