@@ -28,7 +28,7 @@ func (w *Writer) Receipts(ctx context.Context, leaves []uint64) ([][]byte, error
 	w.mu.Lock()
 	size, signed := w.durable, w.published
 	w.mu.Unlock()
-	r := &cachingReader{s: w.store, tiles: map[tiles.Tile][]byte{}}
+	prover := tiles.NewProver(&cachingReader{s: w.store, tiles: map[tiles.Tile][]byte{}})
 	bundles := map[uint64][][]byte{}
 	out := make([][]byte, len(leaves))
 	for i, leaf := range leaves {
@@ -48,7 +48,7 @@ func (w *Writer) Receipts(ctx context.Context, leaves []uint64) ([][]byte, error
 			}
 			bundles[bi] = entries
 		}
-		proof, err := tiles.InclusionProof(ctx, r, leaf, size)
+		proof, err := prover.InclusionProof(ctx, leaf, size)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't build the inclusion proof of leaf %d: %w", leaf, err)
 		}

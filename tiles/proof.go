@@ -22,6 +22,38 @@ type TileReader interface {
 // NodeHashes returns the hashes of perfect subtree nodes of a tree with
 // size leaves, reading each needed tile once.
 func NodeHashes(ctx context.Context, r TileReader, size uint64, ids []compact.NodeID) ([]Hash, error) {
+	return NewProver(r).NodeHashes(ctx, size, ids)
+}
+
+// Prover builds many proofs from one tile reader, remembering the node
+// hashes it computed: proofs for neighbouring leaves share most nodes, and
+// a node high inside a tile costs up to 255 hashes to recompute. It is not
+// safe for concurrent use.
+type Prover struct {
+	r    TileReader
+	memo map[nodeSpan]Hash
+}
+
+type nodeSpan struct {
+	tile       Tile
+	start, end int
+}
+
+// NewProver returns a Prover reading tiles from r.
+func NewProver(r TileReader) *Prover { return &Prover{r: r, memo: map[nodeSpan]Hash{}} }
+
+// InclusionProof builds the proof that leaf index is in the tree of size.
+func (p *Prover) InclusionProof(ctx context.Context, index, size uint64) ([]Hash, error) {
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return p.rehash(ctx, size, nodes)
+}
+
+// NodeHashes returns the hashes of perfect subtree nodes of a tree with
+// size leaves.
+func (p *Prover) NodeHashes(ctx context.Context, size uint64, ids []compact.NodeID) ([]Hash, error) {
 	type span struct {
 		tile       int
 		start, end int
@@ -45,7 +77,20 @@ func NodeHashes(ctx context.Context, r TileReader, size uint64, ids []compact.No
 	if len(need) == 0 {
 		return nil, nil
 	}
-	data, err := r.ReadTiles(ctx, need)
+	out := make([]Hash, len(ids))
+	var missing []Tile
+	for i, s := range spans {
+		h, ok := p.memo[nodeSpan{need[s.tile], s.start, s.end}]
+		if !ok {
+			missing = append(missing, need[s.tile])
+			continue
+		}
+		out[i] = h
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	data, err := p.r.ReadTiles(ctx, need)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +104,14 @@ func NodeHashes(ctx context.Context, r TileReader, size uint64, ids []compact.No
 		}
 		decoded[k] = DecodeHashes(data[k])
 	}
-	out := make([]Hash, len(ids))
 	for i, s := range spans {
-		out[i] = SubtreeRoot(decoded[s.tile][s.start:s.end])
+		key := nodeSpan{need[s.tile], s.start, s.end}
+		h, ok := p.memo[key]
+		if !ok {
+			h = SubtreeRoot(decoded[s.tile][s.start:s.end])
+			p.memo[key] = h
+		}
+		out[i] = h
 	}
 	return out, nil
 }
@@ -106,11 +156,7 @@ func CompactRange(ctx context.Context, r TileReader, size uint64) ([]Hash, error
 
 // InclusionProof builds the proof that leaf index is in the tree of size.
 func InclusionProof(ctx context.Context, r TileReader, index, size uint64) ([]Hash, error) {
-	nodes, err := proof.Inclusion(index, size)
-	if err != nil {
-		return nil, err
-	}
-	return rehash(ctx, r, size, nodes)
+	return NewProver(r).InclusionProof(ctx, index, size)
 }
 
 // ConsistencyProof builds the proof that the tree of size1 is a prefix of
@@ -126,11 +172,11 @@ func ConsistencyProof(ctx context.Context, r TileReader, size1, size2 uint64) ([
 	if err != nil {
 		return nil, err
 	}
-	return rehash(ctx, r, size2, nodes)
+	return NewProver(r).rehash(ctx, size2, nodes)
 }
 
-func rehash(ctx context.Context, r TileReader, size uint64, nodes proof.Nodes) ([]Hash, error) {
-	hashes, err := NodeHashes(ctx, r, size, nodes.IDs)
+func (p *Prover) rehash(ctx context.Context, size uint64, nodes proof.Nodes) ([]Hash, error) {
+	hashes, err := p.NodeHashes(ctx, size, nodes.IDs)
 	if err != nil {
 		return nil, err
 	}

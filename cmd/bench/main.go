@@ -41,6 +41,9 @@ func main() {
 	work := flag.String("dir", "", "working directory (default: a new temporary directory, removed afterwards)")
 	verifyN := flag.Int("verify", 0, "instead of the import benchmark: time cityverify code on a log of this many entries over loopback HTTP")
 	runs := flag.Int("runs", 20, "with -verify: codes to check")
+	serveClients := flag.Int("serve", 0, "instead of the import benchmark: drive citylog serve with this many concurrent clients")
+	duration := flag.Duration("duration", 10*time.Second, "with -serve: how long to drive the server")
+	interval := flag.Duration("interval", 10*time.Millisecond, "with -serve: the server's batch interval")
 	child := flag.String("child", "", "internal: run one import in this process")
 	in := flag.String("in", "", "internal: input file")
 	out := flag.String("out", "", "internal: output directory")
@@ -48,6 +51,16 @@ func main() {
 	if *child != "" {
 		if err := runChild(*child, *in, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *serveClients > 0 {
+		if *work == "" {
+			*work = os.TempDir()
+		}
+		if err := benchServe(*serveClients, *duration, *interval, *work); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: error:", err)
 			os.Exit(1)
 		}
 		return
