@@ -86,7 +86,7 @@ type Receipt struct {
 // VerifyReceipt checks a citylog receipt (a c2sp.org/tlog-proof whose
 // extra data is the entry) with no network: the checkpoint's signature,
 // the entry's inclusion, and the entry itself.
-func VerifyReceipt(data []byte, key note.Verifier, rules *entry.Rules) (Receipt, error) {
+func VerifyReceipt(data []byte, key note.Verifier, rules *entry.Rules, policy ...Policy) (Receipt, error) {
 	p, err := tiles.ParseTLogProof(data)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("%w: not a receipt: %v", ErrInput, err)
@@ -94,7 +94,7 @@ func VerifyReceipt(data []byte, key note.Verifier, rules *entry.Rules) (Receipt,
 	if p.Extra == nil {
 		return Receipt{}, fmt.Errorf("%w: receipt has no entry (no extra line): not a citylog receipt", ErrInput)
 	}
-	cp, err := OpenCheckpoint(p.Checkpoint, key)
+	cp, err := OpenCheckpoint(p.Checkpoint, key, policy...)
 	if err != nil {
 		return Receipt{}, err
 	}

@@ -69,15 +69,30 @@ type Checkpoint struct {
 }
 
 // OpenCheckpoint verifies a signed checkpoint: signature by v, origin
-// equal to the key's name, body in canonical form.
-func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(v))
+// equal to the key's name, body in canonical form, and the cosignatures
+// the policy demands (if any).
+func OpenCheckpoint(signed []byte, v note.Verifier, policy ...Policy) (Checkpoint, error) {
+	var p Policy
+	if len(policy) > 0 {
+		p = policy[0]
+	}
+	n, err := note.Open(signed, p.verifiers(v))
 	if err != nil {
 		var unknown *note.UnverifiedNoteError
 		if errors.As(err, &unknown) {
 			return Checkpoint{}, failed("checkpoint is not signed by %s", v.Name())
 		}
 		return Checkpoint{}, failed("checkpoint does not verify under %s: %v", v.Name(), err)
+	}
+	logSigned := false
+	for _, s := range n.Sigs {
+		logSigned = logSigned || (s.Name == v.Name() && s.Hash == v.KeyHash())
+	}
+	if !logSigned {
+		return Checkpoint{}, failed("checkpoint is not signed by %s", v.Name())
+	}
+	if err := p.check(n); err != nil {
+		return Checkpoint{}, err
 	}
 	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
 	if err != nil {
@@ -91,12 +106,20 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 
 // Log is a log read through an untrusted source.
 type Log struct {
-	src source.Source
-	key note.Verifier
+	src    source.Source
+	key    note.Verifier
+	policy Policy
 }
 
-// New returns a Log read from src and trusted under key.
-func New(src source.Source, key note.Verifier) *Log { return &Log{src: src, key: key} }
+// New returns a Log read from src and trusted under key, whose
+// checkpoints must also satisfy the witness policy, if one is given.
+func New(src source.Source, key note.Verifier, policy ...Policy) *Log {
+	l := &Log{src: src, key: key}
+	if len(policy) > 0 {
+		l.policy = policy[0]
+	}
+	return l
+}
 
 // Source returns where the log is read from.
 func (l *Log) Source() source.Source { return l.src }
@@ -107,7 +130,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, unchecked(fmt.Errorf("couldn't fetch checkpoint from %s: %w", l.src, err))
 	}
-	return OpenCheckpoint(b, l.key)
+	return OpenCheckpoint(b, l.key, l.policy)
 }
 
 // Inclusion is a leaf proven to be in a checkpoint's tree.

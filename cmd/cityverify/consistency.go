@@ -36,7 +36,11 @@ the old file, so a cron job can follow the log.`,
 				return fmt.Errorf("%w: couldn't read --since: %v", verifier.ErrInput, err)
 			}
 			key, _ := f.verifierKey()
-			old, err := verifier.OpenCheckpoint(oldSigned, key)
+			p, err := f.policy()
+			if err != nil {
+				return err
+			}
+			old, err := verifier.OpenCheckpoint(oldSigned, key, p)
 			if err != nil {
 				return fmt.Errorf("--since %s: %w", since, err)
 			}

@@ -20,6 +20,8 @@ type logFlags struct {
 	noCache bool
 	timeout time.Duration
 	asJSON  bool
+	witness []string
+	quorum  int
 }
 
 func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
@@ -30,6 +32,8 @@ func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the tile cache")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of each HTTP request")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fl.StringArrayVar(&f.witness, "witness", nil, "a witness's cosignature/v1 verifier key (repeatable); checkpoints need --quorum of them")
+	fl.IntVar(&f.quorum, "quorum", -1, "how many --witness cosignatures a checkpoint needs (default: all given)")
 	cmd.MarkFlagRequired("key")
 	if needLog {
 		cmd.MarkFlagRequired("log")
@@ -37,6 +41,15 @@ func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
 }
 
 func (f *logFlags) verifierKey() (note.Verifier, error) { return verifier.ParseKey(f.key) }
+
+// policy returns the witness policy the flags ask for.
+func (f *logFlags) policy() (verifier.Policy, error) {
+	q := f.quorum
+	if q < 0 {
+		q = len(f.witness)
+	}
+	return verifier.ParseWitnesses(f.witness, q)
+}
 
 // check runs fn on the log the flags name. If it fails verification
 // while tiles came from the cache, the cache is purged and fn runs once
@@ -62,11 +75,15 @@ func (f *logFlags) open() (*verifier.Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := f.policy()
+	if err != nil {
+		return nil, err
+	}
 	src, err := f.source()
 	if err != nil {
 		return nil, err
 	}
-	return verifier.New(src, key), nil
+	return verifier.New(src, key, p), nil
 }
 
 func (f *logFlags) source() (source.Source, error) {

@@ -31,7 +31,11 @@ current one, so the code was not dropped by a fork.`,
 			if err != nil {
 				return err
 			}
-			r, err := verifier.VerifyReceipt(data, key, entry.DefaultRules())
+			p, err := f.policy()
+			if err != nil {
+				return err
+			}
+			r, err := verifier.VerifyReceipt(data, key, entry.DefaultRules(), p)
 			if err != nil {
 				return err
 			}

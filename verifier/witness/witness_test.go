@@ -1,0 +1,182 @@
+package witness
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/cosig"
+	"github.com/citylog/citylog/tiles/source"
+	"golang.org/x/mod/sumdb/note"
+)
+
+const (
+	tessera = "../../../shared/vectors/tessera-log"
+	// The vector log's keys, published by Tessera for tests.
+	logVKey = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
+	logSKey = "PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg"
+)
+
+func newWitness(t *testing.T, dir string) (*Witness, *cosig.Verifier) {
+	t.Helper()
+	skey, vkey, err := cosig.GenerateKey("witness.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(dir + "/.key"); err == nil { // the same witness across restarts
+		skey = string(b)
+	} else {
+		os.MkdirAll(dir, 0o700)
+		os.WriteFile(dir+"/.key", []byte(skey), 0o600)
+	}
+	s, err := cosig.NewSigner(skey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey = s.VerifierKey()
+	lv, _ := note.NewVerifier(logVKey)
+	w, err := New(s, []note.Verifier{lv}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := cosig.NewVerifier(vkey)
+	return w, v
+}
+
+func checkpointN(t *testing.T, n int) []byte {
+	b, err := os.ReadFile(fmt.Sprintf("%s/checkpoint.%d", tessera, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// body builds an add-checkpoint body with a proof from old to the size
+// of checkpoint n, computed from the vector's tiles.
+func body(t *testing.T, old, n int, cp []byte) []byte {
+	var proof []tiles.Hash
+	if old > 0 {
+		var err error
+		proof, err = tiles.ConsistencyProof(context.Background(), source.Tiles{Source: source.Dir(tessera)}, uint64(old), uint64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "old %d\n", old)
+	for _, h := range proof {
+		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
+	}
+	b.WriteString("\n")
+	b.Write(cp)
+	return []byte(b.String())
+}
+
+// forged signs, with the log's own key, a checkpoint of size n with
+// another root: a split view.
+func forged(t *testing.T, n int) []byte {
+	s, err := note.NewSigner(logSKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := tiles.Checkpoint{Origin: "example.com/log/testdata", Size: uint64(n), Root: tiles.HashLeaf([]byte("another history"))}
+	b, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestAddCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	w, wv := newWitness(t, dir)
+	lv, _ := note.NewVerifier(logVKey)
+	steps := []struct {
+		name   string
+		body   []byte
+		status int
+		want   string
+	}{
+		{"malformed", []byte("old 0\n"), 400, "blank line"},
+		{"bad old line", []byte("new 0\n\n" + string(checkpointN(t, 3))), 400, "old <size>"},
+		{"unknown origin", []byte("old 0\n\nother.example/log\n1\nx\n\n— x y\n"), 404, "does not witness"},
+		{"bad signature", []byte("old 0\n\n" + strings.Replace(string(checkpointN(t, 3)), "\n3\n", "\n4\n", 1)), 403, "not signed"},
+		{"old beyond size", body(t, 0, 3, checkpointN(t, 3))[:0], 400, ""},
+		{"first contact", body(t, 0, 3, checkpointN(t, 3)), 200, "— witness.test "},
+		{"stale old", body(t, 0, 5, checkpointN(t, 5)), 409, "3\n"},
+		{"grow 3 -> 7", body(t, 3, 7, checkpointN(t, 7)), 200, "— witness.test "},
+		{"same again", body(t, 7, 7, checkpointN(t, 7)), 200, "— witness.test "},
+		{"split view at 7", body(t, 7, 7, forged(t, 7)), 422, "not consistent"},
+		{"split view at 9", append([]byte("old 7\n"), body(t, 7, 9, forged(t, 9))[len("old 7\n"):]...), 422, "not consistent"},
+		{"grow 7 -> 15", body(t, 7, 15, checkpointN(t, 15)), 200, "— witness.test "},
+	}
+	steps[4].body = []byte("old 9\n\n" + string(checkpointN(t, 3)))
+	steps[4].want = "larger"
+	for _, s := range steps {
+		r := w.AddCheckpoint(s.body)
+		if r.Status != s.status || !strings.Contains(string(r.Body), s.want) {
+			t.Fatalf("%s: %d %q, want %d %q", s.name, r.Status, r.Body, s.status, s.want)
+		}
+		if s.status == 409 && r.ContentType != "text/x.tlog.size" {
+			t.Errorf("%s: content type %q", s.name, r.ContentType)
+		}
+		if s.status == 200 {
+			// The cosignature verifies when appended to the checkpoint.
+			cp := s.body[strings.Index(string(s.body), "\n\n")+2:]
+			n, err := note.Open(append(append([]byte(nil), cp...), r.Body...), note.VerifierList(lv, wv))
+			if err != nil || len(n.Sigs) != 2 {
+				t.Fatalf("%s: cosigned checkpoint does not verify: %v", s.name, err)
+			}
+		}
+	}
+	// After a restart the witness still refuses the split view and knows its size.
+	w2, _ := newWitness(t, dir)
+	if r := w2.AddCheckpoint(body(t, 15, 15, forged(t, 15))); r.Status != 422 {
+		t.Errorf("after restart, split view: %d %s", r.Status, r.Body)
+	}
+	if r := w2.AddCheckpoint(body(t, 3, 15, checkpointN(t, 15))); r.Status != 409 || string(r.Body) != "15\n" {
+		t.Errorf("after restart, stale old: %d %q", r.Status, r.Body)
+	}
+	hist, _ := os.ReadFile(originDir(dir, "example.com/log/testdata") + "/history")
+	if strings.Count(string(hist), "— witness.test ") != 4 {
+		t.Errorf("history holds %d cosigned checkpoints, want 4", strings.Count(string(hist), "— witness.test "))
+	}
+}
+
+// TestConcurrentSplitView races honest and forged checkpoints of the same
+// sizes: whatever order they land in, the witness never cosigns both
+// histories.
+func TestConcurrentSplitView(t *testing.T) {
+	w, _ := newWitness(t, t.TempDir())
+	if r := w.AddCheckpoint(body(t, 0, 1, checkpointN(t, 1))); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	var mu sync.Mutex
+	cosigned := map[string]bool{} // root -> cosigned, for size 10
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cp := checkpointN(t, 10)
+			kind := "honest"
+			if i%2 == 1 {
+				cp, kind = forged(t, 10), "forged"
+			}
+			if r := w.AddCheckpoint(body(t, 1, 10, cp)); r.Status == 200 {
+				mu.Lock()
+				cosigned[kind] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(cosigned) > 1 {
+		t.Fatal("the witness cosigned two histories of one log")
+	}
+}
