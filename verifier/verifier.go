@@ -121,6 +121,9 @@ func New(src source.Source, key note.Verifier, policy ...Policy) *Log {
 	return l
 }
 
+// Key returns the log's verifier key.
+func (l *Log) Key() note.Verifier { return l.key }
+
 // Source returns where the log is read from.
 func (l *Log) Source() source.Source { return l.src }
 

@@ -61,7 +61,7 @@ check (source unreachable or incomplete).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", verifier.ErrInput, err) })
-	root.AddCommand(codeCmd(e), findCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e), witnessCmd(e))
+	root.AddCommand(codeCmd(e), findCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e), monitorCmd(e), witnessCmd(e))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitVerified

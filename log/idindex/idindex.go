@@ -187,16 +187,23 @@ func (x *Index) CloseClean(covered uint64) error {
 	if x.mem == nil {
 		return nil
 	}
+	err := x.Save(covered)
+	if cerr := x.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Save writes the index, complete for log size covered, durably to its
+// file and keeps it open: a long run saves now and then so a restart
+// resumes from there.
+func (x *Index) Save(covered uint64) error {
 	h := x.mem[:headerSize]
 	copy(h, magic)
 	binary.LittleEndian.PutUint64(h[16:], x.mask+1)
 	binary.LittleEndian.PutUint64(h[24:], x.count)
 	binary.LittleEndian.PutUint64(h[32:], covered)
-	err := writeDurable(x.path, x.mem)
-	if cerr := x.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := writeDurable(x.path, x.mem); err != nil {
 		return fmt.Errorf("couldn't save dedup index: %w", err)
 	}
 	return nil

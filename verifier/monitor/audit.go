@@ -1,0 +1,303 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idshard"
+	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+	"github.com/transparency-dev/merkle/compact"
+)
+
+// audit is one round's work from state st up to checkpoint cp.
+type audit struct {
+	st     state
+	cp     verifier.Checkpoint
+	rules  *entry.Rules
+	src    source.Source
+	idx    *idindex.Index
+	rng    *compact.Range
+	edge   [][]byte // the level-0.. hashes of the tiles being recomputed
+	hasher tiles.Hasher
+	vs     []Violation
+	older  map[uint64][][]byte // bundles re-read to confirm reused identifiers
+}
+
+func (m *Monitor) newAudit(ctx context.Context, st state, cp verifier.Checkpoint, rules *entry.Rules) (*audit, error) {
+	a := &audit{st: st, cp: cp, rules: rules, src: m.src, older: map[uint64][][]byte{}}
+	var err error
+	if a.rng, err = rangeFactory.NewRange(0, st.Size, st.Range); err != nil {
+		return nil, fmt.Errorf("stored compact range is damaged: %w", err)
+	}
+	path := m.path("ids.idx")
+	if a.idx, err = idindex.Open(path, st.Size); errors.Is(err, idindex.ErrStale) {
+		// Crash between saves: rebuild the identifier store from the log.
+		if a.idx, err = idindex.Create(path); err == nil {
+			err = a.rebuild(ctx, st.Size)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// rebuild files the identifiers of entries [0, size) again.
+func (a *audit) rebuild(ctx context.Context, size uint64) error {
+	for bi := uint64(0); bi*tiles.Width < size; bi++ {
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+		entries, err := source.FetchBundle(ctx, a.src, bt)
+		if err != nil {
+			return err
+		}
+		for i, raw := range entries {
+			e, err := a.rules.Decode(raw)
+			if err != nil {
+				continue // reported when it was audited
+			}
+			for _, id := range e.IDs {
+				a.idx.Insert(idindex.Fingerprint(id), bi*tiles.Width+uint64(i))
+			}
+		}
+	}
+	return nil
+}
+
+func (a *audit) violation(kind string, index uint64, raw []byte, format string, args ...any) {
+	a.vs = append(a.vs, Violation{Kind: kind, Index: index, Entry: string(raw), Detail: fmt.Sprintf(format, args...), Checkpoint: string(a.cp.Signed)})
+}
+
+// run audits entries [st.Size, cp.Size), then the tree and the index.
+func (a *audit) run(ctx context.Context, m *Monitor) error {
+	size := a.cp.Size
+	start := a.st.Size
+	lastSave := start
+	// Hash tiles are recomputed from the entries; the incomplete tile of
+	// each level carries over from the last save.
+	a.edge = a.st.Edge
+	for leaf := start; leaf < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		bi := leaf / tiles.Width
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+		entries, err := source.FetchBundle(ctx, a.src, bt)
+		if err != nil {
+			if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+				return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
+			}
+			a.violation("malformed bundle", leaf, nil, "%s: %v", bt.Path(), err)
+			return nil
+		}
+		for i := leaf % tiles.Width; i < uint64(len(entries)); i++ {
+			if err := a.entry(ctx, bi*tiles.Width+i, entries[i]); err != nil {
+				return err
+			}
+		}
+		leaf = bi*tiles.Width + uint64(len(entries))
+		if m.Progress != nil {
+			m.Progress(leaf-start, size-start)
+		}
+		if leaf-lastSave >= m.SaveEvery && leaf < size {
+			a.st.Size, a.st.Range, a.st.Edge = leaf, a.rng.Hashes(), a.edge
+			if err := m.saveState(a.st, a.idx, nil); err != nil {
+				return err
+			}
+			lastSave = leaf
+		}
+	}
+	a.st.Size, a.st.Range, a.st.Edge = size, a.rng.Hashes(), a.edge
+	if err := a.checkRoot(ctx); err != nil {
+		return err
+	}
+	return a.checkIndex(ctx)
+}
+
+// entry audits one leaf against the rule and adds it to the tree.
+func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte) error {
+	h := a.hasher.Leaf(raw)
+	if err := a.rng.Append(h[:], a.visit); err != nil {
+		return err
+	}
+	e, err := a.rules.Decode(raw)
+	if err != nil {
+		a.violation("invalid entry", leaf, raw, "%v", err)
+		return nil
+	}
+	if e.Code.Index != leaf {
+		a.violation("code does not match index", leaf, raw, "entry %d carries %s, whose serial is index %d", leaf, e.Code, e.Code.Index)
+	}
+	if e.Time.Before(a.st.LastTime) {
+		a.violation("time went backwards", leaf, raw, "integrated at %s, after an entry integrated at %s", e.Time, a.st.LastTime)
+	} else {
+		a.st.LastTime = e.Time
+	}
+	for _, id := range e.IDs {
+		fp := idindex.Fingerprint(id)
+		var holder uint64
+		var other []byte
+		var lookupErr error
+		a.idx.Lookup(fp, func(cand uint64) bool {
+			raw, err := a.entryAt(ctx, cand)
+			if err != nil {
+				lookupErr = err
+				return true
+			}
+			if d, err := a.rules.Decode(raw); err == nil && slices.Contains(d.IDs, id) {
+				holder, other = cand, raw
+				return true
+			}
+			return false
+		})
+		if lookupErr != nil {
+			return lookupErr
+		}
+		if other != nil {
+			a.vs = append(a.vs, Violation{Kind: "identifier reused", Index: leaf, Entry: string(raw), Other: string(other),
+				Detail: fmt.Sprintf("%s is already held by entry %d", id, holder), Checkpoint: string(a.cp.Signed)})
+			continue
+		}
+		if err := a.idx.Insert(fp, leaf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entryAt re-reads an earlier entry, to confirm an identifier match.
+func (a *audit) entryAt(ctx context.Context, leaf uint64) ([]byte, error) {
+	bi := leaf / tiles.Width
+	entries, ok := a.older[bi]
+	if !ok {
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, a.cp.Size)}
+		var err error
+		if entries, err = source.FetchBundle(ctx, a.src, bt); err != nil {
+			return nil, fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
+		}
+		if len(a.older) > 64 {
+			clear(a.older)
+		}
+		a.older[bi] = entries
+	}
+	if int(leaf%tiles.Width) >= len(entries) {
+		return nil, fmt.Errorf("%w: entry %d missing from its bundle", verifier.ErrUnchecked, leaf)
+	}
+	return entries[leaf%tiles.Width], nil
+}
+
+// visit collects recomputed tile hashes; each completed tile is compared
+// with the one the source serves.
+func (a *audit) visit(id compact.NodeID, hash []byte) {
+	if id.Level%tiles.Height != 0 {
+		return
+	}
+	l := int(id.Level / tiles.Height)
+	for len(a.edge) <= l {
+		a.edge = append(a.edge, nil)
+	}
+	a.edge[l] = append(a.edge[l], hash...)
+	if len(a.edge[l]) == tiles.Width*tiles.HashSize {
+		t := tiles.Tile{Level: l, Index: id.Index / tiles.Width, Width: tiles.Width}
+		served, err := a.src.Fetch(context.Background(), t.Path())
+		switch {
+		case err != nil:
+			a.violation("missing tile", id.Index<<(tiles.Height*uint(l)), nil, "%s: %v", t.Path(), err)
+		case !bytes.Equal(served, a.edge[l]):
+			a.violation("tile does not match entries", id.Index<<(tiles.Height*uint(l)), nil, "%s differs from the tile recomputed from the entries", t.Path())
+		}
+		a.edge[l] = nil
+	}
+}
+
+// checkRoot compares the root recomputed from every entry with the
+// checkpoint's, and the recomputed partial tiles with the served ones.
+func (a *audit) checkRoot(ctx context.Context) error {
+	root := tiles.EmptyRoot
+	if a.cp.Size > 0 {
+		r, err := a.rng.GetRootHash(nil)
+		if err != nil {
+			return err
+		}
+		root = tiles.Hash(r)
+	}
+	if root != a.cp.Root {
+		a.violation("root does not match entries", a.cp.Size, nil, "the entries hash to %s, the checkpoint says %s", b64(root[:]), b64(a.cp.Root[:]))
+	}
+	for _, t := range tiles.EdgeTiles(a.cp.Size) {
+		if t.Level == tiles.EntriesLevel || t.Level >= len(a.edge) {
+			continue
+		}
+		served, err := source.FetchTile(ctx, a.src, t)
+		if err != nil {
+			return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
+		}
+		if !bytes.Equal(served, a.edge[t.Level]) {
+			a.violation("tile does not match entries", a.cp.Size, nil, "%s differs from the tile recomputed from the entries", t.Path())
+		}
+	}
+	return nil
+}
+
+// checkIndex checks the published identifier index, when it covers
+// exactly the audited size and has changed since the last check: every
+// line must name an entry holding the identifier (truthful), and there must
+// be a line for every identifier (complete).
+func (a *audit) checkIndex(ctx context.Context) error {
+	mb, err := a.src.Fetch(ctx, idshard.MetaPath)
+	if errors.Is(err, source.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
+	}
+	meta, err := idshard.ParseMeta(mb)
+	if err != nil {
+		a.violation("malformed identifier index", a.cp.Size, nil, "%v", err)
+		return nil
+	}
+	if meta.Size != a.cp.Size || meta.Size == a.st.IndexAt {
+		return nil // lagging (a hint may lag) or unchanged
+	}
+	lines := uint64(0)
+	for s := 0; s < 1<<meta.Bits; s++ {
+		path := fmt.Sprintf("%s%0*x", idshard.Dir, (meta.Bits+3)/4, s)
+		b, err := a.src.Fetch(ctx, path)
+		if errors.Is(err, source.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
+		}
+		ls, err := idshard.Parse(b)
+		if err != nil {
+			a.violation("malformed identifier index", a.cp.Size, nil, "%s: %v", path, err)
+			continue
+		}
+		for _, l := range ls {
+			if idshard.Shard(l.ID, meta.Bits) != path {
+				a.violation("identifier index lies", l.Leaf, nil, "%s lists %s, which belongs in %s", path, l.ID, idshard.Shard(l.ID, meta.Bits))
+				continue
+			}
+			found := false
+			a.idx.Lookup(idindex.Fingerprint(l.ID), func(leaf uint64) bool { found = leaf == l.Leaf; return found })
+			if !found {
+				a.violation("identifier index lies", l.Leaf, nil, "%s says %s is held by entry %d, which does not hold it", path, l.ID, l.Leaf)
+				continue
+			}
+			lines++
+		}
+	}
+	if lines != a.idx.Len() {
+		a.violation("identifier index incomplete", a.cp.Size, nil, "it lists %d of the log's %d identifiers", lines, a.idx.Len())
+	}
+	a.st.IndexAt = meta.Size
+	return nil
+}
+
