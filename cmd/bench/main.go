@@ -44,6 +44,7 @@ func main() {
 	serveClients := flag.Int("serve", 0, "instead of the import benchmark: drive citylog serve with this many concurrent clients")
 	duration := flag.Duration("duration", 10*time.Second, "with -serve: how long to drive the server")
 	interval := flag.Duration("interval", 10*time.Millisecond, "with -serve: the server's batch interval")
+	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
 	child := flag.String("child", "", "internal: run one import in this process")
 	in := flag.String("in", "", "internal: input file")
 	out := flag.String("out", "", "internal: output directory")
@@ -51,6 +52,17 @@ func main() {
 	if *child != "" {
 		if err := runChild(*child, *in, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *auditN > 0 {
+		if *work == "" {
+			*work = filepath.Join(os.TempDir(), "citylog-bench-audit")
+			os.MkdirAll(*work, 0o755)
+		}
+		if err := benchAudit(*auditN, *work); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: error:", err)
 			os.Exit(1)
 		}
 		return

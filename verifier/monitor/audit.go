@@ -300,4 +300,3 @@ func (a *audit) checkIndex(ctx context.Context) error {
 	a.st.IndexAt = meta.Size
 	return nil
 }
-

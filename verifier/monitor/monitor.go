@@ -32,7 +32,7 @@ type Violation struct {
 	Detail     string `json:"detail"`
 	Entry      string `json:"entry,omitempty"`
 	Other      string `json:"other_entry,omitempty"` // the earlier entry, for a reused identifier
-	Checkpoint string `json:"checkpoint"`           // the signed checkpoint the entry was audited under
+	Checkpoint string `json:"checkpoint"`            // the signed checkpoint the entry was audited under
 	Previous   string `json:"previous_checkpoint,omitempty"`
 }
 
