@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -29,7 +28,7 @@ func benchVerify(n, runs int, work string) error {
 		if err := generate(input, n); err != nil {
 			return err
 		}
-		if err := importCitylog(context.Background(), input, dir); err != nil {
+		if err := buildLog(input, dir); err != nil {
 			return err
 		}
 		os.Remove(input)

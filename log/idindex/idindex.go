@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 
@@ -25,7 +26,7 @@ import (
 )
 
 const (
-	magic      = "citylog-idindex2"
+	magic      = "citylog-idindex3"
 	headerSize = 64
 	slotSize   = 16
 	minSlots   = 1 << 16
@@ -104,6 +105,15 @@ func Fingerprint(id string) uint64 {
 	return fp
 }
 
+// home returns the first slot to probe for fp. FNV-1a's low bits vary
+// little between identifiers that differ in their last characters
+// (geonames:1, geonames:2, ...), so the fingerprint is mixed and its high
+// bits taken (Fibonacci hashing); using the low bits directly made long
+// probe runs.
+func (x *Index) home(fp uint64) uint64 {
+	return (fp * 0x9E3779B97F4A7C15) >> (64 - bits.Len64(x.mask))
+}
+
 func (x *Index) slot(i uint64) []byte {
 	off := headerSize + i*slotSize
 	return x.mem[off : off+slotSize : off+slotSize]
@@ -112,7 +122,7 @@ func (x *Index) slot(i uint64) []byte {
 // Lookup calls found with each leaf filed under fingerprint fp, in
 // insertion order, until found returns true.
 func (x *Index) Lookup(fp uint64, found func(leaf uint64) bool) {
-	for i := fp & x.mask; ; i = (i + 1) & x.mask {
+	for i := x.home(fp); ; i = (i + 1) & x.mask {
 		s := x.slot(i)
 		got := binary.LittleEndian.Uint64(s)
 		if got == 0 {
@@ -137,7 +147,7 @@ func (x *Index) Insert(fp, leaf uint64) error {
 }
 
 func (x *Index) put(fp, value uint64) {
-	for i := fp & x.mask; ; i = (i + 1) & x.mask {
+	for i := x.home(fp); ; i = (i + 1) & x.mask {
 		s := x.slot(i)
 		if binary.LittleEndian.Uint64(s) == 0 {
 			binary.LittleEndian.PutUint64(s, fp)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idindex"
@@ -96,8 +98,10 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 			a.violation("malformed bundle", leaf, nil, "%s: %v", bt.Path(), err)
 			return nil
 		}
-		for i := leaf % tiles.Width; i < uint64(len(entries)); i++ {
-			if err := a.entry(ctx, bi*tiles.Width+i, entries[i]); err != nil {
+		first := leaf % tiles.Width
+		decoded := decodeAll(a.rules, entries[first:])
+		for i := range decoded {
+			if err := a.entry(ctx, leaf+uint64(i), entries[first+uint64(i)], decoded[i]); err != nil {
 				return err
 			}
 		}
@@ -120,13 +124,41 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 	return a.checkIndex(ctx)
 }
 
+// decodedEntry is an entry decoded, with its leaf hash, off the
+// sequential path.
+type decodedEntry struct {
+	e    entry.Entry
+	err  error
+	hash tiles.Hash
+}
+
+// decodeAll decodes and hashes a bundle's entries on all cores: decoding
+// is most of an audit's work, and only what follows must be in order.
+func decodeAll(rules *entry.Rules, raws [][]byte) []decodedEntry {
+	out := make([]decodedEntry, len(raws))
+	workers := min(runtime.GOMAXPROCS(0), len(raws))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var h tiles.Hasher
+			for i := w; i < len(raws); i += workers {
+				out[i].e, out[i].err = rules.Decode(raws[i])
+				out[i].hash = h.Leaf(raws[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // entry audits one leaf against the rule and adds it to the tree.
-func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte) error {
-	h := a.hasher.Leaf(raw)
-	if err := a.rng.Append(h[:], a.visit); err != nil {
+func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte, d decodedEntry) error {
+	if err := a.rng.Append(d.hash[:], a.visit); err != nil {
 		return err
 	}
-	e, err := a.rules.Decode(raw)
+	e, err := d.e, d.err
 	if err != nil {
 		a.violation("invalid entry", leaf, raw, "%v", err)
 		return nil
@@ -265,38 +297,77 @@ func (a *audit) checkIndex(ctx context.Context) error {
 	if meta.Size != a.cp.Size || meta.Size == a.st.IndexAt {
 		return nil // lagging (a hint may lag) or unchanged
 	}
-	lines := uint64(0)
+	// Shards are checked on all cores: the identifier store is only read.
+	var (
+		mu       sync.Mutex
+		lines    uint64
+		firstErr error
+		next     = make(chan int)
+		wg       sync.WaitGroup
+	)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range next {
+				n, vs, err := a.checkShard(ctx, meta, s)
+				mu.Lock()
+				lines += n
+				a.vs = append(a.vs, vs...)
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	for s := 0; s < 1<<meta.Bits; s++ {
-		path := fmt.Sprintf("%s%0*x", idshard.Dir, (meta.Bits+3)/4, s)
-		b, err := a.src.Fetch(ctx, path)
-		if errors.Is(err, source.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
-		}
-		ls, err := idshard.Parse(b)
-		if err != nil {
-			a.violation("malformed identifier index", a.cp.Size, nil, "%s: %v", path, err)
-			continue
-		}
-		for _, l := range ls {
-			if idshard.Shard(l.ID, meta.Bits) != path {
-				a.violation("identifier index lies", l.Leaf, nil, "%s lists %s, which belongs in %s", path, l.ID, idshard.Shard(l.ID, meta.Bits))
-				continue
-			}
-			found := false
-			a.idx.Lookup(idindex.Fingerprint(l.ID), func(leaf uint64) bool { found = leaf == l.Leaf; return found })
-			if !found {
-				a.violation("identifier index lies", l.Leaf, nil, "%s says %s is held by entry %d, which does not hold it", path, l.ID, l.Leaf)
-				continue
-			}
-			lines++
-		}
+		next <- s
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
 	}
 	if lines != a.idx.Len() {
 		a.violation("identifier index incomplete", a.cp.Size, nil, "it lists %d of the log's %d identifiers", lines, a.idx.Len())
 	}
 	a.st.IndexAt = meta.Size
 	return nil
+}
+
+// checkShard checks one shard; it returns the truthful lines it holds.
+func (a *audit) checkShard(ctx context.Context, meta idshard.Meta, s int) (uint64, []Violation, error) {
+	path := fmt.Sprintf("%s%0*x", idshard.Dir, (meta.Bits+3)/4, s)
+	b, err := a.src.Fetch(ctx, path)
+	if errors.Is(err, source.ErrNotFound) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
+	}
+	var vs []Violation
+	bad := func(index uint64, format string, args ...any) {
+		vs = append(vs, Violation{Kind: "identifier index lies", Index: index, Detail: fmt.Sprintf(format, args...), Checkpoint: string(a.cp.Signed)})
+	}
+	ls, err := idshard.Parse(b)
+	if err != nil {
+		vs = append(vs, Violation{Kind: "malformed identifier index", Index: a.cp.Size, Detail: fmt.Sprintf("%s: %v", path, err), Checkpoint: string(a.cp.Signed)})
+		return 0, vs, nil
+	}
+	var lines uint64
+	for _, l := range ls {
+		if idshard.Shard(l.ID, meta.Bits) != path {
+			bad(l.Leaf, "%s lists %s, which belongs in %s", path, l.ID, idshard.Shard(l.ID, meta.Bits))
+			continue
+		}
+		found := false
+		a.idx.Lookup(idindex.Fingerprint(l.ID), func(leaf uint64) bool { found = leaf == l.Leaf; return found })
+		if !found {
+			bad(l.Leaf, "%s says %s is held by entry %d, which does not hold it", path, l.ID, l.Leaf)
+			continue
+		}
+		lines++
+	}
+	return lines, vs, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
+	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
@@ -241,5 +242,57 @@ func TestResume(t *testing.T) {
 	// A third round has nothing new to audit.
 	if vs, _, err := m2.Round(context.Background()); err != nil || len(vs) != 0 {
 		t.Fatalf("idle round: %v %+v", err, vs)
+	}
+}
+
+// writeIndex publishes an identifier index for entries es, letting edit
+// change the lines first.
+func writeIndex(t *testing.T, dir string, n int, edit func([]idshard.Line) []idshard.Line) {
+	var lines []idshard.Line
+	for i := 0; i < n; i++ {
+		lines = append(lines, idshard.Line{ID: fmt.Sprintf("geonames:%d", i+1), Leaf: uint64(i)})
+	}
+	lines = edit(lines)
+	bits := idshard.MinBits
+	shards := map[string][]idshard.Line{}
+	for _, l := range lines {
+		shards[idshard.Shard(l.ID, bits)] = append(shards[idshard.Shard(l.ID, bits)], l)
+	}
+	os.MkdirAll(filepath.Join(dir, idshard.Dir), 0o755)
+	for p, ls := range shards {
+		os.WriteFile(filepath.Join(dir, p), idshard.Marshal(ls), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, idshard.MetaPath), idshard.Meta{Size: uint64(n), Bits: bits}.Marshal(), 0o644)
+}
+
+func TestIdentifierIndex(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func([]idshard.Line) []idshard.Line
+		kind string
+	}{
+		{"truthful and complete", func(ls []idshard.Line) []idshard.Line { return ls }, ""},
+		{"points elsewhere", func(ls []idshard.Line) []idshard.Line { ls[7].Leaf = 8; return ls }, "identifier index lies"},
+		{"missing a line", func(ls []idshard.Line) []idshard.Line { return ls[1:] }, "identifier index incomplete"},
+		{"invented identifier", func(ls []idshard.Line) []idshard.Line {
+			return append(ls, idshard.Line{ID: "geonames:999999", Leaf: 3})
+		}, "identifier index lies"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, v := keys(t)
+			dir := t.TempDir()
+			craft(t, dir, good(300), s)
+			writeIndex(t, dir, 300, tc.edit)
+			vs := runAudit(t, dir, t.TempDir(), v)
+			if tc.kind == "" {
+				if len(vs) != 0 {
+					t.Fatal(vs)
+				}
+				return
+			}
+			if len(vs) == 0 || vs[0].Kind != tc.kind {
+				t.Fatalf("%+v, want %q", vs, tc.kind)
+			}
+		})
 	}
 }

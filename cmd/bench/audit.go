@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/citylog/citylog/log"
+)
+
+// benchAudit times a full audit (cityverify monitor from an empty state)
+// of an n-entry log read from a local directory.
+func benchAudit(n int, work string) error {
+	dir := filepath.Join(work, fmt.Sprintf("audit-log-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, log.StateDir)); err != nil {
+		input := filepath.Join(work, fmt.Sprintf("audit-requests-%d.jsonl", n))
+		fmt.Fprintf(os.Stderr, "bench: building a %d-entry log in %s (kept for later runs)\n", n, dir)
+		if err := generate(input, n); err != nil {
+			return err
+		}
+		if err := buildLog(input, dir); err != nil {
+			return err
+		}
+		os.Remove(input)
+	}
+	bin := filepath.Join(work, "cityverify")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", "cityverify")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building cityverify: %w", err)
+	}
+	state := filepath.Join(work, fmt.Sprintf("audit-state-%d", time.Now().UnixNano()))
+	defer os.RemoveAll(state)
+	cmd := exec.Command(bin, "monitor", "--log", filepath.Join(dir, log.PublicDir), "--key", filepath.Join(dir, log.StateDir, "vkey"), "--state", state)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	el := time.Since(start)
+	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	fmt.Printf("cityverify monitor, full audit of a %d-entry log from an empty state: %.2f s, %.0f entries/s, peak RSS %.1f MiB\n",
+		n, el.Seconds(), float64(n)/el.Seconds(), rss)
+	return nil
+}
