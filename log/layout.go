@@ -26,6 +26,7 @@ const (
 	lockFile         = "lock"                   // in state/
 	stagingFile      = "staging"                // in state/: the last staged batch
 	indexFile        = "ids.idx"                // in state/: the dedup index
+	WitnessesFile    = "witnesses.json"         // in state/: the witness policy (witnessclient.Config)
 )
 
 const extraSubdivsHeader = `# Subdivisions newer than the ISO 3166-2 data module citylog was built with.

@@ -182,7 +182,7 @@ func (w *Writer) sign(b *batch) error {
 	if err != nil {
 		return fmt.Errorf("couldn't sign checkpoint: %w", err)
 	}
-	b.checkpoint = signed
+	b.checkpoint, b.size = signed, w.tree.size
 	return nil
 }
 
@@ -217,6 +217,17 @@ func (w *Writer) publish(ctx context.Context, b *batch) error {
 	}
 	if err := w.store.Sync(ctx); err != nil {
 		return fmt.Errorf("couldn't make tiles durable: %w", err)
+	}
+	if w.witnesses != nil {
+		// Witnesses check consistency against tiles that are now durable;
+		// the checkpoint is published only with their cosignatures.
+		cosigned, err := w.witnesses.Cosign(ctx, b.checkpoint, b.size, func(old uint64) ([]tiles.Hash, error) {
+			return tiles.ConsistencyProof(ctx, storageReader{w.store}, old, b.size)
+		})
+		if err != nil {
+			return fmt.Errorf("couldn't publish checkpoint: %w", err)
+		}
+		b.checkpoint = cosigned
 	}
 	if err := w.store.ReplaceFile(ctx, CheckpointPath, b.checkpoint); err != nil {
 		return fmt.Errorf("couldn't publish checkpoint: %w", err)

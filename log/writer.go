@@ -15,6 +15,7 @@ import (
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/log/idshard"
+	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -43,20 +44,21 @@ var ErrConflict = errors.New("identifiers belong to different codes")
 // Writer is the log's single writer. Its methods must not be called
 // concurrently; Import overlaps its own stages internally.
 type Writer struct {
-	state    string
-	store    Storage
-	signer   note.Signer
-	verifier note.Verifier
-	origin   string
-	rules    *entry.Rules
-	unlock   func() error
-	idx      *idindex.Index
-	tree     *tree
-	lastTime time.Time
-	now      func() time.Time
-	workers  int
-	buf      []byte
-	cache    map[uint64][][]byte // parsed full bundles, for confirming dedup hits
+	state     string
+	store     Storage
+	signer    note.Signer
+	verifier  note.Verifier
+	origin    string
+	rules     *entry.Rules
+	unlock    func() error
+	idx       *idindex.Index
+	tree      *tree
+	lastTime  time.Time
+	now       func() time.Time
+	workers   int
+	buf       []byte
+	cache     map[uint64][][]byte   // parsed full bundles, for confirming dedup hits
+	witnesses *witnessclient.Client // nil: publish without cosignatures
 
 	mu        sync.Mutex
 	durable   uint64   // size of the last published checkpoint
@@ -124,6 +126,15 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	w.origin = w.signer.Name()
 	if w.rules, err = loadRules(ctx, w.store); err != nil {
 		return nil, err
+	}
+	wcfg, err := witnessclient.Load(filepath.Join(state, WitnessesFile))
+	if err != nil {
+		return nil, err
+	}
+	if wcfg != nil && len(wcfg.Witnesses) > 0 {
+		if w.witnesses, err = witnessclient.New(*wcfg); err != nil {
+			return nil, err
+		}
 	}
 	cp, signed, err := readCheckpoint(ctx, w.store, w.verifier)
 	if err != nil {

@@ -76,7 +76,7 @@ as static files under DIR/public that any web server or CDN can serve.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
-	root.AddCommand(initCmd(e), allocateCmd(e), importCmd(e), statusCmd(e), demoCmd(e), serveCmd(e), tokenCmd(e))
+	root.AddCommand(initCmd(e), allocateCmd(e), importCmd(e), statusCmd(e), demoCmd(e), serveCmd(e), tokenCmd(e), witnessCmd(e))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
