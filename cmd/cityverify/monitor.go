@@ -18,7 +18,7 @@ func monitorCmd(e *env) *cobra.Command {
 	var f logFlags
 	var state string
 	var follow bool
-	var interval time.Duration
+	var interval, maxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "monitor --log SRC --key KEY --state DIR [--follow]",
 		Short: "Audit the log: consistency, every entry against the rule, the tree, the index",
@@ -49,6 +49,7 @@ retried.`,
 			}
 			total := 0
 			for {
+				roundStart := time.Now()
 				bar := progress(e)
 				if bar != nil {
 					m.Progress = func(done, all uint64) {
@@ -72,6 +73,9 @@ retried.`,
 					return err
 				default:
 					fmt.Fprintf(e.stderr, "audited %s up to size %d: %d violations\n", cp.Origin, cp.Size, len(vs))
+					if since := m.Since(); maxAge > 0 && time.Since(since) > maxAge {
+						health(e, f.asJSON, fmt.Sprintf("the log's checkpoint has not changed since %s (more than %v)", since.Format(time.RFC3339), maxAge))
+					}
 				}
 				if !follow {
 					break
@@ -80,6 +84,9 @@ retried.`,
 				case <-cmd.Context().Done():
 					follow = false
 				case <-time.After(interval):
+				}
+				if took := time.Since(roundStart); follow && took > interval {
+					health(e, f.asJSON, fmt.Sprintf("falling behind: the last round took %v, longer than --interval %v", took.Round(time.Second), interval))
 				}
 				if !follow {
 					break
@@ -96,6 +103,7 @@ retried.`,
 	cmd.MarkFlagRequired("state")
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep auditing every --interval")
 	cmd.Flags().DurationVar(&interval, "interval", time.Minute, "time between rounds with --follow")
+	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "report when the log's checkpoint has not changed for this long (0: never)")
 	return cmd
 }
 
@@ -113,7 +121,7 @@ func printViolation(e *env, v monitor.Violation, asJSON bool) {
 
 func health(e *env, asJSON bool, detail string) {
 	if asJSON {
-		b, _ := json.Marshal(map[string]string{"health": "source unavailable", "detail": detail, "time": time.Now().UTC().Format(time.RFC3339)})
+		b, _ := json.Marshal(map[string]string{"health": "warning", "detail": detail, "time": time.Now().UTC().Format(time.RFC3339)})
 		fmt.Fprintln(e.stdout, string(b))
 		return
 	}

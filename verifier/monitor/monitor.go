@@ -56,6 +56,9 @@ type state struct {
 	LastTime time.Time `json:"last_time"` // integration time of entry Size-1
 	IndexAt  uint64    `json:"index_checked_at"`
 	Edge     [][]byte  `json:"edge"` // per level, the hashes of the incomplete tile recomputed so far
+	// Since is when the monitor first saw the current checkpoint: a log
+	// whose checkpoint stops changing may have stopped, or be hiding.
+	Since time.Time `json:"checkpoint_since"`
 }
 
 // New returns a monitor of l, keeping its state in dir.
@@ -130,6 +133,9 @@ func (m *Monitor) Round(ctx context.Context) ([]Violation, verifier.Checkpoint, 
 	if err != nil {
 		return nil, cp, err
 	}
+	if prevSigned == nil || string(prevSigned) != string(cp.Signed) || st.Since.IsZero() {
+		st.Since = time.Now().UTC()
+	}
 	a, err := m.newAudit(ctx, st, cp, rules)
 	if err != nil {
 		return nil, cp, err
@@ -143,6 +149,13 @@ func (m *Monitor) Round(ctx context.Context) ([]Violation, verifier.Checkpoint, 
 		return vs, cp, err
 	}
 	return vs, cp, nil
+}
+
+// Since returns when the monitor first saw the checkpoint it last audited
+// (zero before the first round).
+func (m *Monitor) Since() time.Time {
+	st, _, _ := m.loadState()
+	return st.Since
 }
 
 // rules are the registry's rules as published: the data module plus the

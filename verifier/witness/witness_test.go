@@ -22,7 +22,7 @@ const (
 	logSKey = "PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg"
 )
 
-func newWitness(t *testing.T, dir string) (*Witness, *cosig.Verifier) {
+func newWitness(t testing.TB, dir string) (*Witness, *cosig.Verifier) {
 	t.Helper()
 	skey, vkey, err := cosig.GenerateKey("witness.test")
 	if err != nil {
@@ -48,7 +48,7 @@ func newWitness(t *testing.T, dir string) (*Witness, *cosig.Verifier) {
 	return w, v
 }
 
-func checkpointN(t *testing.T, n int) []byte {
+func checkpointN(t testing.TB, n int) []byte {
 	b, err := os.ReadFile(fmt.Sprintf("%s/checkpoint.%d", tessera, n))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func checkpointN(t *testing.T, n int) []byte {
 
 // body builds an add-checkpoint body with a proof from old to the size
 // of checkpoint n, computed from the vector's tiles.
-func body(t *testing.T, old, n int, cp []byte) []byte {
+func body(t testing.TB, old, n int, cp []byte) []byte {
 	var proof []tiles.Hash
 	if old > 0 {
 		var err error
@@ -79,7 +79,7 @@ func body(t *testing.T, old, n int, cp []byte) []byte {
 
 // forged signs, with the log's own key, a checkpoint of size n with
 // another root: a split view.
-func forged(t *testing.T, n int) []byte {
+func forged(t testing.TB, n int) []byte {
 	s, err := note.NewSigner(logSKey)
 	if err != nil {
 		t.Fatal(err)
