@@ -28,7 +28,9 @@ reported with its number and reason and the others are still allocated.
 
 Each result is printed only after the checkpoint that includes it is durably
 published: if import is interrupted or crashes, every printed code is in the
-log, and running the same file again returns the same codes ("existing").
+log, and running the same file again returns the same codes ("existing"). A
+line counts once it is complete (newline-terminated): a crash can cut the
+last one short.
 
 Output: one "LINE<TAB>CODE<TAB>INDEX[<TAB>existing]" per allocated line on
 stdout, refusals and a summary on stderr. With --json, one object per line on

@@ -58,11 +58,17 @@ func TestKilledImportLosesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			var acked []ack
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
+			br := bufio.NewReader(stdout)
+			for {
+				// An acknowledgement is a whole line: a kill in the middle
+				// of a write can leave a fragment without its newline.
+				line, err := br.ReadString('\n')
+				if err != nil {
+					break
+				}
 				var a ack
-				if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-					t.Fatalf("bad output line %q", sc.Text())
+				if err := json.Unmarshal([]byte(line), &a); err != nil {
+					t.Fatalf("bad output line %q", line)
 				}
 				acked = append(acked, a)
 				if len(acked) == killAfter {
