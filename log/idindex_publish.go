@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
+	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
@@ -45,20 +47,17 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		}
 		lines = append(older, pending...)
 	}
-	shards := map[string][]idshard.Line{}
-	for _, l := range lines {
-		s := idshard.Shard(l.ID, bits)
-		shards[s] = append(shards[s], l)
-	}
-	if full {
-		for i := 0; i < 1<<bits; i++ { // write empty shards too: no stale file survives
-			s := fmt.Sprintf("%s%0*x", idshard.Dir, (bits+3)/4, i)
-			if _, ok := shards[s]; !ok {
-				shards[s] = nil
-			}
+	shards := groupByShard(lines, bits)
+	var touched []uint32
+	for i, ls := range shards {
+		if full || len(ls) > 0 { // a full rebuild writes empty shards too: no stale file survives
+			touched = append(touched, uint32(i))
 		}
 	}
-	for path, add := range shards {
+	if err := parallel(ctx, len(touched), func(k int) error {
+		i := touched[k]
+		path := idshard.ShardPath(i, bits)
+		add := shards[i]
 		if !full {
 			old, err := w.store.ReadFile(ctx, path)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -71,6 +70,9 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		if err := w.store.PutFile(ctx, path, idshard.Marshal(add)); err != nil {
 			return fmt.Errorf("couldn't write %s: %w", path, err)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	if err := w.store.Sync(ctx); err != nil {
 		return err
@@ -112,4 +114,60 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]idshard.Line, 
 		}
 	}
 	return out, nil
+}
+
+// groupByShard splits lines by shard, hashing them on all cores.
+func groupByShard(lines []idshard.Line, bits int) [][]idshard.Line {
+	idx := make([]uint32, len(lines))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(lines); i += workers {
+				idx[i] = idshard.ShardIndex(lines[i].ID, bits)
+			}
+		}()
+	}
+	wg.Wait()
+	shards := make([][]idshard.Line, 1<<bits)
+	for i, l := range lines {
+		shards[idx[i]] = append(shards[idx[i]], l)
+	}
+	return shards
+}
+
+// parallel runs fn(0..n-1) on a few goroutines and returns the first error.
+func parallel(ctx context.Context, n int, fn func(int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range min(4, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				if err := fn(k); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for k := 0; k < n && ctx.Err() == nil; k++ {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,9 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t t
 		if err := w.idx.Insert(idindex.Fingerprint(id), code.Index); err != nil {
 			return Result{}, err
 		}
-		b.ids = append(b.ids, idshard.Line{ID: id, Leaf: code.Index})
+		// Cloned: id is a substring of the whole request line, which must
+		// not stay in memory until the index is published.
+		b.ids = append(b.ids, idshard.Line{ID: strings.Clone(id), Leaf: code.Index})
 	}
 	return Result{Code: code, Index: code.Index}, nil
 }

@@ -70,10 +70,26 @@ func BitsFor(n uint64) int {
 }
 
 // Shard returns the path of the shard holding id.
-func Shard(id string, bits int) string {
+func Shard(id string, bits int) string { return ShardPath(ShardIndex(id, bits), bits) }
+
+// ShardIndex returns the number of the shard holding id: the first bits
+// bits of SHA-256(id).
+func ShardIndex(id string, bits int) uint32 {
 	h := sha256.Sum256([]byte(id))
-	v := binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
-	return Dir + fmt.Sprintf("%0*x", (bits+3)/4, v)
+	return binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
+}
+
+// ShardPath returns the path of shard number i.
+func ShardPath(i uint32, bits int) string {
+	const digits = "0123456789abcdef"
+	n := (bits + 3) / 4
+	b := make([]byte, len(Dir)+n)
+	copy(b, Dir)
+	for k := len(b) - 1; k >= len(Dir); k-- {
+		b[k] = digits[i&15]
+		i >>= 4
+	}
+	return string(b)
 }
 
 // Line is one identifier and the leaf holding it.
