@@ -84,24 +84,28 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 	// Hash tiles are recomputed from the entries; the incomplete tile of
 	// each level carries over from the last save.
 	a.edge = a.st.Edge
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the prefetcher on an early return
+	bundles := a.prefetch(ctx, start, size)
 	for leaf := start; leaf < size; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		bi := leaf / tiles.Width
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
-		entries, err := source.FetchBundle(ctx, a.src, bt)
+		f, ok := <-bundles
+		if !ok {
+			return ctx.Err()
+		}
+		bi, bt, entries, err := f.bt.Index, f.bt, f.entries, f.err
 		if err != nil {
-			if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+			if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) || errors.Is(err, context.Canceled) {
 				return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
 			}
 			a.violation("malformed bundle", leaf, nil, "%s: %v", bt.Path(), err)
 			return nil
 		}
 		first := leaf % tiles.Width
-		decoded := decodeAll(a.rules, entries[first:])
-		for i := range decoded {
-			if err := a.entry(ctx, leaf+uint64(i), entries[first+uint64(i)], decoded[i]); err != nil {
+		for i := range f.decoded {
+			if err := a.entry(ctx, leaf+uint64(i), entries[first+uint64(i)], f.decoded[i]); err != nil {
 				return err
 			}
 		}
@@ -122,6 +126,43 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 		return err
 	}
 	return a.checkIndex(ctx)
+}
+
+// fetched is a bundle read and decoded ahead of the sequential audit.
+type fetched struct {
+	bt      tiles.Tile
+	entries [][]byte
+	decoded []decodedEntry // from the first leaf still to audit
+	err     error
+}
+
+// prefetch reads and decodes the bundles holding leaves [start, size) in
+// order, a few ahead of the sequential audit, so that fetching and
+// decoding overlap with it.
+func (a *audit) prefetch(ctx context.Context, start, size uint64) <-chan fetched {
+	out := make(chan fetched, 4)
+	go func() {
+		defer close(out)
+		for leaf := start; leaf < size; {
+			bi := leaf / tiles.Width
+			bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+			f := fetched{bt: bt}
+			f.entries, f.err = source.FetchBundle(ctx, a.src, bt)
+			if f.err == nil {
+				f.decoded = decodeAll(a.rules, f.entries[leaf%tiles.Width:])
+			}
+			select {
+			case out <- f:
+			case <-ctx.Done():
+				return
+			}
+			if f.err != nil {
+				return
+			}
+			leaf = (bi + 1) * tiles.Width
+		}
+	}()
+	return out
 }
 
 // decodedEntry is an entry decoded, with its leaf hash, off the
