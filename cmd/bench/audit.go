@@ -14,24 +14,13 @@ import (
 // benchAudit times a full audit (cityverify monitor from an empty state)
 // of an n-entry log read from a local directory.
 func benchAudit(n int, work string) error {
-	dir := filepath.Join(work, fmt.Sprintf("audit-log-%d", n))
-	if _, err := os.Stat(filepath.Join(dir, log.StateDir)); err != nil {
-		input := filepath.Join(work, fmt.Sprintf("audit-requests-%d.jsonl", n))
-		fmt.Fprintf(os.Stderr, "bench: building a %d-entry log in %s (kept for later runs)\n", n, dir)
-		if err := generate(input, n); err != nil {
-			return err
-		}
-		if err := buildLog(input, dir); err != nil {
-			return err
-		}
-		os.Remove(input)
+	dir, err := cachedLog(n, work)
+	if err != nil {
+		return err
 	}
-	bin := filepath.Join(work, "cityverify")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "cityverify")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building cityverify: %w", err)
+	bin, err := buildCommand("cityverify", work)
+	if err != nil {
+		return err
 	}
 	state := filepath.Join(work, fmt.Sprintf("audit-state-%d", time.Now().UnixNano()))
 	defer os.RemoveAll(state)

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/citylog/citylog/log"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -203,4 +204,32 @@ func buildLog(input, dir string) error {
 	cmd := exec.Command(os.Args[0], "-child", "citylog", "-in", input, "-out", dir)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
+}
+
+// cachedLog returns a log of n generated entries under work, building it
+// the first time (in a child process) and keeping it for later runs.
+func cachedLog(n int, work string) (string, error) {
+	dir := filepath.Join(work, fmt.Sprintf("log-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, log.StateDir)); err == nil {
+		return dir, nil
+	}
+	input := filepath.Join(work, fmt.Sprintf("requests-%d.jsonl", n))
+	fmt.Fprintf(os.Stderr, "bench: building a %d-entry log in %s (kept for later runs)\n", n, dir)
+	if err := generate(input, n); err != nil {
+		return "", err
+	}
+	defer os.Remove(input)
+	return dir, buildLog(input, dir)
+}
+
+// buildCommand builds one of the main module's commands into work.
+func buildCommand(name, work string) (string, error) {
+	bin := filepath.Join(work, name)
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", name) // built with the main module's own go.mod
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building %s: %w", name, err)
+	}
+	return bin, nil
 }

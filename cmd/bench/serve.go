@@ -20,12 +20,9 @@ import (
 // clients concurrent allocation requests for d, reporting sustained
 // allocations/s, latency percentiles and the server's peak RSS.
 func benchServe(clients int, d, interval time.Duration, work string) error {
-	bin := filepath.Join(work, "citylog")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "citylog")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building citylog: %w", err)
+	bin, err := buildCommand("citylog", work)
+	if err != nil {
+		return err
 	}
 	dir := filepath.Join(work, fmt.Sprintf("serve-%d", time.Now().UnixNano()))
 	defer os.RemoveAll(dir)

@@ -21,24 +21,13 @@ import (
 // over loopback HTTP: requests, bytes and wall time (process start
 // included), cold (empty cache) and warm (cache filled by the cold run).
 func benchVerify(n, runs int, work string) error {
-	dir := filepath.Join(work, fmt.Sprintf("verify-log-%d", n))
-	if _, err := os.Stat(filepath.Join(dir, log.StateDir)); err != nil {
-		input := filepath.Join(work, fmt.Sprintf("verify-requests-%d.jsonl", n))
-		fmt.Fprintf(os.Stderr, "bench: building a %d-entry log in %s (kept for later runs)\n", n, dir)
-		if err := generate(input, n); err != nil {
-			return err
-		}
-		if err := buildLog(input, dir); err != nil {
-			return err
-		}
-		os.Remove(input)
+	dir, err := cachedLog(n, work)
+	if err != nil {
+		return err
 	}
-	bin := filepath.Join(work, "cityverify")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "cityverify") // the main module's command, built with its own go.mod
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building cityverify: %w", err)
+	bin, err := buildCommand("cityverify", work)
+	if err != nil {
+		return err
 	}
 	var mu sync.Mutex
 	var reqs, bytes int64
