@@ -1,7 +1,10 @@
-// Command bench is citylog's import benchmark: it imports the same N
-// generated city requests into a fresh citylog log and into a fresh log of
-// Tessera's POSIX driver, each in its own process, and reports wall time,
-// throughput, peak RSS, and the files and bytes each wrote.
+// Command bench is citylog's benchmark command. By default it imports the
+// same N generated city requests into a fresh citylog log and into a fresh
+// log of Tessera's POSIX driver, each in its own process, and reports wall
+// time, throughput, peak RSS, and the files and bytes each wrote. Other
+// modes time cityverify code over loopback HTTP (-verify N), drive citylog
+// serve with concurrent clients (-serve CLIENTS) and time a full audit by
+// cityverify monitor (-audit N).
 //
 // It lives in its own Go module so that Tessera and its dependencies stay
 // out of citylog's go.mod. Run it from this directory:
@@ -16,13 +19,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/citylog/citylog/log"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/citylog/citylog/log"
 )
 
 type result struct {
