@@ -8,7 +8,8 @@
 //  1. stage: the batch's entries are written durably to the private state;
 //  2. apply: its tiles and bundles are created in the public tree and made
 //     durable (one Sync);
-//  3. publish: the checkpoint that covers them replaces the old one, durably;
+//  3. publish: the checkpoint that covers them — cosigned by the witness
+//     quorum, if witnesses are configured — replaces the old one, durably;
 //  4. answer: only now are the allocations reported.
 //
 // On open, a staged batch that the checkpoint does not yet cover is applied

@@ -38,15 +38,33 @@ type Index struct {
 	mem   []byte // header, then the slots
 	mask  uint64
 	count uint64
+	// shared: the table is the file itself (MAP_SHARED): pages are written
+	// back and evicted by the kernel, so memory does not grow with the
+	// table. Otherwise it lives in private memory and Save copies it out.
+	shared bool
 }
 
 // ErrStale means the index cannot be used and must be rebuilt.
 var ErrStale = errors.New("dedup index is missing, damaged or out of date")
 
-// Open maps the index at path, which must cover exactly the log size size.
-// Any other state returns an error wrapping ErrStale.
-func Open(path string, size uint64) (*Index, error) {
-	f, err := os.Open(path)
+// Open maps the index at path, which must cover exactly the log size size,
+// copy-on-write: changes stay in memory until Save. Any other state
+// returns an error wrapping ErrStale.
+func Open(path string, size uint64) (*Index, error) { return open(path, size, false) }
+
+// OpenShared is Open for an index that stays on disk: changes go to the
+// file as they are made, and the kernel may evict its pages, so a table
+// far larger than memory works. Use it with CreateShared; entries made
+// after the last Save may be in the file after a crash, so callers must
+// tolerate extra candidates.
+func OpenShared(path string, size uint64) (*Index, error) { return open(path, size, true) }
+
+func open(path string, size uint64, shared bool) (*Index, error) {
+	flags, prot := os.O_RDONLY, unix.MAP_PRIVATE
+	if shared {
+		flags, prot = os.O_RDWR, unix.MAP_SHARED
+	}
+	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStale, err)
 	}
@@ -66,11 +84,41 @@ func Open(path string, size uint64) (*Index, error) {
 	if covered := binary.LittleEndian.Uint64(h[32:]); covered != size {
 		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, covered, size)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, prot)
 	if err != nil {
 		return nil, fmt.Errorf("%w: couldn't map it: %v", ErrStale, err)
 	}
-	return &Index{path: path, mem: mem, mask: slots - 1, count: binary.LittleEndian.Uint64(h[24:])}, nil
+	return &Index{path: path, mem: mem, mask: slots - 1, count: binary.LittleEndian.Uint64(h[24:]), shared: shared}, nil
+}
+
+// CreateShared returns a new, empty on-disk index at path (see OpenShared).
+func CreateShared(path string) (*Index, error) {
+	mem, err := mapNewFile(path, minSlots, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{path: path, mem: mem, mask: minSlots - 1, shared: true}, nil
+}
+
+// mapNewFile creates path as a zeroed table of slots (header copied from
+// header, if given) and maps it shared.
+func mapNewFile(path string, slots uint64, header []byte) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't create index: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(headerSize + slots*slotSize)); err != nil {
+		return nil, fmt.Errorf("couldn't create index: %w", err)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(headerSize+slots*slotSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't map index: %w", err)
+	}
+	copy(mem, header)
+	copy(mem, magic)
+	binary.LittleEndian.PutUint64(mem[16:], slots)
+	return mem, nil
 }
 
 // Create returns a new, empty index that CloseClean will write to path.
@@ -160,15 +208,35 @@ func (x *Index) put(fp, value uint64) {
 // grow moves every slot into a table twice the size.
 func (x *Index) grow() error {
 	slots := (x.mask + 1) * 2
-	mem, err := anonymous(slots)
+	var mem []byte
+	var err error
+	if x.shared {
+		// The new file keeps the old header's saved size: it holds every
+		// entry the old one did.
+		mem, err = mapNewFile(x.path+".grow", slots, x.mem[:headerSize])
+	} else {
+		mem, err = anonymous(slots)
+	}
 	if err != nil {
 		return err
 	}
-	bigger := &Index{path: x.path, mem: mem, mask: slots - 1, count: x.count}
+	bigger := &Index{path: x.path, mem: mem, mask: slots - 1, count: x.count, shared: x.shared}
 	for i := uint64(0); i <= x.mask; i++ {
 		s := x.slot(i)
 		if fp := binary.LittleEndian.Uint64(s); fp != 0 {
 			bigger.put(fp, binary.LittleEndian.Uint64(s[8:]))
+		}
+	}
+	if x.shared {
+		// Durable before it replaces the old file, whose saved size its
+		// header repeats.
+		if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
+			unix.Munmap(mem)
+			return fmt.Errorf("couldn't grow index: %w", err)
+		}
+		if err := os.Rename(x.path+".grow", x.path); err != nil {
+			unix.Munmap(mem)
+			return fmt.Errorf("couldn't grow index: %w", err)
 		}
 	}
 	unix.Munmap(x.mem)
@@ -209,10 +277,24 @@ func (x *Index) CloseClean(covered uint64) error {
 // resumes from there.
 func (x *Index) Save(covered uint64) error {
 	h := x.mem[:headerSize]
+	if x.shared {
+		// The slots first, then the header that says they are complete:
+		// a crash in between leaves the previous save's header, which the
+		// slots on disk still cover (they only ever gain entries).
+		if err := unix.Msync(x.mem, unix.MS_SYNC); err != nil {
+			return fmt.Errorf("couldn't save index: %w", err)
+		}
+	}
 	copy(h, magic)
 	binary.LittleEndian.PutUint64(h[16:], x.mask+1)
 	binary.LittleEndian.PutUint64(h[24:], x.count)
 	binary.LittleEndian.PutUint64(h[32:], covered)
+	if x.shared {
+		if err := unix.Msync(x.mem[:unix.Getpagesize()], unix.MS_SYNC); err != nil {
+			return fmt.Errorf("couldn't save index: %w", err)
+		}
+		return nil
+	}
 	if err := writeDurable(x.path, x.mem); err != nil {
 		return fmt.Errorf("couldn't save dedup index: %w", err)
 	}

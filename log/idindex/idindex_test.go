@@ -93,3 +93,34 @@ func TestOpenDamaged(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+func TestShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ids")
+	x, err := CreateShared(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(0); i < 70000; i++ { // grows past minSlots
+		x.Insert(Fingerprint(fmt.Sprint("geonames:", i)), i)
+		if i == 49999 {
+			if err := x.Save(50000); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	x.Close() // a crash after the save: entries after it are in the file too
+	if _, err := OpenShared(path, 70000); !errors.Is(err, ErrStale) {
+		t.Fatalf("unsaved size accepted: %v", err)
+	}
+	x, err = OpenShared(path, 50000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if got := lookupAll(x, "geonames:49999"); len(got) != 1 || got[0] != 49999 {
+		t.Errorf("saved entry: %v", got)
+	}
+	if got := lookupAll(x, "geonames:60000"); len(got) > 1 {
+		t.Errorf("unsaved entry: %v", got) // may be present; never twice
+	}
+}

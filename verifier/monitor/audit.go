@@ -39,9 +39,11 @@ func (m *Monitor) newAudit(ctx context.Context, st state, cp verifier.Checkpoint
 		return nil, fmt.Errorf("stored compact range is damaged: %w", err)
 	}
 	path := m.path("ids.idx")
-	if a.idx, err = idindex.Open(path, st.Size); errors.Is(err, idindex.ErrStale) {
-		// Crash between saves: rebuild the identifier store from the log.
-		if a.idx, err = idindex.Create(path); err == nil {
+	// The identifier store stays on disk (its pages are the kernel's to
+	// evict), so the monitor's memory does not grow with the log.
+	if a.idx, err = idindex.OpenShared(path, st.Size); errors.Is(err, idindex.ErrStale) {
+		// Missing or damaged: rebuild the identifier store from the log.
+		if a.idx, err = idindex.CreateShared(path); err == nil {
 			err = a.rebuild(ctx, st.Size)
 		}
 	}
@@ -218,6 +220,9 @@ func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte, d decodedEnt
 		var other []byte
 		var lookupErr error
 		a.idx.Lookup(fp, func(cand uint64) bool {
+			if cand >= leaf {
+				return false // filed by a run that stopped before saving: not an earlier holder
+			}
 			raw, err := a.entryAt(ctx, cand)
 			if err != nil {
 				lookupErr = err
