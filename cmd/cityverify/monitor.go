@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/citylog/citylog/verifier"
@@ -39,6 +40,12 @@ retried.`,
   cityverify monitor --log https://mirror.example/log --key vkey.txt --state ./audit --follow --interval 1m --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("GOGC") == "" {
+				// The audit's live heap is a few MB, so the default would
+				// collect every few MB allocated; 400 takes ~15% off a full
+				// audit for ~10 MB more memory.
+				debug.SetGCPercent(400)
+			}
 			l, err := f.open()
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/citylog/citylog/log/idcode"
@@ -115,15 +116,21 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 		return Entry{}, invalid("entry: time %q is not %s", ts, TimeFormat)
 	}
 	e.HasLocation = hasLat && hasLon
-	norm := e.Request
-	norm.IDs = append([]string(nil), e.IDs...)
-	if err := r.Normalize(&norm); err != nil {
+	// Normalising in place is safe: a canonical entry is unchanged by it,
+	// and any other is refused below.
+	if err := r.Normalize(&e.Request); err != nil {
 		return Entry{}, fmt.Errorf("entry %s: %w", code, err)
 	}
-	canon := e
-	canon.Request = norm
-	if want := canon.AppendJSON(nil); !bytes.Equal(want, b) {
+	buf := encodeBuffers.Get().(*[]byte)
+	*buf = e.AppendJSON((*buf)[:0])
+	canonical := bytes.Equal(*buf, b)
+	encodeBuffers.Put(buf)
+	if !canonical {
 		return Entry{}, invalid("entry %s is not in canonical form", code)
 	}
 	return e, nil
 }
+
+// encodeBuffers recycles the buffers Decode re-encodes entries into: an
+// audit decodes every entry of the log.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
