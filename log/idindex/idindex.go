@@ -91,13 +91,19 @@ func open(path string, size uint64, shared bool) (*Index, error) {
 	return &Index{path: path, mem: mem, mask: slots - 1, count: binary.LittleEndian.Uint64(h[24:]), shared: shared}, nil
 }
 
-// CreateShared returns a new, empty on-disk index at path (see OpenShared).
-func CreateShared(path string) (*Index, error) {
-	mem, err := mapNewFile(path, minSlots, nil)
+// CreateShared returns a new, empty on-disk index at path (see
+// OpenShared), sized for about expected fingerprints so that it need not
+// grow (each growth rewrites and syncs the whole file).
+func CreateShared(path string, expected uint64) (*Index, error) {
+	slots := uint64(minSlots)
+	for slots*6 < expected*10 && slots < 1<<40 {
+		slots *= 2
+	}
+	mem, err := mapNewFile(path, slots, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Index{path: path, mem: mem, mask: minSlots - 1, shared: true}, nil
+	return &Index{path: path, mem: mem, mask: slots - 1, shared: true}, nil
 }
 
 // mapNewFile creates path as a zeroed table of slots (header copied from

@@ -96,7 +96,7 @@ func TestOpenDamaged(t *testing.T) {
 
 func TestShared(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ids")
-	x, err := CreateShared(path)
+	x, err := CreateShared(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

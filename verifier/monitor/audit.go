@@ -43,7 +43,8 @@ func (m *Monitor) newAudit(ctx context.Context, st state, cp verifier.Checkpoint
 	// evict), so the monitor's memory does not grow with the log.
 	if a.idx, err = idindex.OpenShared(path, st.Size); errors.Is(err, idindex.ErrStale) {
 		// Missing or damaged: rebuild the identifier store from the log.
-		if a.idx, err = idindex.CreateShared(path); err == nil {
+		// Sized for two identifiers an entry, a guess that saves growing.
+		if a.idx, err = idindex.CreateShared(path, 2*cp.Size); err == nil {
 			err = a.rebuild(ctx, st.Size)
 		}
 	}
