@@ -131,9 +131,11 @@ func TestHostileMirror(t *testing.T) {
 		{"evil log's checkpoint", serve("checkpoint", resign(t, evil, strings.Replace(body600, fixtureOrigin, "evil.example/log", 1))), ErrFailed},
 		{"bigger size, same root", serve("checkpoint", resign(t, other, strings.Replace(body600, "\n600\n", "\n601\n", 1))), ErrFailed},
 		{"unsigned checkpoint", serve("checkpoint", []byte(body600)), ErrFailed},
-		{"swapped tile", serve("tile/0/000", files["tile/0/001"]), ErrFailed},
-		{"flipped tile", serve("tile/0/000", flip(files["tile/0/000"], 100)), ErrFailed},
-		{"short tile", serve("tile/0/000", files["tile/0/000"][:8000]), ErrFailed},
+		// Leaf 5's proof reads tile/1/000.p/2 and the right edge
+		// tile/0/002.p/88; its own level-0 tile is computed from the bundle.
+		{"swapped tile", serve("tile/0/002.p/88", files["tile/0/001"][:88*32]), ErrFailed},
+		{"flipped tile", serve("tile/0/002.p/88", flip(files["tile/0/002.p/88"], 100)), ErrFailed},
+		{"short tile", serve("tile/0/002.p/88", files["tile/0/002.p/88"][:2000]), ErrFailed},
 		{"flipped level-1 tile", serve("tile/1/000.p/2", flip(files["tile/1/000.p/2"], 32+3)), ErrFailed}, // hash 1: leaf 5's sibling subtree
 		{"edited entry", serve("tile/entries/000", bytes.Replace(files["tile/entries/000"], []byte(`"name":"`), []byte(`"name":"X`), 1)), ErrFailed},
 		{"truncated bundle", serve("tile/entries/000", files["tile/entries/000"][:5000]), ErrFailed},
@@ -148,7 +150,7 @@ func TestHostileMirror(t *testing.T) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return true
 		}, ErrUnchecked},
-		{"oversize tile", serve("tile/0/000", bytes.Repeat(files["tile/0/000"], 200)), ErrUnchecked},
+		{"oversize tile", serve("tile/0/002.p/88", bytes.Repeat(files["tile/0/002.p/88"], 200)), ErrUnchecked},
 		{"endless bundle", func(w http.ResponseWriter, r *http.Request, p string, _ []byte) bool {
 			if p != "tile/entries/000" {
 				return false

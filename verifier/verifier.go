@@ -159,7 +159,16 @@ func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (
 		return Inclusion{}, failed("entry bundle from %s: %v", l.src, err)
 	}
 	e := entries[index%tiles.Width]
-	proof, err := tiles.InclusionProof(ctx, source.Tiles{Source: l.src}, index, cp.Size)
+	// The leaf's level-0 tile is the bundle's leaf hashes: computing it
+	// saves a request (and the mirror's copy is not needed to check).
+	level0 := make([]byte, 0, len(entries)*tiles.HashSize)
+	var h tiles.Hasher
+	for _, raw := range entries {
+		lh := h.Leaf(raw)
+		level0 = append(level0, lh[:]...)
+	}
+	r := knownTiles{known: map[tiles.Tile][]byte{{Level: 0, Index: bt.Index, Width: bt.Width}: level0}, next: source.Tiles{Source: l.src}}
+	proof, err := tiles.InclusionProof(ctx, r, index, cp.Size)
 	if err != nil {
 		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
 			return Inclusion{}, unchecked(err)
@@ -195,4 +204,35 @@ func (l *Log) ProveConsistency(ctx context.Context, old, cur Checkpoint) ([]tile
 		return nil, ev, failed("checkpoint of size %d is not consistent with the one of size %d: %v", cur.Size, old.Size, err)
 	}
 	return proof, nil, nil
+}
+
+// knownTiles serves tiles already at hand and reads the rest.
+type knownTiles struct {
+	known map[tiles.Tile][]byte
+	next  tiles.TileReader
+}
+
+func (k knownTiles) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	var missing []tiles.Tile
+	var at []int
+	for i, t := range ts {
+		if b, ok := k.known[t]; ok {
+			out[i] = b
+			continue
+		}
+		missing = append(missing, t)
+		at = append(at, i)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := k.next.ReadTiles(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		out[i] = got[j]
+	}
+	return out, nil
 }
