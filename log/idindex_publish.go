@@ -1,11 +1,13 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
@@ -39,13 +41,13 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if full {
 		from = 0
 	}
-	lines := pending
+	lines := parsePending(pending)
 	if from < pendingFrom {
 		older, err := w.readIDs(ctx, from, pendingFrom)
 		if err != nil {
 			return err
 		}
-		lines = append(older, pending...)
+		lines = append(older, lines...)
 	}
 	shards := groupByShard(lines, bits)
 	var touched []uint32
@@ -84,6 +86,19 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	w.pendingIDs, w.pendingFrom = w.pendingIDs[len(pending):], size
 	w.mu.Unlock()
 	return nil
+}
+
+// parsePending reads the pending "identifier TAB leaf NL" lines.
+func parsePending(b []byte) []idshard.Line {
+	out := make([]idshard.Line, 0, bytes.Count(b, []byte{'\n'}))
+	for len(b) > 0 {
+		line, rest, _ := bytes.Cut(b, []byte{'\n'})
+		b = rest
+		id, leaf, _ := bytes.Cut(line, []byte{'\t'})
+		n, _ := strconv.ParseUint(string(leaf), 10, 64)
+		out = append(out, idshard.Line{ID: string(id), Leaf: n})
+	}
+	return out
 }
 
 // readIDs reads the identifiers of leaves [from, to) from the bundles.

@@ -44,7 +44,7 @@ const chunkLines = 2048
 
 // chunk is a run of consecutive input lines, parsed by one worker.
 type chunk struct {
-	lines [][]byte
+	lines []string
 	items []item
 	done  chan struct{}
 }
@@ -218,11 +218,11 @@ func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered,
 		if len(b) > 0 || tooLong {
 			line++
 			if tooLong {
-				c.lines = append(c.lines, nil)
+				c.lines = append(c.lines, "")
 				c.items = append(c.items, item{line: line, err: fmt.Errorf("%w: line is longer than %d bytes", entry.ErrInvalid, entry.MaxRequestSize)})
 				tooLong = false
 			} else if t := bytes.TrimRight(b, "\r\n"); len(bytes.TrimSpace(t)) > 0 {
-				c.lines = append(c.lines, append([]byte(nil), t...))
+				c.lines = append(c.lines, string(t)) // the one copy of the line; fields are substrings of it
 				c.items = append(c.items, item{line: line})
 			}
 			if len(c.lines) == chunkLines {
@@ -249,7 +249,7 @@ func (w *Writer) parseChunk(c *chunk) {
 		if it.err != nil {
 			continue
 		}
-		req, err := entry.ParseRequest(l)
+		req, err := entry.ParseRequestString(l)
 		if err == nil {
 			err = w.rules.Normalize(&req)
 		}

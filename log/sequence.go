@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
-	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -87,9 +86,8 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t t
 		if err := w.idx.Insert(idindex.Fingerprint(id), code.Index); err != nil {
 			return Result{}, err
 		}
-		// Cloned: id is a substring of the whole request line, which must
-		// not stay in memory until the index is published.
-		b.ids = append(b.ids, idshard.Line{ID: strings.Clone(id), Leaf: code.Index})
+		b.ids = append(append(b.ids, id...), '\t')
+		b.ids = append(strconv.AppendUint(b.ids, code.Index, 10), '\n')
 	}
 	return Result{Code: code, Index: code.Index}, nil
 }

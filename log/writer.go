@@ -14,7 +14,6 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
-	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
@@ -66,7 +65,10 @@ type Writer struct {
 	inflight  []*batch // prepared batches not yet published
 	failed    error    // once set, the writer refuses all work
 
-	pendingIDs  []idshard.Line // identifiers published since the identifier index was
+	// pendingIDs holds "identifier TAB leaf NL" for every identifier
+	// published since the identifier index was brought up to pendingFrom:
+	// one pointer-free buffer, which the garbage collector need not scan.
+	pendingIDs  []byte
 	pendingFrom uint64         // ... brought up to this size
 }
 
@@ -74,7 +76,7 @@ type Writer struct {
 // and checkpoint that publish it, and the answers to give once published.
 type batch struct {
 	stage      staging
-	ids        []idshard.Line // the new entries' identifiers, for the public index
+	ids        []byte // the new entries' identifiers, for the public index (see pendingIDs)
 	offsets    []int          // where each staged entry starts in stage.entries
 	files      []file
 	checkpoint []byte

@@ -65,7 +65,7 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 	var version uint64
 	var code, ts string
 	var hasLat, hasLon bool
-	s := newScanner(b)
+	s := scanner{src: string(b)}
 	err := s.object(func(key string) error {
 		var err error
 		switch key {

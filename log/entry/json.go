@@ -13,20 +13,17 @@ import (
 // and invalid UTF-8 (replacing it), and because one request must decode in
 // well under a microsecond for imports to reach their target.
 type scanner struct {
-	b   []byte
-	src string // b as a string, so fields without escapes are substrings, not copies
+	src string // the input; fields without escapes are substrings of it, not copies
 	pos int
 }
-
-func newScanner(b []byte) scanner { return scanner{b: b, src: string(b)} }
 
 func (s *scanner) errorf(format string, args ...any) error {
 	return fmt.Errorf("at byte %d: "+format, append([]any{s.pos}, args...)...)
 }
 
 func (s *scanner) skipSpace() {
-	for s.pos < len(s.b) {
-		switch s.b[s.pos] {
+	for s.pos < len(s.src) {
+		switch s.src[s.pos] {
 		case ' ', '\t', '\n', '\r':
 			s.pos++
 		default:
@@ -38,11 +35,11 @@ func (s *scanner) skipSpace() {
 // expect consumes c after optional white space.
 func (s *scanner) expect(c byte) error {
 	s.skipSpace()
-	if s.pos >= len(s.b) {
+	if s.pos >= len(s.src) {
 		return s.errorf("unexpected end of input, want %q", c)
 	}
-	if s.b[s.pos] != c {
-		return s.errorf("found %q, want %q", s.b[s.pos], c)
+	if s.src[s.pos] != c {
+		return s.errorf("found %q, want %q", s.src[s.pos], c)
 	}
 	s.pos++
 	return nil
@@ -51,10 +48,10 @@ func (s *scanner) expect(c byte) error {
 // peek returns the next non-space byte, or 0 at the end.
 func (s *scanner) peek() byte {
 	s.skipSpace()
-	if s.pos >= len(s.b) {
+	if s.pos >= len(s.src) {
 		return 0
 	}
-	return s.b[s.pos]
+	return s.src[s.pos]
 }
 
 // maxFields bounds the keys one object may have; requests and entries
@@ -124,8 +121,8 @@ func (s *scanner) str() (string, error) {
 	}
 	s.pos++
 	start := s.pos
-	for s.pos < len(s.b) {
-		c := s.b[s.pos]
+	for s.pos < len(s.src) {
+		c := s.src[s.pos]
 		switch {
 		case c == '"':
 			raw := s.src[start:s.pos]
@@ -145,9 +142,9 @@ func (s *scanner) str() (string, error) {
 }
 
 func (s *scanner) strSlow(start int) (string, error) {
-	out := append([]byte(nil), s.b[start:s.pos]...)
-	for s.pos < len(s.b) {
-		c := s.b[s.pos]
+	out := []byte(s.src[start:s.pos])
+	for s.pos < len(s.src) {
+		c := s.src[s.pos]
 		switch {
 		case c == '"':
 			s.pos++
@@ -162,10 +159,10 @@ func (s *scanner) strSlow(start int) (string, error) {
 			s.pos++
 			continue
 		}
-		if s.pos+1 >= len(s.b) {
+		if s.pos+1 >= len(s.src) {
 			break
 		}
-		e := s.b[s.pos+1]
+		e := s.src[s.pos+1]
 		s.pos += 2
 		switch e {
 		case '"', '\\', '/':
@@ -186,7 +183,7 @@ func (s *scanner) strSlow(start int) (string, error) {
 				return "", err
 			}
 			if utf16.IsSurrogate(r) {
-				if s.pos+1 < len(s.b) && s.b[s.pos] == '\\' && s.b[s.pos+1] == 'u' {
+				if s.pos+1 < len(s.src) && s.src[s.pos] == '\\' && s.src[s.pos+1] == 'u' {
 					s.pos += 2
 					r2, err := s.hex4()
 					if err != nil {
@@ -209,12 +206,12 @@ func (s *scanner) strSlow(start int) (string, error) {
 }
 
 func (s *scanner) hex4() (rune, error) {
-	if s.pos+4 > len(s.b) {
+	if s.pos+4 > len(s.src) {
 		return 0, s.errorf("short \\u escape")
 	}
-	v, err := strconv.ParseUint(string(s.b[s.pos:s.pos+4]), 16, 32)
+	v, err := strconv.ParseUint(s.src[s.pos:s.pos+4], 16, 32)
 	if err != nil {
-		return 0, s.errorf("invalid \\u escape %q", s.b[s.pos:s.pos+4])
+		return 0, s.errorf("invalid \\u escape %q", s.src[s.pos:s.pos+4])
 	}
 	s.pos += 4
 	return rune(v), nil
@@ -253,7 +250,7 @@ func (s *scanner) strings(max int) ([]string, error) {
 
 // null consumes a JSON null if one is next.
 func (s *scanner) null() bool {
-	if s.peek() == 'n' && s.pos+4 <= len(s.b) && string(s.b[s.pos:s.pos+4]) == "null" {
+	if s.peek() == 'n' && s.pos+4 <= len(s.src) && s.src[s.pos:s.pos+4] == "null" {
 		s.pos += 4
 		return true
 	}
@@ -264,30 +261,30 @@ func (s *scanner) null() bool {
 func (s *scanner) number() (float64, error) {
 	s.skipSpace()
 	start := s.pos
-	if s.pos < len(s.b) && s.b[s.pos] == '-' {
+	if s.pos < len(s.src) && s.src[s.pos] == '-' {
 		s.pos++
 	}
 	digits := func() int {
 		n := 0
-		for s.pos < len(s.b) && s.b[s.pos] >= '0' && s.b[s.pos] <= '9' {
+		for s.pos < len(s.src) && s.src[s.pos] >= '0' && s.src[s.pos] <= '9' {
 			s.pos++
 			n++
 		}
 		return n
 	}
 	intStart := s.pos
-	if n := digits(); n == 0 || (n > 1 && s.b[intStart] == '0') {
+	if n := digits(); n == 0 || (n > 1 && s.src[intStart] == '0') {
 		return 0, fmt.Errorf("not a JSON number")
 	}
-	if s.pos < len(s.b) && s.b[s.pos] == '.' {
+	if s.pos < len(s.src) && s.src[s.pos] == '.' {
 		s.pos++
 		if digits() == 0 {
 			return 0, fmt.Errorf("not a JSON number")
 		}
 	}
-	if s.pos < len(s.b) && (s.b[s.pos] == 'e' || s.b[s.pos] == 'E') {
+	if s.pos < len(s.src) && (s.src[s.pos] == 'e' || s.src[s.pos] == 'E') {
 		s.pos++
-		if s.pos < len(s.b) && (s.b[s.pos] == '+' || s.b[s.pos] == '-') {
+		if s.pos < len(s.src) && (s.src[s.pos] == '+' || s.src[s.pos] == '-') {
 			s.pos++
 		}
 		if digits() == 0 {
@@ -296,7 +293,7 @@ func (s *scanner) number() (float64, error) {
 	}
 	v, err := strconv.ParseFloat(s.src[start:s.pos], 64)
 	if err != nil {
-		return 0, fmt.Errorf("number %s is out of range", s.b[start:s.pos])
+		return 0, fmt.Errorf("number %s is out of range", s.src[start:s.pos])
 	}
 	return v, nil
 }
@@ -305,7 +302,7 @@ func (s *scanner) number() (float64, error) {
 func (s *scanner) integer() (uint64, error) {
 	s.skipSpace()
 	start := s.pos
-	for s.pos < len(s.b) && s.b[s.pos] >= '0' && s.b[s.pos] <= '9' {
+	for s.pos < len(s.src) && s.src[s.pos] >= '0' && s.src[s.pos] <= '9' {
 		s.pos++
 	}
 	txt := s.src[start:s.pos]

@@ -46,9 +46,18 @@ func ParseRequest(b []byte) (Request, error) {
 	if len(b) > MaxRequestSize {
 		return Request{}, invalid("request is %d bytes, more than %d", len(b), MaxRequestSize)
 	}
+	return ParseRequestString(string(b))
+}
+
+// ParseRequestString is ParseRequest for a request already in a string;
+// its fields are substrings of it, so an import allocates once per line.
+func ParseRequestString(b string) (Request, error) {
+	if len(b) > MaxRequestSize {
+		return Request{}, invalid("request is %d bytes, more than %d", len(b), MaxRequestSize)
+	}
 	var req Request
 	var hasLat, hasLon bool
-	s := newScanner(b)
+	s := scanner{src: b}
 	err := s.object(func(key string) error {
 		var err error
 		switch key {
