@@ -69,7 +69,7 @@ type Writer struct {
 	// published since the identifier index was brought up to pendingFrom:
 	// one pointer-free buffer, which the garbage collector need not scan.
 	pendingIDs  []byte
-	pendingFrom uint64         // ... brought up to this size
+	pendingFrom uint64 // ... brought up to this size
 }
 
 // batch is one prepared group of requests: its staged entries, the files
@@ -77,7 +77,7 @@ type Writer struct {
 type batch struct {
 	stage      staging
 	ids        []byte // the new entries' identifiers, for the public index (see pendingIDs)
-	offsets    []int          // where each staged entry starts in stage.entries
+	offsets    []int  // where each staged entry starts in stage.entries
 	files      []file
 	checkpoint []byte
 	size       uint64
