@@ -41,15 +41,17 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if full {
 		from = 0
 	}
-	lines := parsePending(pending)
+	raw := pending
 	if from < pendingFrom {
 		older, err := w.readIDs(ctx, from, pendingFrom)
 		if err != nil {
 			return err
 		}
-		lines = append(older, lines...)
+		raw = append(older, pending...)
 	}
-	shards := groupByShard(lines, bits)
+	// Lines stay raw bytes until their shard is written, so that memory
+	// holds each identifier about twice, not as a slice of strings.
+	shards := groupByShard(raw, bits)
 	var touched []uint32
 	for i, ls := range shards {
 		if full || len(ls) > 0 { // a full rebuild writes empty shards too: no stale file survives
@@ -59,7 +61,7 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if err := parallel(ctx, len(touched), func(k int) error {
 		i := touched[k]
 		path := idshard.ShardPath(i, bits)
-		add := shards[i]
+		add := parsePending(shards[i])
 		if !full {
 			old, err := w.store.ReadFile(ctx, path)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -101,9 +103,10 @@ func parsePending(b []byte) []idshard.Line {
 	return out
 }
 
-// readIDs reads the identifiers of leaves [from, to) from the bundles.
-func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]idshard.Line, error) {
-	var out []idshard.Line
+// readIDs reads the identifiers of leaves [from, to) from the bundles, as
+// "identifier TAB leaf NL" lines.
+func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]byte, error) {
+	var out []byte
 	for bi := from / tiles.Width; bi*tiles.Width < to; bi++ {
 		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, to)}
 		data, err := w.store.ReadFile(ctx, bt.Path())
@@ -124,31 +127,48 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]idshard.Line, 
 				return nil, fmt.Errorf("entry %d: %w", leaf, err)
 			}
 			for _, id := range e.IDs {
-				out = append(out, idshard.Line{ID: id, Leaf: leaf})
+				out = append(append(out, id...), '\t')
+				out = append(strconv.AppendUint(out, leaf, 10), '\n')
 			}
 		}
 	}
 	return out, nil
 }
 
-// groupByShard splits lines by shard, hashing them on all cores.
-func groupByShard(lines []idshard.Line, bits int) [][]idshard.Line {
-	idx := make([]uint32, len(lines))
+// groupByShard splits raw "identifier TAB leaf NL" lines by shard,
+// hashing on all cores.
+func groupByShard(raw []byte, bits int) [][]byte {
+	var starts []int // line starts
+	for i := 0; i < len(raw); {
+		starts = append(starts, i)
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	idx := make([]uint32, len(starts))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for k := 0; k < workers; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := k; i < len(lines); i += workers {
-				idx[i] = idshard.ShardIndex(lines[i].ID, bits)
+			for n := k; n < len(starts); n += workers {
+				line := raw[starts[n]:]
+				id, _, _ := bytes.Cut(line, []byte{'\t'})
+				idx[n] = idshard.ShardIndex(string(id), bits)
 			}
 		}()
 	}
 	wg.Wait()
-	shards := make([][]idshard.Line, 1<<bits)
-	for i, l := range lines {
-		shards[idx[i]] = append(shards[idx[i]], l)
+	shards := make([][]byte, 1<<bits)
+	for n, st := range starts {
+		end := len(raw)
+		if n+1 < len(starts) {
+			end = starts[n+1]
+		}
+		shards[idx[n]] = append(shards[idx[n]], raw[st:end]...)
 	}
 	return shards
 }
