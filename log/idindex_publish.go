@@ -108,14 +108,9 @@ func parsePending(b []byte) []idshard.Line {
 func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]byte, error) {
 	var out []byte
 	for bi := from / tiles.Width; bi*tiles.Width < to; bi++ {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, to)}
-		data, err := w.store.ReadFile(ctx, bt.Path())
+		entries, err := readBundle(ctx, w.store, bi, to)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-		}
-		entries, err := tiles.ParseBundle(data, bt.Width)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", bt.Path(), err)
+			return nil, err
 		}
 		for i, raw := range entries {
 			leaf := bi*tiles.Width + uint64(i)

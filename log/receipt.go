@@ -38,13 +38,9 @@ func (w *Writer) Receipts(ctx context.Context, leaves []uint64) ([][]byte, error
 		bi := leaf / tiles.Width
 		entries, ok := bundles[bi]
 		if !ok {
-			bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
-			data, err := w.store.ReadFile(ctx, bt.Path())
-			if err != nil {
-				return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-			}
-			if entries, err = tiles.ParseBundle(data, bt.Width); err != nil {
-				return nil, fmt.Errorf("%s: %w", bt.Path(), err)
+			var err error
+			if entries, err = readBundle(ctx, w.store, bi, size); err != nil {
+				return nil, err
 			}
 			bundles[bi] = entries
 		}

@@ -96,14 +96,9 @@ func (w *Writer) rebuildIndex(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
-		data, err := w.store.ReadFile(ctx, bt.Path())
+		entries, err := readBundle(ctx, w.store, bi, size)
 		if err != nil {
-			return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-		}
-		entries, err := tiles.ParseBundle(data, bt.Width)
-		if err != nil {
-			return fmt.Errorf("%s: %w", bt.Path(), err)
+			return err
 		}
 		for i, raw := range entries {
 			leaf := bi*tiles.Width + uint64(i)

@@ -157,15 +157,11 @@ func (w *Writer) durableEntry(ctx context.Context, leaf, size uint64) ([]byte, e
 	bi := leaf / tiles.Width
 	entries, ok := w.cache[bi]
 	if !ok {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
-		data, err := w.store.ReadFile(ctx, bt.Path())
-		if err != nil {
-			return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+		var err error
+		if entries, err = readBundle(ctx, w.store, bi, size); err != nil {
+			return nil, err
 		}
-		if entries, err = tiles.ParseBundle(data, bt.Width); err != nil {
-			return nil, fmt.Errorf("%s: %w", bt.Path(), err)
-		}
-		if bt.Full() {
+		if len(entries) == tiles.Width {
 			if len(w.cache) >= 64 {
 				clear(w.cache)
 			}

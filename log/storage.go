@@ -19,6 +19,9 @@ package log
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/citylog/citylog/tiles"
 )
 
 // Storage is where the public tree lives: a directory, or a bucket. Paths
@@ -42,4 +45,18 @@ type Storage interface {
 	ReplaceFile(ctx context.Context, path string, data []byte) error
 	// Sync makes every CreateFile that returned before it durable.
 	Sync(ctx context.Context) error
+}
+
+// readBundle reads and splits entry bundle index of a log of size leaves.
+func readBundle(ctx context.Context, s Storage, index, size uint64) ([][]byte, error) {
+	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: index, Width: tiles.TileWidth(tiles.EntriesLevel, index, size)}
+	data, err := s.ReadFile(ctx, bt.Path())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+	}
+	entries, err := tiles.ParseBundle(data, bt.Width)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bt.Path(), err)
+	}
+	return entries, nil
 }

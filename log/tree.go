@@ -7,22 +7,15 @@ import (
 	"io/fs"
 
 	"github.com/citylog/citylog/tiles"
-	"github.com/transparency-dev/merkle/compact"
 )
 
-var rangeFactory = &compact.RangeFactory{Hash: func(l, r []byte) []byte {
-	h := tiles.HashChildren(tiles.Hash(l), tiles.Hash(r))
-	return h[:]
-}}
-
-// tree is the writer's in-memory right edge of the log: the compact range
-// that gives the root, and the unfinished tile of every level and the
+// tree is the writer's in-memory right edge of the log: the tile builder
+// (compact range and the unfinished tile of every level) and the
 // unfinished entry bundle, from which the next files are cut.
 type tree struct {
 	size   uint64
-	rng    *compact.Range
-	edge   [][]byte // per level: the partial tile's hashes, concatenated
-	bundle []byte   // the partial bundle
+	tiles  *tiles.Builder
+	bundle []byte // the partial bundle
 	hasher tiles.Hasher
 	full   []file // full tiles and bundles completed since the last cut
 }
@@ -58,16 +51,7 @@ func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tr
 	if err != nil {
 		return nil, err
 	}
-	slices := make([][]byte, len(hashes))
-	for i := range hashes {
-		slices[i] = hashes[i][:]
-	}
-	if t.rng, err = rangeFactory.NewRange(0, size, slices); err != nil {
-		return nil, err
-	}
-	if got := t.root(); got != root {
-		return nil, fmt.Errorf("the public tiles give root %x for size %d, but the checkpoint says %x: a tile was edited or truncated", got, size, root)
-	}
+	var edge [][]byte
 	for _, et := range tiles.EdgeTiles(size) {
 		data, err := s.ReadFile(ctx, et.Path())
 		if errors.Is(err, fs.ErrNotExist) {
@@ -83,10 +67,17 @@ func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tr
 		if err := tiles.CheckHashTile(data, et.Width); err != nil {
 			return nil, fmt.Errorf("%s: %w", et.Path(), err)
 		}
-		for len(t.edge) <= et.Level {
-			t.edge = append(t.edge, nil)
+		for len(edge) <= et.Level {
+			edge = append(edge, nil)
 		}
-		t.edge[et.Level] = data
+		edge[et.Level] = data
+	}
+	if t.tiles, err = tiles.NewBuilder(size, tiles.HashSlices(hashes), edge); err != nil {
+		return nil, err
+	}
+	t.tiles.Full = func(tile tiles.Tile, data []byte) { t.full = append(t.full, file{tile, data}) }
+	if got := t.root(); got != root {
+		return nil, fmt.Errorf("the public tiles give root %x for size %d, but the checkpoint says %x: a tile was edited or truncated", got, size, root)
 	}
 	if err := t.checkEdgeBundle(); err != nil {
 		return nil, err
@@ -108,23 +99,14 @@ func (t *tree) checkEdgeBundle() error {
 	}
 	for i, e := range entries {
 		h := t.hasher.Leaf(e)
-		if string(h[:]) != string(t.edge[0][i*tiles.HashSize:(i+1)*tiles.HashSize]) {
+		if string(h[:]) != string(t.tiles.EdgeTile(0)[i*tiles.HashSize:(i+1)*tiles.HashSize]) {
 			return fmt.Errorf("%s: entry %d does not hash to the level-0 tile: the bundle was edited", bt.Path(), i)
 		}
 	}
 	return nil
 }
 
-func (t *tree) root() tiles.Hash {
-	if t.size == 0 {
-		return tiles.EmptyRoot
-	}
-	r, err := t.rng.GetRootHash(nil)
-	if err != nil {
-		panic(err) // unreachable: the range starts at 0
-	}
-	return tiles.Hash(r)
-}
+func (t *tree) root() tiles.Hash { return t.tiles.Root() }
 
 // append adds one entry: to the bundle, and its leaf hash to the tree.
 func (t *tree) append(entry []byte) error {
@@ -137,25 +119,8 @@ func (t *tree) append(entry []byte) error {
 		// The next bundle will likely be about as large: allocate once.
 		t.bundle = make([]byte, 0, len(t.bundle)+len(t.bundle)/8)
 	}
-	h := t.hasher.Leaf(entry)
 	t.size++
-	return t.rng.Append(h[:], t.visit)
-}
-
-// visit files every node at a tile level into that level's edge tile.
-func (t *tree) visit(id compact.NodeID, hash []byte) {
-	if id.Level%tiles.Height != 0 {
-		return
-	}
-	l := int(id.Level / tiles.Height)
-	for len(t.edge) <= l {
-		t.edge = append(t.edge, nil)
-	}
-	t.edge[l] = append(t.edge[l], hash...)
-	if len(t.edge[l]) == tiles.Width*tiles.HashSize {
-		t.full = append(t.full, file{tiles.Tile{Level: l, Index: id.Index / tiles.Width, Width: tiles.Width}, t.edge[l]})
-		t.edge[l] = nil
-	}
+	return t.tiles.Append(t.hasher.Leaf(entry))
 }
 
 // cut returns the files that publish the tree at its current size: the
@@ -166,7 +131,7 @@ func (t *tree) cut() []file {
 	for _, et := range tiles.EdgeTiles(t.size) {
 		src := t.bundle
 		if et.Level != tiles.EntriesLevel {
-			src = t.edge[et.Level]
+			src = t.tiles.EdgeTile(et.Level)
 		}
 		files = append(files, file{et, append([]byte(nil), src...)})
 	}

@@ -15,29 +15,28 @@ import (
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
-	"github.com/transparency-dev/merkle/compact"
 )
 
 // audit is one round's work from state st up to checkpoint cp.
 type audit struct {
-	st     state
-	cp     verifier.Checkpoint
-	rules  *entry.Rules
-	src    source.Source
-	idx    *idindex.Index
-	rng    *compact.Range
-	edge   [][]byte // the level-0.. hashes of the tiles being recomputed
-	hasher tiles.Hasher
-	vs     []Violation
-	older  map[uint64][][]byte // bundles re-read to confirm reused identifiers
+	st    state
+	cp    verifier.Checkpoint
+	rules *entry.Rules
+	src   source.Source
+	idx   *idindex.Index
+	tree  *tiles.Builder // the tree recomputed from the entries
+	vs    []Violation
+	older map[uint64][][]byte // bundles re-read to confirm reused identifiers
 }
 
 func (m *Monitor) newAudit(ctx context.Context, st state, cp verifier.Checkpoint, rules *entry.Rules) (*audit, error) {
 	a := &audit{st: st, cp: cp, rules: rules, src: m.src, older: map[uint64][][]byte{}}
 	var err error
-	if a.rng, err = rangeFactory.NewRange(0, st.Size, st.Range); err != nil {
-		return nil, fmt.Errorf("stored compact range is damaged: %w", err)
+	// The incomplete tile of each level carries over from the last save.
+	if a.tree, err = tiles.NewBuilder(st.Size, st.Range, st.Edge); err != nil {
+		return nil, fmt.Errorf("stored state is damaged: %w", err)
 	}
+	a.tree.Full = a.compareTile
 	path := m.path("ids.idx")
 	// The identifier store stays on disk (its pages are the kernel's to
 	// evict), so the monitor's memory does not grow with the log.
@@ -84,9 +83,6 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 	size := a.cp.Size
 	start := a.st.Size
 	lastSave := start
-	// Hash tiles are recomputed from the entries; the incomplete tile of
-	// each level carries over from the last save.
-	a.edge = a.st.Edge
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the prefetcher on an early return
 	bundles := a.prefetch(ctx, start, size)
@@ -117,14 +113,14 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 			m.Progress(leaf-start, size-start)
 		}
 		if leaf-lastSave >= m.SaveEvery && leaf < size {
-			a.st.Size, a.st.Range, a.st.Edge = leaf, a.rng.Hashes(), a.edge
+			a.st.Size, a.st.Range, a.st.Edge = leaf, a.tree.Range(), a.tree.Edge()
 			if err := m.saveState(a.st, a.idx, nil); err != nil {
 				return err
 			}
 			lastSave = leaf
 		}
 	}
-	a.st.Size, a.st.Range, a.st.Edge = size, a.rng.Hashes(), a.edge
+	a.st.Size, a.st.Range, a.st.Edge = size, a.tree.Range(), a.tree.Edge()
 	if err := a.checkRoot(ctx); err != nil {
 		return err
 	}
@@ -199,7 +195,7 @@ func decodeAll(rules *entry.Rules, raws [][]byte) []decodedEntry {
 
 // entry audits one leaf against the rule and adds it to the tree.
 func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte, d decodedEntry) error {
-	if err := a.rng.Append(d.hash[:], a.visit); err != nil {
+	if err := a.tree.Append(d.hash); err != nil {
 		return err
 	}
 	e, err := d.e, d.err
@@ -271,53 +267,34 @@ func (a *audit) entryAt(ctx context.Context, leaf uint64) ([]byte, error) {
 	return entries[leaf%tiles.Width], nil
 }
 
-// visit collects recomputed tile hashes; each completed tile is compared
-// with the one the source serves.
-func (a *audit) visit(id compact.NodeID, hash []byte) {
-	if id.Level%tiles.Height != 0 {
-		return
-	}
-	l := int(id.Level / tiles.Height)
-	for len(a.edge) <= l {
-		a.edge = append(a.edge, nil)
-	}
-	a.edge[l] = append(a.edge[l], hash...)
-	if len(a.edge[l]) == tiles.Width*tiles.HashSize {
-		t := tiles.Tile{Level: l, Index: id.Index / tiles.Width, Width: tiles.Width}
-		served, err := a.src.Fetch(context.Background(), t.Path())
-		switch {
-		case err != nil:
-			a.violation("missing tile", id.Index<<(tiles.Height*uint(l)), nil, "%s: %v", t.Path(), err)
-		case !bytes.Equal(served, a.edge[l]):
-			a.violation("tile does not match entries", id.Index<<(tiles.Height*uint(l)), nil, "%s differs from the tile recomputed from the entries", t.Path())
-		}
-		a.edge[l] = nil
+// compareTile compares each tile recomputed from the entries, once
+// complete, with the one the source serves.
+func (a *audit) compareTile(t tiles.Tile, recomputed []byte) {
+	first := t.Index * tiles.Width << (tiles.Height * uint(t.Level)) // the tile's first leaf
+	served, err := a.src.Fetch(context.Background(), t.Path())
+	switch {
+	case err != nil:
+		a.violation("missing tile", first, nil, "%s: %v", t.Path(), err)
+	case !bytes.Equal(served, recomputed):
+		a.violation("tile does not match entries", first, nil, "%s differs from the tile recomputed from the entries", t.Path())
 	}
 }
 
 // checkRoot compares the root recomputed from every entry with the
 // checkpoint's, and the recomputed partial tiles with the served ones.
 func (a *audit) checkRoot(ctx context.Context) error {
-	root := tiles.EmptyRoot
-	if a.cp.Size > 0 {
-		r, err := a.rng.GetRootHash(nil)
-		if err != nil {
-			return err
-		}
-		root = tiles.Hash(r)
-	}
-	if root != a.cp.Root {
+	if root := a.tree.Root(); root != a.cp.Root {
 		a.violation("root does not match entries", a.cp.Size, nil, "the entries hash to %s, the checkpoint says %s", b64(root[:]), b64(a.cp.Root[:]))
 	}
 	for _, t := range tiles.EdgeTiles(a.cp.Size) {
-		if t.Level == tiles.EntriesLevel || t.Level >= len(a.edge) {
+		if t.Level == tiles.EntriesLevel {
 			continue
 		}
 		served, err := source.FetchTile(ctx, a.src, t)
 		if err != nil {
 			return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
 		}
-		if !bytes.Equal(served, a.edge[t.Level]) {
+		if !bytes.Equal(served, a.tree.EdgeTile(t.Level)) {
 			a.violation("tile does not match entries", a.cp.Size, nil, "%s differs from the tile recomputed from the entries", t.Path())
 		}
 	}

@@ -19,10 +19,8 @@ import (
 	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idindex"
-	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
-	"github.com/transparency-dev/merkle/compact"
 )
 
 // Violation is one way the log broke its promises, with the evidence.
@@ -174,11 +172,5 @@ func (m *Monitor) rules(ctx context.Context) (*entry.Rules, error) {
 	}
 	return r, nil
 }
-
-// rangeFactory hashes compact ranges with RFC 6962.
-var rangeFactory = &compact.RangeFactory{Hash: func(l, r []byte) []byte {
-	h := tiles.HashChildren(tiles.Hash(l), tiles.Hash(r))
-	return h[:]
-}}
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -16,7 +16,6 @@ import (
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
-	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -26,8 +25,6 @@ const origin = "crafted.example/log"
 // monitor must judge logs the writer would never produce.
 func craft(t testing.TB, dir string, entries [][]byte, s note.Signer) []byte {
 	t.Helper()
-	rng := rangeFactory.NewEmptyRange(0)
-	var edge [][]byte
 	write := func(tile tiles.Tile, data []byte) {
 		p := filepath.Join(dir, tile.Path())
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -35,6 +32,8 @@ func craft(t testing.TB, dir string, entries [][]byte, s note.Signer) []byte {
 			t.Fatal(err)
 		}
 	}
+	tree, _ := tiles.NewBuilder(0, nil, nil)
+	tree.Full = write
 	var bundle []byte
 	for i, e := range entries {
 		bundle, _ = tiles.AppendBundleEntry(bundle, e)
@@ -42,35 +41,17 @@ func craft(t testing.TB, dir string, entries [][]byte, s note.Signer) []byte {
 			write(tiles.Tile{Level: tiles.EntriesLevel, Index: uint64(i / tiles.Width), Width: tiles.Width}, bundle)
 			bundle = nil
 		}
-		h := tiles.HashLeaf(e)
-		rng.Append(h[:], func(id compact.NodeID, hash []byte) {
-			if id.Level%tiles.Height != 0 {
-				return
-			}
-			l := int(id.Level / tiles.Height)
-			for len(edge) <= l {
-				edge = append(edge, nil)
-			}
-			edge[l] = append(edge[l], hash...)
-			if len(edge[l]) == tiles.Width*tiles.HashSize {
-				write(tiles.Tile{Level: l, Index: id.Index / tiles.Width, Width: tiles.Width}, edge[l])
-				edge[l] = nil
-			}
-		})
+		tree.Append(tiles.HashLeaf(e))
 	}
 	size := uint64(len(entries))
 	for _, et := range tiles.EdgeTiles(size) {
 		if et.Level == tiles.EntriesLevel {
 			write(et, bundle)
 		} else {
-			write(et, edge[et.Level])
+			write(et, tree.EdgeTile(et.Level))
 		}
 	}
-	root := tiles.EmptyRoot
-	if size > 0 {
-		r, _ := rng.GetRootHash(nil)
-		root = tiles.Hash(r)
-	}
+	root := tree.Root()
 	cp, err := note.Sign(&note.Note{Text: string(tiles.Checkpoint{Origin: origin, Size: size, Root: root}.Marshal())}, s)
 	if err != nil {
 		t.Fatal(err)
