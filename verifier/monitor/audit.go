@@ -381,7 +381,7 @@ func (a *audit) checkShard(ctx context.Context, meta idshard.Meta, s int) (uint6
 	}
 	var lines uint64
 	for _, l := range ls {
-		if idshard.Shard(l.ID, meta.Bits) != path {
+		if int(idshard.ShardIndex(l.ID, meta.Bits)) != s {
 			bad(l.Leaf, "%s lists %s, which belongs in %s", path, l.ID, idshard.Shard(l.ID, meta.Bits))
 			continue
 		}
