@@ -24,7 +24,7 @@ const (
 
 func newWitness(t testing.TB, dir string) (*Witness, *cosig.Verifier) {
 	t.Helper()
-	skey, vkey, err := cosig.GenerateKey("witness.test")
+	skey, _, err := cosig.GenerateKey("witness.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func newWitness(t testing.TB, dir string) (*Witness, *cosig.Verifier) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vkey = s.VerifierKey()
+	vkey := s.VerifierKey()
 	lv, _ := note.NewVerifier(logVKey)
 	w, err := New(s, []note.Verifier{lv}, dir)
 	if err != nil {
