@@ -284,7 +284,9 @@ func TestHTTPContext(t *testing.T) {
 				return ctx, cancel
 			}, context.Canceled},
 		{"deadline during backoff", HTTPOptions{Backoff: 10 * time.Second},
-			func(w http.ResponseWriter, r *http.Request, _ int32) { http.Error(w, "busy", http.StatusServiceUnavailable) },
+			func(w http.ResponseWriter, r *http.Request, _ int32) {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+			},
 			func(ctx context.Context) (context.Context, context.CancelFunc) {
 				return context.WithTimeout(ctx, 100*time.Millisecond)
 			}, context.DeadlineExceeded},
@@ -294,7 +296,9 @@ func TestHTTPContext(t *testing.T) {
 				return context.WithTimeout(ctx, 100*time.Millisecond)
 			}, context.DeadlineExceeded},
 		{"canceled before", HTTPOptions{},
-			func(w http.ResponseWriter, r *http.Request, _ int32) { http.Error(w, "busy", http.StatusServiceUnavailable) },
+			func(w http.ResponseWriter, r *http.Request, _ int32) {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+			},
 			func(ctx context.Context) (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(ctx)
 				cancel()
