@@ -85,38 +85,34 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 			}
 		}()
 	}
-
-	type pendingBatch struct {
-		b     *batch
-		items []item
-	}
 	commits := make(chan pendingBatch, 1)
 	var stats ImportStats
 	committed := make(chan error, 1)
-	go func() {
-		var err error
-		for p := range commits {
-			if err != nil {
-				continue // drain
-			}
-			// Publishing a prepared batch is never abandoned half-way.
-			if err = w.commit(context.WithoutCancel(ctx), p.b); err != nil {
-				cancel(err)
-				continue
-			}
-			if p.b.stage.count > 0 {
-				stats.Checkpoints++
-			}
-			if err = reportBatch(p.items, p.b, report, &stats); err == nil && opts.Published != nil {
-				err = opts.Published()
-			}
-			if err != nil {
-				cancel(err)
-			}
-		}
-		committed <- err
-	}()
+	go func() { committed <- w.commitInOrder(ctx, cancel, commits, opts, report, &stats) }()
+	seqErr := w.sequenceChunks(ctx, ordered, commits, opts.BatchSize)
+	close(commits)
+	commitErr := <-committed
+	rerr := <-readErr
+	switch {
+	case commitErr != nil:
+		return stats, commitErr
+	case seqErr != nil:
+		return stats, seqErr
+	case rerr != nil:
+		return stats, rerr
+	}
+	return stats, context.Cause(ctx)
+}
 
+// pendingBatch is a prepared batch with the lines it answers.
+type pendingBatch struct {
+	b     *batch
+	items []item
+}
+
+// sequenceChunks takes parsed chunks in input order and prepares a batch
+// every batchSize valid requests (and one for the rest).
+func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, commits chan<- pendingBatch, batchSize int) error {
 	var items []item
 	var valid []entry.Request
 	flush := func() error {
@@ -139,7 +135,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 			if it.err == nil {
 				valid = append(valid, it.req)
 			}
-			if len(valid) == opts.BatchSize {
+			if len(valid) == batchSize {
 				if seqErr = flush(); seqErr != nil {
 					break
 				}
@@ -149,18 +145,33 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	if seqErr == nil && ctx.Err() == nil && len(items) > 0 {
 		seqErr = flush()
 	}
-	close(commits)
-	commitErr := <-committed
-	rerr := <-readErr
-	switch {
-	case commitErr != nil:
-		return stats, commitErr
-	case seqErr != nil:
-		return stats, seqErr
-	case rerr != nil:
-		return stats, rerr
+	return seqErr
+}
+
+// commitInOrder publishes prepared batches in order and reports their
+// lines; after the first error it only drains.
+func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFunc, commits <-chan pendingBatch, opts ImportOptions, report func(LineResult) error, stats *ImportStats) error {
+	var err error
+	for p := range commits {
+		if err != nil {
+			continue // drain
+		}
+		// Publishing a prepared batch is never abandoned half-way.
+		if err = w.commit(context.WithoutCancel(ctx), p.b); err != nil {
+			cancel(err)
+			continue
+		}
+		if p.b.stage.count > 0 {
+			stats.Checkpoints++
+		}
+		if err = reportBatch(p.items, p.b, report, stats); err == nil && opts.Published != nil {
+			err = opts.Published()
+		}
+		if err != nil {
+			cancel(err)
+		}
 	}
-	return stats, context.Cause(ctx)
+	return err
 }
 
 // reportBatch answers every line of a published batch, in order.

@@ -27,11 +27,13 @@ const (
 	exitUnchecked = 3 // could not check: source unreachable, timed out, incomplete
 )
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain runs this process's command line, stopping on SIGINT or SIGTERM.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 type env struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,33 +57,10 @@ retried.`,
 			}
 			total := 0
 			for {
-				roundStart := time.Now()
-				bar := progress(e)
-				if bar != nil {
-					m.Progress = func(done, all uint64) {
-						bar.ChangeMax64(int64(all))
-						bar.Set64(int64(done))
-					}
-				}
-				vs, cp, err := m.Round(cmd.Context())
-				if bar != nil {
-					bar.Finish()
-					fmt.Fprintln(e.stderr)
-				}
-				for _, v := range vs {
-					printViolation(e, v, f.asJSON)
-				}
-				total += len(vs)
-				switch {
-				case err != nil && follow && errors.Is(err, verifier.ErrUnchecked):
-					health(e, f.asJSON, err.Error())
-				case err != nil:
+				n, err := auditRound(cmd.Context(), e, m, &f, follow, maxAge, interval)
+				total += n
+				if err != nil {
 					return err
-				default:
-					fmt.Fprintf(e.stderr, "audited %s up to size %d: %d violations\n", cp.Origin, cp.Size, len(vs))
-					if since := m.Since(); maxAge > 0 && time.Since(since) > maxAge {
-						health(e, f.asJSON, fmt.Sprintf("the log's checkpoint has not changed since %s (more than %v)", since.Format(time.RFC3339), maxAge))
-					}
 				}
 				if !follow {
 					break
@@ -91,9 +69,6 @@ retried.`,
 				case <-cmd.Context().Done():
 					follow = false
 				case <-time.After(interval):
-				}
-				if took := time.Since(roundStart); follow && took > interval {
-					health(e, f.asJSON, fmt.Sprintf("falling behind: the last round took %v, longer than --interval %v", took.Round(time.Second), interval))
 				}
 				if !follow {
 					break
@@ -112,6 +87,43 @@ retried.`,
 	cmd.Flags().DurationVar(&interval, "interval", time.Minute, "time between rounds with --follow")
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "report when the log's checkpoint has not changed for this long (0: never)")
 	return cmd
+}
+
+// auditRound runs one round and reports it; it returns the number of
+// violations, and an error only for a round that could not be done (in
+// follow mode an unreachable source is a health report instead).
+func auditRound(ctx context.Context, e *env, m *monitor.Monitor, f *logFlags, follow bool, maxAge, interval time.Duration) (int, error) {
+	start := time.Now()
+	bar := progress(e)
+	if bar != nil {
+		m.Progress = func(done, all uint64) {
+			bar.ChangeMax64(int64(all))
+			bar.Set64(int64(done))
+		}
+	}
+	vs, cp, err := m.Round(ctx)
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(e.stderr)
+	}
+	for _, v := range vs {
+		printViolation(e, v, f.asJSON)
+	}
+	switch {
+	case err != nil && follow && errors.Is(err, verifier.ErrUnchecked):
+		health(e, f.asJSON, err.Error())
+	case err != nil:
+		return len(vs), err
+	default:
+		fmt.Fprintf(e.stderr, "audited %s up to size %d: %d violations\n", cp.Origin, cp.Size, len(vs))
+		if since := m.Since(); maxAge > 0 && time.Since(since) > maxAge {
+			health(e, f.asJSON, fmt.Sprintf("the log's checkpoint has not changed since %s (more than %v)", since.Format(time.RFC3339), maxAge))
+		}
+	}
+	if took := time.Since(start); follow && took > interval {
+		health(e, f.asJSON, fmt.Sprintf("falling behind: the round took %v, longer than --interval %v", took.Round(time.Second), interval))
+	}
+	return len(vs), nil
 }
 
 func printViolation(e *env, v monitor.Violation, asJSON bool) {
