@@ -36,25 +36,9 @@ func benchServe(clients int, d, interval time.Duration, work string) error {
 		return fmt.Errorf("token: %w", err)
 	}
 	token := strings.TrimSpace(string(tok))
-	srv := exec.Command(bin, "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--interval", interval.String(), "--max-batch", "16384")
-	stderr, _ := srv.StderrPipe()
-	if err := srv.Start(); err != nil {
+	srv, addr, err := startServer(bin, dir, interval)
+	if err != nil {
 		return err
-	}
-	sc := bufio.NewScanner(stderr)
-	addr := ""
-	for sc.Scan() {
-		var l struct{ Msg, Addr string }
-		json.Unmarshal(sc.Bytes(), &l)
-		if l.Msg == "serving" {
-			addr = l.Addr
-			break
-		}
-	}
-	go io.Copy(io.Discard, stderr)
-	if addr == "" {
-		srv.Process.Kill()
-		return fmt.Errorf("server did not start")
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}, Timeout: 30 * time.Second}
 	url := "http://" + addr + "/api/v1/allocate"
@@ -73,35 +57,7 @@ func benchServe(clients int, d, interval time.Duration, work string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var mine []time.Duration
-			bad := 0
-			var body []byte
-			// The client shares the 2 cores with the server: keep it cheap.
-			for i := 0; time.Now().Before(deadline); i++ {
-				n := c*10_000_000 + i
-				body = append(body[:0], `{"country":"DE","subdivision":"BY","name":"Bench `...)
-				body = strconv.AppendInt(body, int64(n), 10)
-				body = append(body, `","ids":["geonames:`...)
-				body = strconv.AppendInt(body, int64(n+1), 10)
-				body = append(body, `"],"lat":48.1,"lon":11.5}`...)
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					bad++
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					bad++
-					continue
-				}
-				if t0.After(measureFrom) {
-					mine = append(mine, time.Since(t0))
-				}
-			}
+			mine, bad := runClient(client, url, token, c, measureFrom, deadline)
 			mu.Lock()
 			lat = append(lat, mine...)
 			errs += bad
@@ -124,6 +80,31 @@ func benchServe(clients int, d, interval time.Duration, work string) error {
 	return nil
 }
 
+// startServer starts citylog serve on a free port and returns its address.
+func startServer(bin, dir string, interval time.Duration) (*exec.Cmd, string, error) {
+	srv := exec.Command(bin, "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--interval", interval.String(), "--max-batch", "16384")
+	stderr, _ := srv.StderrPipe()
+	if err := srv.Start(); err != nil {
+		return nil, "", err
+	}
+	sc := bufio.NewScanner(stderr)
+	addr := ""
+	for sc.Scan() {
+		var l struct{ Msg, Addr string }
+		json.Unmarshal(sc.Bytes(), &l)
+		if l.Msg == "serving" {
+			addr = l.Addr
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	if addr == "" {
+		srv.Process.Kill()
+		return nil, "", fmt.Errorf("server did not start")
+	}
+	return srv, addr, nil
+}
+
 // peakRSS reads a process's peak resident set (VmHWM) in MiB.
 func peakRSS(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -138,4 +119,39 @@ func peakRSS(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// runClient is one client: it allocates until deadline and returns the
+// latencies of the requests it started after measureFrom, and its errors.
+func runClient(client *http.Client, url, token string, c int, measureFrom, deadline time.Time) ([]time.Duration, int) {
+	var mine []time.Duration
+	bad := 0
+	var body []byte
+	// The client shares the 2 cores with the server: keep it cheap.
+	for i := 0; time.Now().Before(deadline); i++ {
+		n := c*10_000_000 + i
+		body = append(body[:0], `{"country":"DE","subdivision":"BY","name":"Bench `...)
+		body = strconv.AppendInt(body, int64(n), 10)
+		body = append(body, `","ids":["geonames:`...)
+		body = strconv.AppendInt(body, int64(n+1), 10)
+		body = append(body, `"],"lat":48.1,"lon":11.5}`...)
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			bad++
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			bad++
+			continue
+		}
+		if t0.After(measureFrom) {
+			mine = append(mine, time.Since(t0))
+		}
+	}
+	return mine, bad
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -49,47 +50,12 @@ every allocated or existing line (check it with cityverify receipt).`,
 				return err
 			}
 			defer closeIn()
-			w, err := log.Open(cmd.Context(), log.Config{Dir: dir})
-			if err != nil {
-				return err
-			}
-			opts := log.ImportOptions{BatchSize: batch}
-			bar := newProgress(e.stderr, size)
-			if bar != nil {
-				opts.Progress = func(n int64) { bar.Set64(n) }
-			}
-			out := bufio.NewWriterSize(e.stdout, 64<<10)
-			opts.Published = out.Flush
 			if receipts != "" {
 				if err := os.MkdirAll(receipts, 0o755); err != nil {
-					w.Close()
 					return fmt.Errorf("couldn't create receipts directory: %w", err)
 				}
 			}
-			stats, err := w.Import(cmd.Context(), in, opts, func(lr log.LineResult) error {
-				if receipts != "" && lr.Err == nil {
-					path := filepath.Join(receipts, lr.Code.String()+".tlog-proof")
-					if err := writeReceipt(cmd.Context(), w, lr.Index, path); err != nil {
-						return err
-					}
-				}
-				return printLine(out, e.stderr, lr, asJSON)
-			})
-			if ferr := out.Flush(); err == nil {
-				err = ferr
-			}
-			if err == nil {
-				err = w.PublishIDIndex(cmd.Context())
-			}
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(e.stderr)
-			}
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			fmt.Fprintf(e.stderr, "%d lines: %d allocated, %d existing, %d refused; log size %d\n",
-				stats.Lines, stats.Allocated, stats.Existing, stats.Refused, w.Size())
+			stats, err := runImport(cmd.Context(), e, dir, in, size, batch, receipts, asJSON)
 			if err != nil {
 				return err
 			}
@@ -105,6 +71,47 @@ every allocated or existing line (check it with cityverify receipt).`,
 	cmd.Flags().IntVar(&batch, "batch", 0, "requests per checkpoint (default 16384)")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "write an offline receipt per allocated line into this directory")
 	return cmd
+}
+
+// runImport imports in into the log at dir, printing each line's result
+// once it is durable, then publishes the identifier index.
+func runImport(ctx context.Context, e *env, dir string, in io.Reader, size int64, batch int, receipts string, asJSON bool) (log.ImportStats, error) {
+	w, err := log.Open(ctx, log.Config{Dir: dir})
+	if err != nil {
+		return log.ImportStats{}, err
+	}
+	opts := log.ImportOptions{BatchSize: batch}
+	bar := newProgress(e.stderr, size)
+	if bar != nil {
+		opts.Progress = func(n int64) { bar.Set64(n) }
+	}
+	out := bufio.NewWriterSize(e.stdout, 64<<10)
+	opts.Published = out.Flush
+	stats, err := w.Import(ctx, in, opts, func(lr log.LineResult) error {
+		if receipts != "" && lr.Err == nil {
+			path := filepath.Join(receipts, lr.Code.String()+".tlog-proof")
+			if err := writeReceipt(ctx, w, lr.Index, path); err != nil {
+				return err
+			}
+		}
+		return printLine(out, e.stderr, lr, asJSON)
+	})
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = w.PublishIDIndex(ctx)
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(e.stderr)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	fmt.Fprintf(e.stderr, "%d lines: %d allocated, %d existing, %d refused; log size %d\n",
+		stats.Lines, stats.Allocated, stats.Existing, stats.Refused, w.Size())
+	return stats, err
 }
 
 func printLine(out, stderr io.Writer, lr log.LineResult, asJSON bool) error {
