@@ -27,13 +27,19 @@ type job struct {
 	closed time.Time
 }
 
-// submit queues p unless the server is closing or failed.
+// submit queues p unless the server is closing or failed. The lock is
+// not held while waiting for room in the queue (a publisher reporting a
+// failure needs it); Run waits for submits in progress before its last
+// drain, so a queued request is never left unanswered.
 func (s *Server) submit(p *pending) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing || s.failed != nil {
+		s.mu.Unlock()
 		return false
 	}
+	s.submitting.Add(1)
+	s.mu.Unlock()
+	defer s.submitting.Done()
 	select {
 	case s.queue <- p:
 		return true
@@ -115,6 +121,7 @@ func (s *Server) next() (*pending, bool) {
 	case p := <-s.queue:
 		return p, true
 	case <-s.stop:
+		s.submitting.Wait() // no request can join the queue after this
 		select {
 		case p := <-s.queue:
 			return p, true

@@ -43,11 +43,12 @@ type Server struct {
 	queue   chan *pending
 	metrics *metrics
 
-	mu      sync.Mutex
-	closing bool
-	failed  error
-	done    chan struct{} // closed when the pool has stopped
-	stop    chan struct{}
+	mu         sync.Mutex
+	submitting sync.WaitGroup // submits between their check and the queue
+	closing    bool
+	failed     error
+	done       chan struct{} // closed when the pool has stopped
+	stop       chan struct{}
 }
 
 // New returns a server over an open writer; call Run to start pooling.
