@@ -33,6 +33,9 @@ func TestOpenDamagedLog(t *testing.T) {
 		{"bad extra subdivisions", func(d string) error {
 			return os.WriteFile(filepath.Join(d, "public/extra-subdivisions.txt"), []byte("CN-XQ\nbogus\n"), 0o644)
 		}, "line 2"},
+		{"damaged witness policy", func(d string) error {
+			return os.WriteFile(filepath.Join(d, "state/witnesses.json"), []byte(`{"witnesses":[{"url":"http://w","vkey":"bad"}],"quorum":1}`), 0o600)
+		}, "witness key"},
 		{"bad key", func(d string) error {
 			return os.WriteFile(filepath.Join(d, "state/key"), []byte("PRIVATE+KEY+x\n"), 0o600)
 		}, "not a note signing key"},

@@ -82,3 +82,14 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	os.WriteFile(path, []byte("{not json"), 0o600)
+	if _, err := NewChecker(path); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("NewChecker on a damaged file: %v", err)
+	}
+	if _, err := Add(path, "x", 0); err == nil {
+		t.Error("Add over a damaged file succeeded")
+	}
+}
