@@ -151,11 +151,3 @@ func (v *Verifier) Verify(text, sig []byte) bool {
 	}
 	return ed25519.Verify(v.pub, Message(string(text), ts), sig[8:])
 }
-
-// Timestamp returns the time in a cosignature's signature bytes.
-func Timestamp(sig []byte) (time.Time, bool) {
-	if len(sig) != 8+ed25519.SignatureSize {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(binary.BigEndian.Uint64(sig)), 0), true
-}
