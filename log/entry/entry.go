@@ -64,7 +64,7 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 	var e Entry
 	var version uint64
 	var code, ts string
-	var hasLat, hasLon bool
+	var loc location
 	s := scanner{src: string(b)}
 	err := s.object(func(key string) error {
 		var err error
@@ -73,24 +73,14 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 			version, err = s.integer()
 		case "code":
 			code, err = s.str()
-		case "country":
-			e.Country, err = s.str()
-		case "subdivision":
-			e.Subdivision, err = s.str()
-		case "name":
-			e.Name, err = s.str()
-		case "ids":
-			e.IDs, err = s.strings(MaxIDs)
-		case "lat":
-			e.Lat, err = s.number()
-			hasLat = true
-		case "lon":
-			e.Lon, err = s.number()
-			hasLon = true
 		case "time":
 			ts, err = s.str()
 		default:
-			return fmt.Errorf("unknown field %q", key)
+			known, ferr := s.requestField(key, &e.Request, &loc, false)
+			if !known {
+				return fmt.Errorf("unknown field %q", key)
+			}
+			return ferr
 		}
 		if err != nil {
 			return fmt.Errorf("field %q: %w", key, err)
@@ -115,7 +105,7 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 	if e.Time, err = time.Parse(TimeFormat, ts); err != nil {
 		return Entry{}, invalid("entry: time %q is not %s", ts, TimeFormat)
 	}
-	e.HasLocation = hasLat && hasLon
+	e.HasLocation = loc.lat && loc.lon
 	// Normalising in place is safe: a canonical entry is unchanged by it,
 	// and any other is refused below.
 	if err := r.Normalize(&e.Request); err != nil {

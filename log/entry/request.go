@@ -56,36 +56,14 @@ func ParseRequestString(b string) (Request, error) {
 		return Request{}, invalid("request is %d bytes, more than %d", len(b), MaxRequestSize)
 	}
 	var req Request
-	var hasLat, hasLon bool
+	var loc location
 	s := scanner{src: b}
 	err := s.object(func(key string) error {
-		var err error
-		switch key {
-		case "country":
-			req.Country, err = s.str()
-		case "subdivision":
-			req.Subdivision, err = s.str()
-		case "name":
-			req.Name, err = s.str()
-		case "ids":
-			req.IDs, err = s.strings(MaxIDs)
-		case "lat":
-			if !s.null() {
-				req.Lat, err = s.number()
-				hasLat = true
-			}
-		case "lon":
-			if !s.null() {
-				req.Lon, err = s.number()
-				hasLon = true
-			}
-		default:
+		known, err := s.requestField(key, &req, &loc, true)
+		if !known {
 			return fmt.Errorf("unknown field %q (fields: country, subdivision, name, ids, lat, lon)", key)
 		}
-		if err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
-		}
-		return nil
+		return err
 	})
 	if err == nil {
 		err = s.end()
@@ -93,11 +71,48 @@ func ParseRequestString(b string) (Request, error) {
 	if err != nil {
 		return Request{}, invalid("request: %v", err)
 	}
-	if hasLat != hasLon {
+	if loc.lat != loc.lon {
 		return Request{}, invalid("request: lat and lon go together; give both or neither")
 	}
-	req.HasLocation = hasLat
+	req.HasLocation = loc.lat
 	return req, nil
+}
+
+// location records which coordinates an object gave.
+type location struct{ lat, lon bool }
+
+// requestField reads one of the fields a request and an entry share into
+// req, reporting whether key is one of them. nullable lets lat and lon be
+// null (absent), as requests may say; entries omit them instead.
+func (s *scanner) requestField(key string, req *Request, loc *location, nullable bool) (bool, error) {
+	var err error
+	switch key {
+	case "country":
+		req.Country, err = s.str()
+	case "subdivision":
+		req.Subdivision, err = s.str()
+	case "name":
+		req.Name, err = s.str()
+	case "ids":
+		req.IDs, err = s.strings(MaxIDs)
+	case "lat", "lon":
+		if nullable && s.null() {
+			break
+		}
+		v, nerr := s.number()
+		err = nerr
+		if key == "lat" {
+			req.Lat, loc.lat = v, true
+		} else {
+			req.Lon, loc.lon = v, true
+		}
+	default:
+		return false, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("field %q: %w", key, err)
+	}
+	return true, nil
 }
 
 // Normalize checks a request against the rules and puts it into
