@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -24,19 +25,26 @@ the entry is valid and carries exactly this code.`,
   cityverify code cn-he-ooab-1 --log ./reg/public --key ./reg/state/vkey --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var a verifier.Allocation
-			err := f.check(func(l *verifier.Log) (err error) {
-				a, err = l.VerifyCode(cmd.Context(), entry.DefaultRules(), args[0])
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			return printAllocation(e, a, f.asJSON)
+			return proveAllocation(cmd.Context(), e, &f, args[0], (*verifier.Log).VerifyCode)
 		},
 	}
 	f.add(cmd, true)
 	return cmd
+}
+
+// proveAllocation runs a check that proves one allocation (a code, an
+// identifier) and prints it.
+func proveAllocation(ctx context.Context, e *env, f *logFlags, arg string,
+	prove func(*verifier.Log, context.Context, *entry.Rules, string) (verifier.Allocation, error)) error {
+	var a verifier.Allocation
+	err := f.check(func(l *verifier.Log) (err error) {
+		a, err = prove(l, ctx, entry.DefaultRules(), arg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return printAllocation(e, a, f.asJSON)
 }
 
 func printAllocation(e *env, a verifier.Allocation, asJSON bool) error {

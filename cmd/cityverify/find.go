@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/verifier"
 	"github.com/spf13/cobra"
 )
@@ -19,15 +18,7 @@ hint: a stale or lying index can hide a code, never forge one.`,
   cityverify find geonames:1795270 --log ./reg/public --key ./reg/state/vkey --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var a verifier.Allocation
-			err := f.check(func(l *verifier.Log) (err error) {
-				a, err = l.Find(cmd.Context(), entry.DefaultRules(), args[0])
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			return printAllocation(e, a, f.asJSON)
+			return proveAllocation(cmd.Context(), e, &f, args[0], (*verifier.Log).Find)
 		},
 	}
 	f.add(cmd, true)
