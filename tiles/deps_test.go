@@ -25,7 +25,7 @@ func TestImportDirection(t *testing.T) {
 			"golang.org/x/mod/sumdb/note", "github.com/biter777/countries", "golang.org/x/text"}, nil},
 		{"cmd/cityverify", []string{mod + "tiles", mod + "verifier", mod + "log/idcode", mod + "log/entry", mod + "log/idshard", "github.com/transparency-dev/merkle",
 			"golang.org/x/mod/sumdb/note", "github.com/biter777/countries", "golang.org/x/text", "github.com/spf13/", "github.com/inconshreveable/mousetrap",
-			mod + "log/dirstore", mod + "log/idindex", "golang.org/x/sys", "github.com/schollz/progressbar", "golang.org/x/term", "github.com/mitchellh/colorstring", "github.com/rivo/uniseg"}, nil},
+			mod + "cmd/internal/cli", mod + "log/dirstore", mod + "log/idindex", "golang.org/x/sys", "github.com/schollz/progressbar", "golang.org/x/term", "github.com/mitchellh/colorstring", "github.com/rivo/uniseg"}, nil},
 	} {
 		direct, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, mod+tc.pkg).Output()
 		if err != nil {

@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
+	"github.com/citylog/citylog/cmd/internal/cli"
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/dirstore"
 	"github.com/spf13/cobra"
@@ -42,13 +40,9 @@ func usageError(format string, args ...any) error {
 
 func main() { os.Exit(runMain()) }
 
-// runMain runs the command line of this process, stopping gracefully on
+// runMain runs this process's command line, stopping gracefully on
 // SIGINT or SIGTERM.
-func runMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-}
+func runMain() int { return cli.RunMain(run) }
 
 // env is what commands read and write, so tests can run them in-process.
 type env struct {
@@ -91,7 +85,7 @@ func report(stderr io.Writer, err error) int {
 	var ce *cliError
 	if errors.As(err, &ce) {
 		code, hint = ce.code, ce.hint
-	} else if isCobraUsage(err) {
+	} else if cli.IsUsage(err) {
 		code, hint = exitUsage, "run with --help for usage and examples"
 	}
 	switch {
@@ -108,16 +102,6 @@ func report(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "hint: %s\n", hint)
 	}
 	return code
-}
-
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
+	"github.com/citylog/citylog/cmd/internal/cli"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/verifier"
 	"github.com/spf13/cobra"
@@ -29,12 +27,9 @@ const (
 
 func main() { os.Exit(runMain()) }
 
-// runMain runs this process's command line, stopping on SIGINT or SIGTERM.
-func runMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-}
+// runMain runs this process's command line, stopping gracefully on
+// SIGINT or SIGTERM.
+func runMain() int { return cli.RunMain(run) }
 
 type env struct {
 	stdout, stderr io.Writer
@@ -78,7 +73,7 @@ func report(stderr io.Writer, err error) int {
 	switch {
 	case errors.As(err, &ce):
 		code, hint = exitInput, "a character of the code is probably mistyped: compare it with the original"
-	case errors.Is(err, verifier.ErrInput) || isUsage(err):
+	case errors.Is(err, verifier.ErrInput) || cli.IsUsage(err):
 		code, hint = exitInput, "run with --help for usage and examples"
 	case errors.Is(err, verifier.ErrNoCode):
 		code, hint = exitFailed, "check the identifier's spelling (scheme:value, e.g. unlocode:CNSJW)"
@@ -92,16 +87,6 @@ func report(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "cityverify: error: %v\n", err)
 	fmt.Fprintf(stderr, "hint: %s\n", hint)
 	return code
-}
-
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "required flag", "arg(s)"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -1,0 +1,32 @@
+// Package cli holds what citylog and cityverify share as command-line
+// programs: how they start and how they recognise usage errors.
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// RunMain runs a program's command line with a context that ends on SIGINT
+// or SIGTERM, so long work (imports, servers, audits) stops gracefully.
+func RunMain(run func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// IsUsage reports whether err is cobra's complaint about the command line
+// (cobra returns plain errors for these, so their text is all there is).
+func IsUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "required flag", "arg(s)"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
