@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -30,8 +31,9 @@ func NodeHashes(ctx context.Context, r TileReader, size uint64, ids []compact.No
 // a node high inside a tile costs up to 255 hashes to recompute. It is not
 // safe for concurrent use.
 type Prover struct {
-	r    TileReader
-	memo map[nodeSpan]Hash
+	r     TileReader
+	memo  map[nodeSpan]Hash
+	tiles map[Tile][]Hash // tiles read and checked so far
 }
 
 type nodeSpan struct {
@@ -40,7 +42,9 @@ type nodeSpan struct {
 }
 
 // NewProver returns a Prover reading tiles from r.
-func NewProver(r TileReader) *Prover { return &Prover{r: r, memo: map[nodeSpan]Hash{}} }
+func NewProver(r TileReader) *Prover {
+	return &Prover{r: r, memo: map[nodeSpan]Hash{}, tiles: map[Tile][]Hash{}}
+}
 
 // InclusionProof builds the proof that leaf index is in the tree of size.
 func (p *Prover) InclusionProof(ctx context.Context, index, size uint64) ([]Hash, error) {
@@ -78,37 +82,36 @@ func (p *Prover) NodeHashes(ctx context.Context, size uint64, ids []compact.Node
 		return nil, nil
 	}
 	out := make([]Hash, len(ids))
-	var missing []Tile
-	for i, s := range spans {
-		h, ok := p.memo[nodeSpan{need[s.tile], s.start, s.end}]
-		if !ok {
-			missing = append(missing, need[s.tile])
+	var missing []Tile // tiles needed for nodes not computed yet, not read yet
+	for _, s := range spans {
+		t := need[s.tile]
+		if _, ok := p.memo[nodeSpan{t, s.start, s.end}]; ok {
 			continue
 		}
-		out[i] = h
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	data, err := p.r.ReadTiles(ctx, need)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) != len(need) {
-		return nil, fmt.Errorf("tile reader returned %d tiles for %d asked", len(data), len(need))
-	}
-	decoded := make([][]Hash, len(need))
-	for k, t := range need {
-		if err := CheckHashTile(data[k], t.Width); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.Path(), err)
+		if _, ok := p.tiles[t]; !ok && !slices.Contains(missing, t) {
+			missing = append(missing, t)
 		}
-		decoded[k] = DecodeHashes(data[k])
+	}
+	if len(missing) > 0 {
+		data, err := p.r.ReadTiles(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) != len(missing) {
+			return nil, fmt.Errorf("tile reader returned %d tiles for %d asked", len(data), len(missing))
+		}
+		for k, t := range missing {
+			if err := CheckHashTile(data[k], t.Width); err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Path(), err)
+			}
+			p.tiles[t] = DecodeHashes(data[k])
+		}
 	}
 	for i, s := range spans {
 		key := nodeSpan{need[s.tile], s.start, s.end}
 		h, ok := p.memo[key]
 		if !ok {
-			h = SubtreeRoot(decoded[s.tile][s.start:s.end])
+			h = SubtreeRoot(p.tiles[need[s.tile]][s.start:s.end])
 			p.memo[key] = h
 		}
 		out[i] = h

@@ -29,18 +29,22 @@ type TLogProof struct {
 
 // Marshal encodes p in the tlog-proof format.
 func (p *TLogProof) Marshal() []byte {
-	var b bytes.Buffer
-	b.WriteString(TLogProofHeader + "\n")
+	enc := base64.StdEncoding
+	n := len(TLogProofHeader) + 1 + 6 + enc.EncodedLen(len(p.Extra)) + 1 + 6 + 20 + 1 +
+		len(p.Hashes)*(enc.EncodedLen(HashSize)+1) + 1 + len(p.Checkpoint)
+	b := make([]byte, 0, n) // one allocation: servers write one per allocation
+	b = append(b, TLogProofHeader+"\n"...)
 	if p.Extra != nil {
-		b.WriteString("extra " + base64.StdEncoding.EncodeToString(p.Extra) + "\n")
+		b = append(b, "extra "...)
+		b = append(enc.AppendEncode(b, p.Extra), '\n')
 	}
-	b.WriteString("index " + strconv.FormatUint(p.Index, 10) + "\n")
+	b = append(b, "index "...)
+	b = append(strconv.AppendUint(b, p.Index, 10), '\n')
 	for _, h := range p.Hashes {
-		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
+		b = append(enc.AppendEncode(b, h[:]), '\n')
 	}
-	b.WriteString("\n")
-	b.Write(p.Checkpoint)
-	return b.Bytes()
+	b = append(b, '\n')
+	return append(b, p.Checkpoint...)
 }
 
 // ParseTLogProof reads a tlog-proof strictly: it splits at the first blank
