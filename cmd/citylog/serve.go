@@ -65,7 +65,7 @@ func serve(ctx context.Context, e *env, dir, listen string, interval time.Durati
 	if err != nil {
 		s.Close()
 		w.Close()
-		return fmt.Errorf("couldn't listen on %s: %w", listen, err)
+		return &cliError{code: exitFailure, err: fmt.Errorf("couldn't listen on %s: %w", listen, err), hint: "another program may use this address: pick another with --listen"}
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
