@@ -28,7 +28,8 @@ func (w *Writer) Receipts(ctx context.Context, leaves []uint64) ([][]byte, error
 	w.mu.Lock()
 	size, signed := w.durable, w.published
 	w.mu.Unlock()
-	prover := tiles.NewProver(&cachingReader{s: w.store, tiles: map[tiles.Tile][]byte{}})
+	// The prover keeps every tile it reads, so each is read once per call.
+	prover := tiles.NewProver(storageReader{w.store})
 	bundles := map[uint64][][]byte{}
 	out := make([][]byte, len(leaves))
 	for i, leaf := range leaves {
@@ -50,28 +51,6 @@ func (w *Writer) Receipts(ctx context.Context, leaves []uint64) ([][]byte, error
 		}
 		p := tiles.TLogProof{Extra: entries[leaf%tiles.Width], Index: leaf, Hashes: proof, Checkpoint: signed}
 		out[i] = p.Marshal()
-	}
-	return out, nil
-}
-
-// cachingReader reads each tile from storage once.
-type cachingReader struct {
-	s     Storage
-	tiles map[tiles.Tile][]byte
-}
-
-func (r *cachingReader) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
-	out := make([][]byte, len(ts))
-	for i, t := range ts {
-		b, ok := r.tiles[t]
-		if !ok {
-			var err error
-			if b, err = r.s.ReadFile(ctx, t.Path()); err != nil {
-				return nil, fmt.Errorf("couldn't read %s: %w", t.Path(), err)
-			}
-			r.tiles[t] = b
-		}
-		out[i] = b
 	}
 	return out, nil
 }
