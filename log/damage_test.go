@@ -28,8 +28,10 @@ func TestOpenDamagedLog(t *testing.T) {
 		{"edited bundle", func(d string) error { return flip(d, "public/tile/entries/002.p/88", 30) }, "does not hash"},
 		{"truncated bundle", func(d string) error { return truncate(d, "public/tile/entries/002.p/88", 500) }, "tile/entries/002.p/88"},
 		{"missing partial bundle", func(d string) error { return os.Remove(filepath.Join(d, "public/tile/entries/002.p/88")) }, "missing"},
-		{"damaged staging", func(d string) error { return flip(d, "state/staging", 100) }, "checksum"},
-		{"truncated staging", func(d string) error { return truncate(d, "state/staging", 10) }, "damaged"},
+		// One batch was staged, in slot 0: damage to it cannot be a torn
+		// write (that would have left the checkpoint at size 0).
+		{"damaged staging", func(d string) error { return flip(d, "state/staging.0", 100) }, "checksum"},
+		{"truncated staging", func(d string) error { return truncate(d, "state/staging.0", 10) }, "damaged"},
 		{"bad extra subdivisions", func(d string) error {
 			return os.WriteFile(filepath.Join(d, "public/extra-subdivisions.txt"), []byte("CN-XQ\nbogus\n"), 0o644)
 		}, "line 2"},
@@ -59,6 +61,58 @@ func TestOpenDamagedLog(t *testing.T) {
 		})
 	}
 }
+
+// TestTornStagingSlot: a crash while staging batch N+1 tears the slot that
+// held batch N-1; the other slot holds batch N, which the checkpoint
+// covers, so Open must accept the torn slot, and the log must go on.
+func TestTornStagingSlot(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		batches int
+		torn    string
+		damage  func(dir, rel string) error
+		wantErr string
+	}{
+		{"older slot torn", 2, "state/staging.0", func(d, rel string) error { return flip(d, rel, 100) }, ""},
+		{"older slot cut short", 2, "state/staging.0", func(d, rel string) error { return truncate(d, rel, 10) }, ""},
+		{"first batch torn", 0, "state/staging.0", func(d, rel string) error {
+			return os.WriteFile(filepath.Join(d, rel), []byte("citylog-stag"), 0o600)
+		}, ""},
+		{"newest slot damaged", 2, "state/staging.1", func(d, rel string) error { return flip(d, rel, 100) }, "checksum"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := newLog(t)
+			w := openLog(t, dir)
+			for i := range tc.batches {
+				mustAllocate(t, w, genRequests(i*100, 100))
+			}
+			w.Close()
+			if err := tc.damage(dir, tc.torn); err != nil {
+				t.Fatal(err)
+			}
+			w, err := Open(context.Background(), Config{Dir: dir})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Open = %v, want an error mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open refused a slot a crash could have torn: %v", err)
+			}
+			defer w.Close()
+			res := mustAllocate(t, w, genRequests(1000, 3))
+			if want := uint64(tc.batches * 100); res[0].Index != want || res[0].Existing {
+				t.Fatalf("after the torn slot: %+v, want new index %d", res[0], want)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, tc.torn)); err != nil || parseErr(b) != nil {
+				t.Fatalf("the torn slot was not rewritten by the next batch: %v %v", err, parseErr(b))
+			}
+		})
+	}
+}
+
+func parseErr(b []byte) error { _, err := parseStaging(b); return err }
 
 func TestDamagedIndexIsRebuilt(t *testing.T) {
 	dir := newLog(t)

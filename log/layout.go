@@ -24,7 +24,7 @@ const (
 	keyFile          = "key"                    // in state/: the note signing key, 0600
 	vkeyFile         = "vkey"                   // in state/: the note verifier key
 	lockFile         = "lock"                   // in state/
-	stagingFile      = "staging"                // in state/: the last staged batch
+	stagingFile      = "staging"                // in state/: staging.0 and .1, the last staged batches
 	indexFile        = "ids.idx"                // in state/: the dedup index
 	WitnessesFile    = "witnesses.json"         // in state/: the witness policy (witnessclient.Config)
 )

@@ -4,44 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
-	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/tiles"
 )
-
-func writeStaging(state string, s *staging) error {
-	if err := dirstore.WriteFileDurable(filepath.Join(state, stagingFile), s.marshal(), 0o600); err != nil {
-		return fmt.Errorf("couldn't stage batch: %w", err)
-	}
-	return nil
-}
 
 // recoverStaged finishes the last staged batch if the checkpoint does not
 // cover it yet: the batch may have been cut off after some of its files
 // were written, so it is applied again from the very same entries.
 func (w *Writer) recoverStaged(ctx context.Context) error {
-	path := filepath.Join(w.state, stagingFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("couldn't read staged batch: %w", err)
-	}
-	s, err := parseStaging(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w; it is written atomically, so the disk or an editor changed it", path, err)
-	}
 	size := w.tree.size
-	switch {
-	case s.start+s.count <= size:
-		return nil // published before the stop
-	case s.start != size:
-		return fmt.Errorf("%s holds entries %d-%d, which do not continue the checkpoint at size %d", path, s.start, s.start+s.count-1, size)
+	s, err := w.stager.readStaged(size)
+	if err != nil || s == nil {
+		return err
 	}
 	b := &batch{stage: *s}
 	if _, err := s.each(func(e []byte) error {

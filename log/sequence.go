@@ -206,7 +206,7 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 }
 
 func (w *Writer) publish(ctx context.Context, b *batch) error {
-	if err := writeStaging(w.state, &b.stage); err != nil {
+	if err := w.stager.write(&b.stage); err != nil {
 		return err
 	}
 	if err := w.createFiles(ctx, b.files); err != nil {

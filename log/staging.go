@@ -3,8 +3,13 @@ package log
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
+	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/tiles"
 )
 
@@ -72,4 +77,83 @@ func (s *staging) each(fn func(entry []byte) error) (uint64, error) {
 		rest = rest[2+l:]
 	}
 	return n, nil
+}
+
+// stagingSlots are the two files batches are staged in, in turn. Each is
+// overwritten in place (see dirstore.OverwriteDurable: replacing a file per
+// batch costs an inode allocation that grows slow under a high batch
+// rate). Alternating means a write torn by a crash can only damage the
+// slot that does not hold the last published batch, so a torn slot is
+// told apart from a damaged one: see readStaged.
+var stagingSlots = [2]string{stagingFile + ".0", stagingFile + ".1"}
+
+// stager stages batches into the slots in turn.
+type stager struct {
+	dir  string
+	next int // the slot the next batch goes to
+}
+
+func (st *stager) write(s *staging) error {
+	path := filepath.Join(st.dir, stagingSlots[st.next])
+	if err := dirstore.OverwriteDurable(path, s.marshal(), 0o600); err != nil {
+		return fmt.Errorf("couldn't stage batch: %w", err)
+	}
+	st.next = 1 - st.next
+	return nil
+}
+
+// readStaged returns the staged batch that the checkpoint at size does
+// not cover yet, or nil, and sets st.next to the slot not holding the
+// newest batch. A damaged slot is accepted only where a crash could have
+// torn it: while the other slot holds the batch that ends at size (or the
+// log is empty and nothing else was staged).
+func (st *stager) readStaged(size uint64) (*staging, error) {
+	var slots [2]*staging
+	var damaged [2]error
+	for i, name := range stagingSlots {
+		path := filepath.Join(st.dir, name)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read staged batch: %w", err)
+		}
+		if slots[i], err = parseStaging(data); err != nil {
+			damaged[i] = fmt.Errorf("%s: %w, and the other slot does not explain it as a write cut off by a crash: the disk or an editor changed it", path, err)
+		}
+	}
+	newest := -1
+	for i, s := range slots {
+		if s != nil && (newest < 0 || s.start+s.count > slots[newest].start+slots[newest].count) {
+			newest = i
+		}
+	}
+	st.next = 0
+	if newest >= 0 {
+		st.next = 1 - newest
+	}
+	for i, err := range damaged {
+		if err == nil {
+			continue
+		}
+		other := slots[1-i]
+		torn := (other != nil && other.start+other.count >= size) || (other == nil && damaged[1-i] == nil && size == 0)
+		if !torn {
+			return nil, err
+		}
+		st.next = i // rewrite the torn slot first
+	}
+	if newest < 0 {
+		return nil, nil
+	}
+	s := slots[newest]
+	switch {
+	case s.start+s.count <= size:
+		return nil, nil // published before the stop
+	case s.start != size:
+		return nil, fmt.Errorf("%s holds entries %d-%d, which do not continue the checkpoint at size %d",
+			filepath.Join(st.dir, stagingSlots[newest]), s.start, s.start+s.count-1, size)
+	}
+	return s, nil
 }

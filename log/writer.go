@@ -58,6 +58,7 @@ type Writer struct {
 	buf       []byte
 	cache     map[uint64][][]byte   // parsed full bundles, for confirming dedup hits
 	witnesses *witnessclient.Client // nil: publish without cosignatures
+	stager    stager
 
 	mu        sync.Mutex
 	durable   uint64   // size of the last published checkpoint
@@ -110,7 +111,8 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 			unlock()
 		}
 	}()
-	w = &Writer{state: state, store: cfg.Store, unlock: unlock, now: cfg.Now, workers: cfg.Workers, cache: map[uint64][][]byte{}}
+	w = &Writer{state: state, store: cfg.Store, unlock: unlock, now: cfg.Now, workers: cfg.Workers, cache: map[uint64][][]byte{},
+		stager: stager{dir: state}}
 	if w.now == nil {
 		w.now = time.Now
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/citylog/citylog/log"
 )
@@ -21,18 +22,23 @@ func importCitylog(ctx context.Context, in, out string) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	stats, err := w.Import(ctx, f, log.ImportOptions{}, func(lr log.LineResult) error {
 		if lr.Err != nil {
 			return fmt.Errorf("line %d: %w", lr.Line, lr.Err)
 		}
 		return nil
 	})
+	imported := time.Now()
 	if err == nil {
 		err = w.PublishIDIndex(ctx)
 	}
+	indexed := time.Now()
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
+	fmt.Fprintf(os.Stderr, "citylog phases: import %.2f s, identifier index %.2f s, close %.2f s\n",
+		imported.Sub(start).Seconds(), indexed.Sub(imported).Seconds(), time.Since(indexed).Seconds())
 	if err == nil && stats.Allocated != stats.Lines {
 		err = fmt.Errorf("allocated %d of %d lines", stats.Allocated, stats.Lines)
 	}

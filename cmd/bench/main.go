@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -53,8 +54,17 @@ func main() {
 	child := flag.String("child", "", "internal: run one import in this process")
 	in := flag.String("in", "", "internal: input file")
 	out := flag.String("out", "", "internal: output directory")
+	cpuProfile := flag.String("cpuprofile", "", "with -child: write a CPU profile of the run to this file")
 	flag.Parse()
 	if *child != "" {
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+			defer stop()
+		}
 		if err := runChild(*child, *in, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
@@ -153,6 +163,19 @@ func runChild(system, in, out string) error {
 		return importTessera(ctx, in, out)
 	}
 	return fmt.Errorf("unknown system %q (want citylog or tessera)", system)
+}
+
+// startCPUProfile profiles this process until the returned stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // generate writes n distinct, valid request lines shaped like real

@@ -199,6 +199,40 @@ func WriteFileDurable(path string, data []byte, perm os.FileMode) error {
 	return SyncDir(dir)
 }
 
+// OverwriteDurable writes data over the start of path in place, cuts the
+// file to len(data) and fdatasyncs it; the file is created (and its
+// directory synced) only the first time. Unlike WriteFileDurable it frees
+// no inode, which matters for a file rewritten many times a second: on
+// ext4 without a journal every new inode allocation scans the inodes freed
+// in the last 30 s. The price is that a crash mid-write can leave the file
+// torn, so callers must detect that (a checksum) and keep what they cannot
+// afford to lose elsewhere.
+func OverwriteDurable(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	created := false
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		created = true
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := f.Truncate(int64(len(data))); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("couldn't sync %s: %w", path, err)
+	}
+	if created {
+		return SyncDir(filepath.Dir(path))
+	}
+	return nil
+}
+
 // SyncDir fsyncs a directory, making renames and creations in it durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
