@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 
 	"github.com/citylog/citylog/log/entry"
 )
@@ -113,15 +114,19 @@ type pendingBatch struct {
 // sequenceChunks takes parsed chunks in input order and prepares a batch
 // every batchSize valid requests (and one for the rest).
 func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, commits chan<- pendingBatch, batchSize int) error {
-	var items []item
-	var valid []entry.Request
+	// The slices go with each batch to its commit, so each batch gets
+	// new ones, sized once.
+	newSlices := func() ([]item, []entry.Request) {
+		return make([]item, 0, batchSize+batchSize/8), make([]entry.Request, 0, batchSize)
+	}
+	items, valid := newSlices()
 	flush := func() error {
 		b, err := w.prepare(ctx, valid)
 		if err != nil {
 			return err
 		}
 		commits <- pendingBatch{b, items}
-		items, valid = nil, nil
+		items, valid = newSlices()
 		return nil
 	}
 	var seqErr error
@@ -202,18 +207,29 @@ func reportBatch(items []item, b *batch, report func(LineResult) error, stats *I
 }
 
 // readChunks splits r into chunks of lines and hands each to the workers
-// and, in order, to the sequencer.
+// and, in order, to the sequencer. A chunk's lines are substrings of one
+// string, so reading allocates per chunk, not per line.
 func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered, work chan<- *chunk) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var consumed int64
 	line := 0
-	c := &chunk{done: make(chan struct{})}
+	var text strings.Builder // the chunk's lines, back to back
+	var ends []int           // where each line of the chunk ends in text
+	c := newChunk()
 	send := func() {
+		all := text.String()
+		for i, start := 0, 0; i < len(ends); i++ {
+			c.lines[i] = all[start:ends[i]]
+			start = ends[i]
+		}
 		ordered <- c
 		work <- c
 		if progress != nil {
 			progress(consumed)
 		}
+		text = strings.Builder{}
+		text.Grow(len(all) + len(all)/8)
+		ends = ends[:0]
 	}
 	var tooLong bool
 	for {
@@ -230,15 +246,18 @@ func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered,
 			line++
 			if tooLong {
 				c.lines = append(c.lines, "")
+				ends = append(ends, text.Len())
 				c.items = append(c.items, item{line: line, err: fmt.Errorf("%w: line is longer than %d bytes", entry.ErrInvalid, entry.MaxRequestSize)})
 				tooLong = false
 			} else if t := bytes.TrimRight(b, "\r\n"); len(bytes.TrimSpace(t)) > 0 {
-				c.lines = append(c.lines, string(t)) // the one copy of the line; fields are substrings of it
+				text.Write(t) // the one copy of the line; fields are substrings of it
+				c.lines = append(c.lines, "")
+				ends = append(ends, text.Len())
 				c.items = append(c.items, item{line: line})
 			}
 			if len(c.lines) == chunkLines {
 				send()
-				c = &chunk{done: make(chan struct{})}
+				c = newChunk()
 			}
 		}
 		if err == io.EOF {
@@ -251,6 +270,10 @@ func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered,
 	}
 	send()
 	return nil
+}
+
+func newChunk() *chunk {
+	return &chunk{lines: make([]string, 0, chunkLines), items: make([]item, 0, chunkLines), done: make(chan struct{})}
 }
 
 // parseChunk parses and validates each line of a chunk.

@@ -25,6 +25,12 @@ func (w *Writer) prepare(ctx context.Context, reqs []entry.Request) (*batch, err
 		return nil, err
 	}
 	b := &batch{stage: staging{start: w.tree.size}, results: make([]Result, len(reqs))}
+	if len(reqs) > 1 {
+		// Sized from the last batch, so that a large batch grows no buffer.
+		b.stage.entries = make([]byte, 0, len(reqs)*(w.sizeHint.entry+w.sizeHint.entry/8))
+		b.ids = make([]byte, 0, len(reqs)*(w.sizeHint.ids+w.sizeHint.ids/8))
+		b.offsets = make([]int, 0, len(reqs))
+	}
 	t := w.now().UTC().Truncate(time.Second)
 	if t.Before(w.lastTime) {
 		t = w.lastTime // integration times never decrease
@@ -37,6 +43,8 @@ func (w *Writer) prepare(ctx context.Context, reqs []entry.Request) (*batch, err
 		b.results[i] = res
 	}
 	if b.stage.count > 0 {
+		w.sizeHint.entry = len(b.stage.entries) / int(b.stage.count)
+		w.sizeHint.ids = len(b.ids) / int(b.stage.count)
 		w.lastTime = t
 		if err := w.sign(b); err != nil {
 			return nil, w.fail(err)
@@ -173,6 +181,7 @@ func (w *Writer) durableEntry(ctx context.Context, leaf, size uint64) ([]byte, e
 
 // sign cuts the batch's files and signs the checkpoint for the new size.
 func (w *Writer) sign(b *batch) error {
+	w.tree.addBundles(b.stage.entries, b.stage.start)
 	b.files = w.tree.cut()
 	cp := tiles.Checkpoint{Origin: w.origin, Size: w.tree.size, Root: w.tree.root()}
 	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, w.signer)

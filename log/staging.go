@@ -30,14 +30,17 @@ func (s *staging) add(entry []byte) error {
 	return err
 }
 
-func (s *staging) marshal() []byte {
-	b := make([]byte, 0, len(stagingMagic)+16+len(s.entries)+sha256.Size)
-	b = append(b, stagingMagic...)
-	b = binary.BigEndian.AppendUint64(b, s.start)
-	b = binary.BigEndian.AppendUint64(b, s.count)
-	b = append(b, s.entries...)
-	sum := sha256.Sum256(b)
-	return append(b, sum[:]...)
+// marshal returns the staged file as parts to write in order: header,
+// entries (not copied) and the checksum of both.
+func (s *staging) marshal() [][]byte {
+	head := make([]byte, 0, len(stagingMagic)+16)
+	head = append(head, stagingMagic...)
+	head = binary.BigEndian.AppendUint64(head, s.start)
+	head = binary.BigEndian.AppendUint64(head, s.count)
+	h := sha256.New()
+	h.Write(head)
+	h.Write(s.entries)
+	return [][]byte{head, s.entries, h.Sum(nil)}
 }
 
 func parseStaging(b []byte) (*staging, error) {
@@ -95,7 +98,7 @@ type stager struct {
 
 func (st *stager) write(s *staging) error {
 	path := filepath.Join(st.dir, stagingSlots[st.next])
-	if err := dirstore.OverwriteDurable(path, s.marshal(), 0o600); err != nil {
+	if err := dirstore.OverwriteDurable(path, 0o600, s.marshal()...); err != nil {
 		return fmt.Errorf("couldn't stage batch: %w", err)
 	}
 	st.next = 1 - st.next

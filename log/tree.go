@@ -108,19 +108,34 @@ func (t *tree) checkEdgeBundle() error {
 
 func (t *tree) root() tiles.Hash { return t.tiles.Root() }
 
-// append adds one entry: to the bundle, and its leaf hash to the tree.
+// append adds one entry's leaf hash to the tree. Its bytes reach the
+// entry bundles per batch, through addBundles.
 func (t *tree) append(entry []byte) error {
-	var err error
-	if t.bundle, err = tiles.AppendBundleEntry(t.bundle, entry); err != nil {
-		return err
-	}
-	if int(t.size%tiles.Width) == tiles.Width-1 {
-		t.full = append(t.full, file{tiles.Tile{Level: tiles.EntriesLevel, Index: t.size / tiles.Width, Width: tiles.Width}, t.bundle})
-		// The next bundle will likely be about as large: allocate once.
-		t.bundle = make([]byte, 0, len(t.bundle)+len(t.bundle)/8)
-	}
 	t.size++
 	return t.tiles.Append(t.hasher.Leaf(entry))
+}
+
+// addBundles adds a batch's staged entries (bundle-encoded, from leaf
+// start on) to the entry bundles. The staged encoding is the bundle
+// encoding, so a full bundle within the batch is a slice of staged, not a
+// copy; only the bundle the batch started part-way through is joined.
+func (t *tree) addBundles(staged []byte, start uint64) {
+	leaf, from := start, 0
+	for off := 0; off < len(staged); {
+		off += 2 + (int(staged[off])<<8 | int(staged[off+1]))
+		leaf++
+		if leaf%tiles.Width != 0 {
+			continue
+		}
+		data := staged[from:off]
+		if len(t.bundle) > 0 {
+			data = append(t.bundle, data...)
+			t.bundle = nil
+		}
+		t.full = append(t.full, file{tiles.Tile{Level: tiles.EntriesLevel, Index: leaf/tiles.Width - 1, Width: tiles.Width}, data})
+		from = off
+	}
+	t.bundle = append(t.bundle, staged[from:]...)
 }
 
 // cut returns the files that publish the tree at its current size: the

@@ -56,8 +56,9 @@ type Writer struct {
 	now       func() time.Time
 	workers   int
 	buf       []byte
-	cache     map[uint64][][]byte   // parsed full bundles, for confirming dedup hits
-	witnesses *witnessclient.Client // nil: publish without cosignatures
+	sizeHint  struct{ entry, ids int } // bytes per new entry in the last batch
+	cache     map[uint64][][]byte      // parsed full bundles, for confirming dedup hits
+	witnesses *witnessclient.Client    // nil: publish without cosignatures
 	stager    stager
 
 	mu        sync.Mutex

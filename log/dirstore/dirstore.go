@@ -199,15 +199,15 @@ func WriteFileDurable(path string, data []byte, perm os.FileMode) error {
 	return SyncDir(dir)
 }
 
-// OverwriteDurable writes data over the start of path in place, cuts the
-// file to len(data) and fdatasyncs it; the file is created (and its
+// OverwriteDurable writes the parts, one after another, over the start of
+// path in place, cuts the file to their length and fdatasyncs it; the file is created (and its
 // directory synced) only the first time. Unlike WriteFileDurable it frees
 // no inode, which matters for a file rewritten many times a second: on
 // ext4 without a journal every new inode allocation scans the inodes freed
 // in the last 30 s. The price is that a crash mid-write can leave the file
 // torn, so callers must detect that (a checksum) and keep what they cannot
 // afford to lose elsewhere.
-func OverwriteDurable(path string, data []byte, perm os.FileMode) error {
+func OverwriteDurable(path string, perm os.FileMode, parts ...[]byte) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	created := false
 	if errors.Is(err, fs.ErrNotExist) {
@@ -218,10 +218,14 @@ func OverwriteDurable(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
 	defer f.Close()
-	if _, err := f.WriteAt(data, 0); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
+	var off int64
+	for _, p := range parts {
+		if _, err := f.WriteAt(p, off); err != nil {
+			return fmt.Errorf("couldn't write %s: %w", path, err)
+		}
+		off += int64(len(p))
 	}
-	if err := f.Truncate(int64(len(data))); err != nil {
+	if err := f.Truncate(off); err != nil {
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {

@@ -87,7 +87,8 @@ func TestOverwriteDurableKeepsTheInode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "slot")
 	var ino uint64
 	for i, data := range []string{"first, fairly long content", "short", "a third write, longer than the second"} {
-		if err := OverwriteDurable(path, []byte(data), 0o600); err != nil {
+		half := len(data) / 2
+		if err := OverwriteDurable(path, 0o600, []byte(data[:half]), []byte(data[half:])); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(path)
