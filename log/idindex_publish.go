@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
@@ -47,7 +48,7 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		raw = append(older, pending...)
+		raw = append([][]byte{older}, pending...)
 	}
 	// Lines stay raw bytes until their shard is written, so that memory
 	// holds each identifier about twice, not as a slice of strings.
@@ -93,12 +94,13 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 // parsePending reads the pending "identifier TAB leaf NL" lines.
 func parsePending(b []byte) []idshard.Line {
 	out := make([]idshard.Line, 0, bytes.Count(b, []byte{'\n'}))
-	for len(b) > 0 {
-		line, rest, _ := bytes.Cut(b, []byte{'\n'})
-		b = rest
-		id, leaf, _ := bytes.Cut(line, []byte{'\t'})
-		n, _ := strconv.ParseUint(string(leaf), 10, 64)
-		out = append(out, idshard.Line{ID: string(id), Leaf: n})
+	s := string(b) // one copy; the identifiers are substrings of it
+	for len(s) > 0 {
+		line, rest, _ := strings.Cut(s, "\n")
+		s = rest
+		id, leaf, _ := strings.Cut(line, "\t")
+		n, _ := strconv.ParseUint(leaf, 10, 64)
+		out = append(out, idshard.Line{ID: id, Leaf: n})
 	}
 	return out
 }
@@ -130,42 +132,46 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]byte, error) {
 	return out, nil
 }
 
-// groupByShard splits raw "identifier TAB leaf NL" lines by shard,
-// hashing on all cores.
-func groupByShard(raw []byte, bits int) [][]byte {
-	var starts []int // line starts
-	for i := 0; i < len(raw); {
-		starts = append(starts, i)
-		j := bytes.IndexByte(raw[i:], '\n')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-	}
-	idx := make([]uint32, len(starts))
+// groupByShard splits buffers of raw "identifier TAB leaf NL" lines by
+// shard, hashing on all cores.
+func groupByShard(bufs [][]byte, bits int) [][]byte {
+	idx := make([][]uint32, len(bufs)) // the shard of each line of each buffer
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for k := 0; k < workers; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := k; n < len(starts); n += workers {
-				line := raw[starts[n]:]
-				id, _, _ := bytes.Cut(line, []byte{'\t'})
-				idx[n] = idshard.ShardIndex(string(id), bits)
+			for n := k; n < len(bufs); n += workers {
+				eachLine(bufs[n], func(line []byte) {
+					id, _, _ := bytes.Cut(line, []byte{'\t'})
+					idx[n] = append(idx[n], idshard.ShardIndex(string(id), bits))
+				})
 			}
 		}()
 	}
 	wg.Wait()
 	shards := make([][]byte, 1<<bits)
-	for n, st := range starts {
-		end := len(raw)
-		if n+1 < len(starts) {
-			end = starts[n+1]
-		}
-		shards[idx[n]] = append(shards[idx[n]], raw[st:end]...)
+	for n, buf := range bufs {
+		i := 0
+		eachLine(buf, func(line []byte) {
+			shards[idx[n][i]] = append(shards[idx[n][i]], line...)
+			i++
+		})
 	}
 	return shards
+}
+
+// eachLine calls fn with every line of b, newline included.
+func eachLine(b []byte, fn func(line []byte)) {
+	for len(b) > 0 {
+		end := bytes.IndexByte(b, '\n') + 1
+		if end == 0 {
+			end = len(b)
+		}
+		fn(b[:end])
+		b = b[end:]
+	}
 }
 
 // parallel runs fn(0..n-1) on a few goroutines and returns the first error.

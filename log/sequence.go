@@ -207,7 +207,7 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 	w.durable = b.size
 	if b.stage.count > 0 {
 		w.published = b.checkpoint
-		w.pendingIDs = append(w.pendingIDs, b.ids...)
+		w.pendingIDs = append(w.pendingIDs, b.ids)
 	}
 	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
 	w.mu.Unlock()

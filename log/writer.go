@@ -69,8 +69,9 @@ type Writer struct {
 
 	// pendingIDs holds "identifier TAB leaf NL" for every identifier
 	// published since the identifier index was brought up to pendingFrom:
-	// one pointer-free buffer, which the garbage collector need not scan.
-	pendingIDs  []byte
+	// pointer-free buffers, one per batch, which the garbage collector
+	// need not scan and which are never copied to grow.
+	pendingIDs  [][]byte
 	pendingFrom uint64 // ... brought up to this size
 }
 

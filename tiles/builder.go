@@ -52,6 +52,9 @@ func (b *Builder) visit(id compact.NodeID, hash []byte) {
 	}
 	l := int(id.Level / Height)
 	b.level(l)
+	if b.edge[l] == nil {
+		b.edge[l] = make([]byte, 0, Width*HashSize) // each full tile is allocated once, at its size
+	}
 	b.edge[l] = append(b.edge[l], hash...)
 	if len(b.edge[l]) == Width*HashSize {
 		if b.Full != nil {

@@ -12,10 +12,12 @@
 package idshard
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,27 +126,31 @@ func Parse(b []byte) ([]Line, error) {
 	return out, nil
 }
 
-func less(a, b Line) bool {
-	if a.ID != b.ID {
-		return a.ID < b.ID
+func less(a, b Line) bool { return compare(a, b) < 0 }
+
+func compare(a, b Line) int {
+	if c := strings.Compare(a.ID, b.ID); c != 0 {
+		return c
 	}
-	return a.Leaf < b.Leaf
+	return cmp.Compare(a.Leaf, b.Leaf)
 }
 
 // Marshal encodes lines as a shard, sorted.
 func Marshal(lines []Line) []byte {
-	sort.Slice(lines, func(i, j int) bool { return less(lines[i], lines[j]) })
-	var b strings.Builder
+	slices.SortFunc(lines, compare)
+	size := 0
+	for _, l := range lines {
+		size += len(l.ID) + 22 // tab, up to 20 digits, newline
+	}
+	b := make([]byte, 0, size)
 	for i, l := range lines {
 		if i > 0 && l == lines[i-1] {
 			continue
 		}
-		b.WriteString(l.ID)
-		b.WriteByte('\t')
-		b.WriteString(strconv.FormatUint(l.Leaf, 10))
-		b.WriteByte('\n')
+		b = append(append(b, l.ID...), '\t')
+		b = append(strconv.AppendUint(b, l.Leaf, 10), '\n')
 	}
-	return []byte(b.String())
+	return b
 }
 
 // Lookup returns the leaves a shard lists for id.
