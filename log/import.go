@@ -52,7 +52,7 @@ type chunk struct {
 
 type item struct {
 	line int
-	req  entry.Request
+	req  request
 	err  error
 }
 
@@ -116,8 +116,8 @@ type pendingBatch struct {
 func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, commits chan<- pendingBatch, batchSize int) error {
 	// The slices go with each batch to its commit, so each batch gets
 	// new ones, sized once.
-	newSlices := func() ([]item, []entry.Request) {
-		return make([]item, 0, batchSize+batchSize/8), make([]entry.Request, 0, batchSize)
+	newSlices := func() ([]item, []request) {
+		return make([]item, 0, batchSize+batchSize/8), make([]request, 0, batchSize)
 	}
 	items, valid := newSlices()
 	flush := func() error {
@@ -276,18 +276,29 @@ func newChunk() *chunk {
 	return &chunk{lines: make([]string, 0, chunkLines), items: make([]item, 0, chunkLines), done: make(chan struct{})}
 }
 
-// parseChunk parses and validates each line of a chunk.
+// parseChunk parses and validates each line of a chunk and encodes the
+// entry fields of the valid ones, all into one buffer.
 func (w *Writer) parseChunk(c *chunk) {
+	var fields []byte
+	ends := make([]int, len(c.lines))
 	for i, l := range c.lines {
 		it := &c.items[i]
-		if it.err != nil {
-			continue
+		if it.err == nil {
+			it.req.Request, it.err = entry.ParseRequestString(l)
 		}
-		req, err := entry.ParseRequestString(l)
-		if err == nil {
-			err = w.rules.Normalize(&req)
+		if it.err == nil {
+			it.err = w.rules.Normalize(&it.req.Request)
 		}
-		it.req, it.err = req, err
+		if it.err == nil {
+			fields = it.req.AppendFields(fields)
+		}
+		ends[i] = len(fields)
+	}
+	for i, start := 0, 0; i < len(ends); i++ {
+		if c.items[i].err == nil {
+			c.items[i].req.fields = fields[start:ends[i]:ends[i]]
+		}
+		start = ends[i]
 	}
 	c.lines = nil
 	close(c.done)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,11 +17,19 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// request is a normalised request with its entry's fields already
+// encoded (entry.Request.AppendFields), wherever there was a core to spare:
+// sequencing, which runs on one core, then only assembles the entry.
+type request struct {
+	entry.Request
+	fields []byte
+}
+
 // prepare sequences normalised requests into a new batch: it answers
 // duplicates from the dedup index, assigns leaf indices to the rest,
 // integrates them into the tree and signs the checkpoint that will publish
 // them. Nothing is written yet; commit does that.
-func (w *Writer) prepare(ctx context.Context, reqs []entry.Request) (*batch, error) {
+func (w *Writer) prepare(ctx context.Context, reqs []request) (*batch, error) {
 	if err := w.checkFailed(); err != nil {
 		return nil, err
 	}
@@ -35,14 +44,18 @@ func (w *Writer) prepare(ctx context.Context, reqs []entry.Request) (*batch, err
 	if t.Before(w.lastTime) {
 		t = w.lastTime // integration times never decrease
 	}
+	ts := t.AppendFormat(nil, entry.TimeFormat)
 	for i := range reqs {
-		res, err := w.sequence(ctx, b, &reqs[i], t)
+		res, err := w.sequence(ctx, b, &reqs[i], ts)
 		if err != nil {
 			return nil, w.fail(err)
 		}
 		b.results[i] = res
 	}
 	if b.stage.count > 0 {
+		if err := w.integrate(b); err != nil {
+			return nil, w.fail(err)
+		}
 		w.sizeHint.entry = len(b.stage.entries) / int(b.stage.count)
 		w.sizeHint.ids = len(b.ids) / int(b.stage.count)
 		w.lastTime = t
@@ -57,8 +70,10 @@ func (w *Writer) prepare(ctx context.Context, reqs []entry.Request) (*batch, err
 	return b, nil
 }
 
-// sequence answers one request within batch b.
-func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t time.Time) (Result, error) {
+// sequence answers one request within batch b: with the code already
+// holding one of its identifiers, or by staging a new entry at the next
+// index. The tree takes the new entries later, in integrate.
+func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte) (Result, error) {
 	var held *entry.Entry
 	for _, id := range req.IDs {
 		e, err := w.holder(ctx, b, id)
@@ -80,16 +95,15 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t t
 	if held != nil {
 		return Result{Code: held.Code, Index: held.Code.Index, Existing: true}, nil
 	}
-	code := idcode.Code{Country: req.Country, Subdivision: req.Subdivision, Index: w.tree.size}
-	e := entry.Entry{Request: *req, Code: code, Time: t}
-	w.buf = e.AppendJSON(w.buf[:0])
-	b.offsets = append(b.offsets, len(b.stage.entries))
-	if err := b.stage.add(w.buf); err != nil {
+	code := idcode.Code{Country: req.Country, Subdivision: req.Subdivision, Index: b.stage.start + b.stage.count}
+	if req.fields == nil {
+		req.fields = req.AppendFields(nil)
+	}
+	off := len(b.stage.entries)
+	if err := b.stage.addWith(func(dst []byte) []byte { return entry.AppendEntry(dst, code, req.fields, ts) }); err != nil {
 		return Result{}, err
 	}
-	if err := w.tree.append(w.buf); err != nil {
-		return Result{}, err
-	}
+	b.offsets = append(b.offsets, off)
 	for _, id := range req.IDs {
 		if err := w.idx.Insert(idindex.Fingerprint(id), code.Index); err != nil {
 			return Result{}, err
@@ -98,6 +112,32 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *entry.Request, t t
 		b.ids = append(strconv.AppendUint(b.ids, code.Index, 10), '\n')
 	}
 	return Result{Code: code, Index: code.Index}, nil
+}
+
+// integrate adds the batch's new entries to the tree, hashing their
+// leaves on all cores.
+func (w *Writer) integrate(b *batch) error {
+	n := len(b.offsets)
+	hashes := make([]tiles.Hash, n)
+	workers := min(runtime.GOMAXPROCS(0), 1+n/512)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var h tiles.Hasher
+			for i := k * n / workers; i < (k+1)*n/workers; i++ {
+				hashes[i] = h.Leaf(b.staged(i))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, h := range hashes {
+		if err := w.tree.appendHash(h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // holder returns the entry that holds identifier id, or nil. Index hits

@@ -23,11 +23,19 @@ type staging struct {
 	entries []byte // bundle-encoded: uint16 length || bytes, count times
 }
 
-func (s *staging) add(entry []byte) error {
-	var err error
-	s.entries, err = tiles.AppendBundleEntry(s.entries, entry)
+// addWith stages the entry that encode appends to its argument, encoding
+// it in place rather than copying it.
+func (s *staging) addWith(encode func([]byte) []byte) error {
+	off := len(s.entries)
+	s.entries = encode(append(s.entries, 0, 0))
+	n := len(s.entries) - off - 2
+	if n > tiles.MaxEntrySize {
+		s.entries = s.entries[:off]
+		return fmt.Errorf("entry is %d bytes, larger than the %d a bundle can carry", n, tiles.MaxEntrySize)
+	}
+	binary.BigEndian.PutUint16(s.entries[off:], uint16(n))
 	s.count++
-	return err
+	return nil
 }
 
 // marshal returns the staged file as parts to write in order: header,

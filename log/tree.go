@@ -110,9 +110,12 @@ func (t *tree) root() tiles.Hash { return t.tiles.Root() }
 
 // append adds one entry's leaf hash to the tree. Its bytes reach the
 // entry bundles per batch, through addBundles.
-func (t *tree) append(entry []byte) error {
+func (t *tree) append(entry []byte) error { return t.appendHash(t.hasher.Leaf(entry)) }
+
+// appendHash adds the next leaf hash.
+func (t *tree) appendHash(leaf tiles.Hash) error {
 	t.size++
-	return t.tiles.Append(t.hasher.Leaf(entry))
+	return t.tiles.Append(leaf)
 }
 
 // addBundles adds a batch's staged entries (bundle-encoded, from leaf

@@ -55,7 +55,6 @@ type Writer struct {
 	lastTime  time.Time
 	now       func() time.Time
 	workers   int
-	buf       []byte
 	sizeHint  struct{ entry, ids int } // bytes per new entry in the last batch
 	cache     map[uint64][][]byte      // parsed full bundles, for confirming dedup hits
 	witnesses *witnessclient.Client    // nil: publish without cosignatures
@@ -92,9 +91,14 @@ func (b *batch) entry(leaf uint64) ([]byte, bool) {
 	if leaf < b.stage.start || leaf >= b.stage.start+uint64(len(b.offsets)) {
 		return nil, false
 	}
-	off := b.offsets[leaf-b.stage.start]
+	return b.staged(int(leaf - b.stage.start)), true
+}
+
+// staged returns the batch's i-th new entry.
+func (b *batch) staged(i int) []byte {
+	off := b.offsets[i]
 	n := int(b.stage.entries[off])<<8 | int(b.stage.entries[off+1])
-	return b.stage.entries[off+2 : off+2+n], true
+	return b.stage.entries[off+2 : off+2+n]
 }
 
 // Open takes the log's lock and loads it, finishing a batch that a crash
@@ -282,7 +286,7 @@ type Batch struct {
 // the previous one is being published: Prepare calls must come from one
 // goroutine, and batches must be published in the order prepared.
 func (w *Writer) Prepare(ctx context.Context, reqs []entry.Request) (*Batch, error) {
-	valid := make([]entry.Request, 0, len(reqs))
+	valid := make([]request, 0, len(reqs))
 	out := &Batch{results: make([]Result, len(reqs))}
 	for i := range reqs {
 		r := reqs[i]
@@ -291,7 +295,7 @@ func (w *Writer) Prepare(ctx context.Context, reqs []entry.Request) (*Batch, err
 			out.results[i].Err = err
 			continue
 		}
-		valid = append(valid, r)
+		valid = append(valid, request{Request: r})
 		out.pos = append(out.pos, i)
 	}
 	b, err := w.prepare(ctx, valid)

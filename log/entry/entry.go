@@ -27,33 +27,50 @@ type Entry struct {
 // AppendJSON appends the canonical JSON of e: fixed key order, no
 // white space. It does not check e; Normalize the request first.
 func (e *Entry) AppendJSON(b []byte) []byte {
+	var ts [len(TimeFormat)]byte
+	return AppendEntry(b, e.Code, e.Request.AppendFields(nil), e.Time.UTC().AppendFormat(ts[:0], TimeFormat))
+}
+
+// AppendEntry appends the canonical JSON of the entry with code, fields
+// as Request.AppendFields encodes them, and time formatted with
+// TimeFormat. The writer encodes a request's fields on any core as soon as
+// it is parsed; only this cheap assembly waits for the code.
+func AppendEntry(b []byte, code idcode.Code, fields, time []byte) []byte {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, Version, 10)
 	b = append(b, `,"code":"`...)
-	b = e.Code.Append(b)
-	b = append(b, `","country":`...)
-	b = appendString(b, e.Country)
+	b = code.Append(b)
+	b = append(b, `",`...)
+	b = append(b, fields...)
+	b = append(b, `,"time":"`...)
+	b = append(b, time...)
+	return append(b, `"}`...)
+}
+
+// AppendFields appends the request's part of its entry's canonical JSON:
+// the members from "country" to "lon", without braces around them.
+func (r *Request) AppendFields(b []byte) []byte {
+	b = append(b, `"country":`...)
+	b = appendString(b, r.Country)
 	b = append(b, `,"subdivision":`...)
-	b = appendString(b, e.Subdivision)
+	b = appendString(b, r.Subdivision)
 	b = append(b, `,"name":`...)
-	b = appendString(b, e.Name)
+	b = appendString(b, r.Name)
 	b = append(b, `,"ids":[`...)
-	for i, id := range e.IDs {
+	for i, id := range r.IDs {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendString(b, id)
 	}
 	b = append(b, ']')
-	if e.HasLocation {
+	if r.HasLocation {
 		b = append(b, `,"lat":`...)
-		b = strconv.AppendFloat(b, e.Lat, 'f', -1, 64)
+		b = strconv.AppendFloat(b, r.Lat, 'f', -1, 64)
 		b = append(b, `,"lon":`...)
-		b = strconv.AppendFloat(b, e.Lon, 'f', -1, 64)
+		b = strconv.AppendFloat(b, r.Lon, 'f', -1, 64)
 	}
-	b = append(b, `,"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, TimeFormat)
-	return append(b, `"}`...)
+	return b
 }
 
 // Decode reads an entry and checks it against the rules: every field valid,
