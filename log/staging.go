@@ -1,7 +1,7 @@
 package log
 
 import (
-	"crypto/sha256"
+	"hash/crc32"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +13,15 @@ import (
 	"github.com/citylog/citylog/tiles"
 )
 
-const stagingMagic = "citylog-staging1"
+const stagingMagic = "citylog-staging2"
+
+// stagingSum detects a staged file torn by a crash or damaged on disk; it
+// guards against accidents, not attackers, so CRC-32C (in hardware on
+// amd64 and arm64) serves where SHA-256 cost a tenth of a second per
+// million entries.
+var stagingSum = crc32.MakeTable(crc32.Castagnoli)
+
+const stagingSumSize = 4
 
 // staging is a batch's entries, written durably before any of its files,
 // so that a crash mid-batch is finished on restart with the same bytes.
@@ -45,19 +53,17 @@ func (s *staging) marshal() [][]byte {
 	head = append(head, stagingMagic...)
 	head = binary.BigEndian.AppendUint64(head, s.start)
 	head = binary.BigEndian.AppendUint64(head, s.count)
-	h := sha256.New()
-	h.Write(head)
-	h.Write(s.entries)
-	return [][]byte{head, s.entries, h.Sum(nil)}
+	sum := crc32.Update(crc32.Checksum(head, stagingSum), stagingSum, s.entries)
+	return [][]byte{head, s.entries, binary.BigEndian.AppendUint32(nil, sum)}
 }
 
 func parseStaging(b []byte) (*staging, error) {
 	head := len(stagingMagic) + 16
-	if len(b) < head+sha256.Size || string(b[:len(stagingMagic)]) != stagingMagic {
+	if len(b) < head+stagingSumSize || string(b[:len(stagingMagic)]) != stagingMagic {
 		return nil, fmt.Errorf("staged batch is damaged (bad header)")
 	}
-	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
-	if want := sha256.Sum256(body); string(want[:]) != string(sum) {
+	body, sum := b[:len(b)-stagingSumSize], b[len(b)-stagingSumSize:]
+	if crc32.Checksum(body, stagingSum) != binary.BigEndian.Uint32(sum) {
 		return nil, fmt.Errorf("staged batch is damaged (checksum mismatch)")
 	}
 	s := &staging{
