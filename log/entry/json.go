@@ -318,17 +318,21 @@ func (s *scanner) integer() (uint64, error) {
 // fields, but the encoder must not emit invalid JSON for any input).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	plain := 0 // s[plain:i] needs no escaping: copied in one go
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[plain:i]...)
+		plain = i + 1
+		if c < 0x20 {
 			b = append(b, `\u00`...)
 			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-		default:
-			b = append(b, c)
+		} else {
+			b = append(b, '\\', c)
 		}
 	}
+	b = append(b, s[plain:]...)
 	return append(b, '"')
 }

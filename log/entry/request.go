@@ -161,6 +161,9 @@ func (r *Rules) Normalize(req *Request) error {
 // characters.
 func normalName(name string) (string, error) {
 	n := strings.TrimSpace(name)
+	if printableASCII(n) && len(n) >= 1 && len(n) <= MaxNameLength {
+		return n, nil // NFC already, one character per byte, no control characters
+	}
 	if !norm.NFC.IsNormalString(n) {
 		n = norm.NFC.String(n)
 	}
@@ -174,6 +177,15 @@ func normalName(name string) (string, error) {
 		}
 	}
 	return n, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // roundCoord rounds to 6 decimals (about 0.1 m), the precision entries
