@@ -71,8 +71,8 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	ordered := make(chan *chunk, 2*opts.Workers)
-	work := make(chan *chunk, 2*opts.Workers)
+	ordered := make(chan *chunk, 8*opts.Workers)
+	work := make(chan *chunk, 8*opts.Workers)
 	readErr := make(chan error, 1)
 	go func() {
 		readErr <- readChunks(ctx, r, opts.Progress, ordered, work)
@@ -86,7 +86,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 			}
 		}()
 	}
-	commits := make(chan pendingBatch, 1)
+	commits := make(chan pendingBatch, 2)
 	var stats ImportStats
 	committed := make(chan error, 1)
 	go func() { committed <- w.commitInOrder(ctx, cancel, commits, opts, report, &stats) }()
