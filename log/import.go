@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 
@@ -47,6 +48,7 @@ const chunkLines = 2048
 type chunk struct {
 	lines []string
 	items []item
+	bytes int64 // input bytes the chunk's lines came from
 	done  chan struct{}
 }
 
@@ -90,7 +92,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	var stats ImportStats
 	committed := make(chan error, 1)
 	go func() { committed <- w.commitInOrder(ctx, cancel, commits, opts, report, &stats) }()
-	seqErr := w.sequenceChunks(ctx, ordered, commits, opts.BatchSize)
+	seqErr := w.sequenceChunks(ctx, ordered, commits, opts.BatchSize, inputSize(r))
 	close(commits)
 	commitErr := <-committed
 	rerr := <-readErr
@@ -112,8 +114,10 @@ type pendingBatch struct {
 }
 
 // sequenceChunks takes parsed chunks in input order and prepares a batch
-// every batchSize valid requests (and one for the rest).
-func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, commits chan<- pendingBatch, batchSize int) error {
+// every batchSize valid requests (and one for the rest). If the input's
+// size is known (not -1), the dedup index is sized once from the first
+// chunk rather than grown step by step on the sequencer's critical path.
+func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, commits chan<- pendingBatch, batchSize int, inputSize int64) error {
 	// The slices go with each batch to its commit, so each batch gets
 	// new ones, sized once.
 	newSlices := func() ([]item, []request) {
@@ -130,10 +134,22 @@ func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, comm
 		return nil
 	}
 	var seqErr error
+	first := true
 	for c := range ordered {
 		<-c.done
 		if seqErr != nil || ctx.Err() != nil {
 			continue // drain so the reader can finish
+		}
+		if first && inputSize > 0 && c.bytes > 0 {
+			first = false
+			ids := 0
+			for _, it := range c.items {
+				ids += len(it.req.IDs)
+			}
+			expect := uint64(float64(ids) * float64(inputSize) / float64(c.bytes))
+			if seqErr = w.idx.Reserve(expect + expect/16); seqErr != nil {
+				continue
+			}
 		}
 		for _, it := range c.items {
 			items = append(items, it)
@@ -216,7 +232,9 @@ func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered,
 	var text strings.Builder // the chunk's lines, back to back
 	var ends []int           // where each line of the chunk ends in text
 	c := newChunk()
+	var chunkStart int64
 	send := func() {
+		c.bytes, chunkStart = consumed-chunkStart, consumed
 		all := text.String()
 		for i, start := 0, 0; i < len(ends); i++ {
 			c.lines[i] = all[start:ends[i]]
@@ -270,6 +288,26 @@ func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered,
 	}
 	send()
 	return nil
+}
+
+// inputSize returns how many bytes are left to read from r, or -1 if r
+// cannot tell (a pipe, say).
+func inputSize(r io.Reader) int64 {
+	switch r := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader
+		return int64(r.Len())
+	case *os.File:
+		st, err := r.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return -1
+		}
+		off, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return st.Size() - off
+	}
+	return -1
 }
 
 func newChunk() *chunk {

@@ -1,9 +1,12 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -87,5 +90,37 @@ func TestImportReportErrorStops(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || n != 150 {
 		t.Fatalf("err %v after %d reports", err, n)
+	}
+}
+
+// TestInputSize: the bytes left to read, where the reader can tell; -1
+// for a pipe (Import then grows the dedup index as it goes).
+func TestInputSize(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("0123456789")
+	f.Seek(4, io.SeekStart)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+		want int64
+	}{
+		{"bytes", bytes.NewReader([]byte("abc")), 3},
+		{"string", strings.NewReader("abcd"), 4},
+		{"file part-read", f, 6},
+		{"pipe", pr, -1},
+		{"other reader", io.LimitReader(strings.NewReader("abc"), 2), -1},
+	} {
+		if got := inputSize(tc.r); got != tc.want {
+			t.Errorf("%s: inputSize = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

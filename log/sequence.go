@@ -75,8 +75,11 @@ func (w *Writer) prepare(ctx context.Context, reqs []request) (*batch, error) {
 // index. The tree takes the new entries later, in integrate.
 func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte) (Result, error) {
 	var held *entry.Entry
+	var buf [entry.MaxIDs]uint64
+	fps := buf[:0]
 	for _, id := range req.IDs {
-		e, err := w.holder(ctx, b, id)
+		fps = append(fps, idindex.Fingerprint(id))
+		e, err := w.holder(ctx, b, id, fps[len(fps)-1])
 		if err != nil {
 			return Result{}, err
 		}
@@ -104,8 +107,8 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte
 		return Result{}, err
 	}
 	b.offsets = append(b.offsets, off)
-	for _, id := range req.IDs {
-		if err := w.idx.Insert(idindex.Fingerprint(id), code.Index); err != nil {
+	for i, id := range req.IDs {
+		if err := w.idx.Insert(fps[i], code.Index); err != nil {
 			return Result{}, err
 		}
 		b.ids = append(append(b.ids, id...), '\t')
@@ -140,12 +143,13 @@ func (w *Writer) integrate(b *batch) error {
 	return nil
 }
 
-// holder returns the entry that holds identifier id, or nil. Index hits
+// holder returns the entry that holds identifier id (of fingerprint fp),
+// or nil. Index hits
 // are only candidates: each is confirmed against the entry itself.
-func (w *Writer) holder(ctx context.Context, b *batch, id string) (*entry.Entry, error) {
+func (w *Writer) holder(ctx context.Context, b *batch, id string, fp uint64) (*entry.Entry, error) {
 	var found *entry.Entry
 	var err error
-	w.idx.Lookup(idindex.Fingerprint(id), func(leaf uint64) bool {
+	w.idx.Lookup(fp, func(leaf uint64) bool {
 		var e entry.Entry
 		e, err = w.entryAt(ctx, b, leaf)
 		if errors.Is(err, errNoEntry) {

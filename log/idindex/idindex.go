@@ -211,9 +211,25 @@ func (x *Index) put(fp, value uint64) {
 	}
 }
 
+// Reserve makes room for n more fingerprints at once, so that filing
+// them does not grow (and rehash) the table step by step.
+func (x *Index) Reserve(n uint64) error {
+	slots := x.mask + 1
+	for (x.count+n)*10 > slots*6 {
+		slots *= 2
+	}
+	if slots == x.mask+1 {
+		return nil
+	}
+	return x.growTo(slots)
+}
+
 // grow moves every slot into a table twice the size.
-func (x *Index) grow() error {
-	slots := (x.mask + 1) * 2
+func (x *Index) grow() error { return x.growTo((x.mask + 1) * 2) }
+
+// growTo moves every slot into a table of the given number of slots, a
+// larger power of two.
+func (x *Index) growTo(slots uint64) error {
 	var mem []byte
 	var err error
 	if x.shared {

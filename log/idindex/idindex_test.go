@@ -124,3 +124,37 @@ func TestShared(t *testing.T) {
 		t.Errorf("unsaved entry: %v", got) // may be present; never twice
 	}
 }
+
+// TestReserve: after Reserve(n) the table holds what it held, and n more
+// fingerprints go in without growing it again.
+func TestReserve(t *testing.T) {
+	x, err := Create(filepath.Join(t.TempDir(), "ids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for i := uint64(0); i < 1000; i++ {
+		x.Insert(Fingerprint(fmt.Sprint("geonames:", i)), i)
+	}
+	if err := x.Reserve(50000); err != nil {
+		t.Fatal(err)
+	}
+	slots := x.mask + 1
+	if (x.count+50000)*10 > slots*6 {
+		t.Fatalf("Reserve left %d slots for %d fingerprints", slots, x.count+50000)
+	}
+	for i := uint64(1000); i < 51000; i++ {
+		x.Insert(Fingerprint(fmt.Sprint("geonames:", i)), i)
+	}
+	if x.mask+1 != slots {
+		t.Errorf("the table grew from %d to %d slots after Reserve", slots, x.mask+1)
+	}
+	for _, i := range []uint64{0, 999, 1000, 50999} {
+		if got := lookupAll(x, fmt.Sprint("geonames:", i)); len(got) != 1 || got[0] != i {
+			t.Errorf("lookup %d = %v", i, got)
+		}
+	}
+	if err := x.Reserve(10); err != nil || x.mask+1 != slots {
+		t.Errorf("a Reserve the table already fits changed it: %v, %d slots", err, x.mask+1)
+	}
+}
