@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/idindex"
 )
 
 // LineResult is the outcome of one line of an import.
@@ -314,11 +315,14 @@ func newChunk() *chunk {
 	return &chunk{lines: make([]string, 0, chunkLines), items: make([]item, 0, chunkLines), done: make(chan struct{})}
 }
 
-// parseChunk parses and validates each line of a chunk and encodes the
-// entry fields of the valid ones, all into one buffer.
+// parseChunk parses and validates each line of a chunk and, for the
+// valid ones, encodes the entry fields and fingerprints the identifiers,
+// into one buffer of each for the chunk.
 func (w *Writer) parseChunk(c *chunk) {
 	var fields []byte
-	ends := make([]int, len(c.lines))
+	var fps []uint64
+	type end struct{ fields, fps int }
+	ends := make([]end, len(c.lines))
 	for i, l := range c.lines {
 		it := &c.items[i]
 		if it.err == nil {
@@ -329,14 +333,19 @@ func (w *Writer) parseChunk(c *chunk) {
 		}
 		if it.err == nil {
 			fields = it.req.AppendFields(fields)
+			for _, id := range it.req.IDs {
+				fps = append(fps, idindex.Fingerprint(id))
+			}
 		}
-		ends[i] = len(fields)
+		ends[i] = end{len(fields), len(fps)}
 	}
-	for i, start := 0, 0; i < len(ends); i++ {
+	var start end
+	for i, e := range ends {
 		if c.items[i].err == nil {
-			c.items[i].req.fields = fields[start:ends[i]:ends[i]]
+			c.items[i].req.fields = fields[start.fields:e.fields:e.fields]
+			c.items[i].req.fps = fps[start.fps:e.fps:e.fps]
 		}
-		start = ends[i]
+		start = e
 	}
 	c.lines = nil
 	close(c.done)

@@ -23,7 +23,24 @@ import (
 type request struct {
 	entry.Request
 	fields []byte
+	fps    []uint64 // the identifiers' idindex.Fingerprint, in order; nil if not yet computed
 }
+
+// fingerprints returns r's identifiers' fingerprints, computing them if
+// need be.
+func (r *request) fingerprints() []uint64 {
+	if r.fps == nil {
+		r.fps = make([]uint64, len(r.IDs))
+		for i, id := range r.IDs {
+			r.fps[i] = idindex.Fingerprint(id)
+		}
+	}
+	return r.fps
+}
+
+// prefetchAhead is how many requests' index slots are fetched into cache
+// at once, ahead of sequencing them.
+const prefetchAhead = 32
 
 // prepare sequences normalised requests into a new batch: it answers
 // duplicates from the dedup index, assigns leaf indices to the rest,
@@ -45,7 +62,15 @@ func (w *Writer) prepare(ctx context.Context, reqs []request) (*batch, error) {
 		t = w.lastTime // integration times never decrease
 	}
 	ts := t.AppendFormat(nil, entry.TimeFormat)
+	var ahead []uint64
 	for i := range reqs {
+		if i%prefetchAhead == 0 {
+			ahead = ahead[:0]
+			for j := i; j < min(i+prefetchAhead, len(reqs)); j++ {
+				ahead = append(ahead, reqs[j].fingerprints()...)
+			}
+			w.idx.Prefetch(ahead)
+		}
 		res, err := w.sequence(ctx, b, &reqs[i], ts)
 		if err != nil {
 			return nil, w.fail(err)
@@ -75,11 +100,9 @@ func (w *Writer) prepare(ctx context.Context, reqs []request) (*batch, error) {
 // index. The tree takes the new entries later, in integrate.
 func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte) (Result, error) {
 	var held *entry.Entry
-	var buf [entry.MaxIDs]uint64
-	fps := buf[:0]
-	for _, id := range req.IDs {
-		fps = append(fps, idindex.Fingerprint(id))
-		e, err := w.holder(ctx, b, id, fps[len(fps)-1])
+	fps := req.fingerprints()
+	for i, id := range req.IDs {
+		e, err := w.holder(ctx, b, id, fps[i])
 		if err != nil {
 			return Result{}, err
 		}
