@@ -3,6 +3,9 @@ package entry
 import (
 	"encoding/json"
 	"errors"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +253,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted non-canonical entry %q", b)
 		}
 	})
+}
+
+// TestAppendCoord: the fast path must write exactly what strconv writes,
+// for every value Normalize can leave and for values it would not.
+func TestAppendCoord(t *testing.T) {
+	vals := []float64{0, 1, -1, 0.5, -0.5, 38.04, 114.51, -90, 90, 180, -180, 0.000001, -0.000001,
+		12.345678, -179.999999, 1e-7, 3.14159265358979, 1e300, math.Inf(1), math.NaN(), math.Copysign(0, -1)}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		vals = append(vals, roundCoord(r.Float64()*360-180), roundCoord(r.Float64()*180-90), r.NormFloat64()*100)
+	}
+	for _, v := range vals {
+		want := strconv.AppendFloat(nil, v, 'f', -1, 64)
+		if got := appendCoord(nil, v); string(got) != string(want) {
+			t.Fatalf("appendCoord(%v) = %s, strconv says %s", v, got, want)
+		}
+	}
 }

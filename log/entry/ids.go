@@ -38,8 +38,9 @@ func (r *Rules) CanonicalID(cc, id string) (string, error) {
 		}
 		return "iso3166-2:" + v, nil
 	case "national":
-		parts := strings.Split(value, ":")
-		if len(parts) != 3 || parts[0] != cc || !nationalPart(parts[1]) || !nationalPart(parts[2]) {
+		country, rest, _ := strings.Cut(value, ":")
+		authority, code, ok := strings.Cut(rest, ":")
+		if !ok || country != cc || !nationalPart(authority) || !nationalPart(code) {
 			return "", fmt.Errorf("identifier %q: want national:%s:<authority>:<code>, authority and code 1-32 of [A-Za-z0-9.-]", id, cc)
 		}
 		return id, nil

@@ -119,25 +119,28 @@ func (s *scanner) str() (string, error) {
 	if s.peek() != '"' {
 		return "", errNotString
 	}
-	s.pos++
-	start := s.pos
-	for s.pos < len(s.src) {
-		c := s.src[s.pos]
+	start := s.pos + 1
+	var high byte // the OR of every byte: below 0x80, the string is ASCII
+	for i := start; i < len(s.src); i++ {
+		c := s.src[i]
+		high |= c
 		switch {
 		case c == '"':
-			raw := s.src[start:s.pos]
-			s.pos++
-			if !utf8.ValidString(raw) {
+			raw := s.src[start:i]
+			s.pos = i + 1
+			if high >= 0x80 && !utf8.ValidString(raw) {
 				return "", fmt.Errorf("string is not valid UTF-8")
 			}
 			return raw, nil
 		case c == '\\':
+			s.pos = i
 			return s.strSlow(start)
 		case c < 0x20:
+			s.pos = i
 			return "", s.errorf("raw control character %#x in a string", c)
 		}
-		s.pos++
 	}
+	s.pos = len(s.src)
 	return "", s.errorf("unterminated string")
 }
 

@@ -20,16 +20,20 @@ const NoSubdivision = "0"
 // writer and every auditor must use the same Rules to agree on validity.
 type Rules struct {
 	countries    map[string]bool
-	subdivisions map[string]bool // "CC-SSS"
+	subdivisions map[subdivision]bool
 	noSubs       map[string]bool // countries the module lists no subdivisions for
 	extra        []string        // operator-added, sorted
 }
+
+// subdivision keys Rules.subdivisions: two strings, so that a lookup
+// builds no "CC-SSS" string.
+type subdivision struct{ cc, sub string }
 
 // DefaultRules returns the rules of the data module alone.
 func DefaultRules() *Rules {
 	r := &Rules{
 		countries:    map[string]bool{},
-		subdivisions: map[string]bool{},
+		subdivisions: map[subdivision]bool{},
 		noSubs:       map[string]bool{},
 	}
 	for _, c := range countries.All() {
@@ -46,7 +50,7 @@ func DefaultRules() *Rules {
 		if !ok || !r.countries[cc] || !validSubdivisionSyntax(sub) {
 			continue
 		}
-		r.subdivisions[code] = true
+		r.subdivisions[subdivision{cc, sub}] = true
 		delete(r.noSubs, cc)
 	}
 	return r
@@ -67,8 +71,8 @@ func (r *Rules) ParseExtraSubdivisions(data []byte) error {
 		if !ok || !r.countries[cc] || !validSubdivisionSyntax(sub) || sub == NoSubdivision {
 			return fmt.Errorf("extra subdivisions, line %d: %q is not CC-SSS with CC an ISO 3166-1 country and SSS 1-3 of [A-Z0-9]", n, line)
 		}
-		if !r.subdivisions[line] {
-			r.subdivisions[line] = true
+		if !r.subdivisions[subdivision{cc, sub}] {
+			r.subdivisions[subdivision{cc, sub}] = true
 			r.extra = append(r.extra, line)
 		}
 	}
@@ -87,7 +91,7 @@ func (r *Rules) Subdivision(cc, sub string) bool {
 	if sub == NoSubdivision {
 		return r.noSubs[cc]
 	}
-	return r.subdivisions[cc+"-"+sub]
+	return r.subdivisions[subdivision{cc, sub}]
 }
 
 func validSubdivisionSyntax(s string) bool {
