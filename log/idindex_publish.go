@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
@@ -50,8 +49,8 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		}
 		raw = append([][]byte{older}, pending...)
 	}
-	// Lines stay raw bytes until their shard is written, so that memory
-	// holds each identifier about twice, not as a slice of strings.
+	// Lines stay raw bytes, grouped and then sorted as they are
+	// (idshard.SortLines): no string or number is made per line.
 	shards := groupByShard(raw, bits)
 	var touched []uint32
 	for i, ls := range shards {
@@ -62,17 +61,17 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if err := parallel(ctx, len(touched), func(k int) error {
 		i := touched[k]
 		path := idshard.ShardPath(i, bits)
-		add := parsePending(shards[i])
+		lines := shards[i]
 		if !full {
 			old, err := w.store.ReadFile(ctx, path)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("couldn't read %s: %w", path, err)
 			}
-			if prev, err := idshard.Parse(old); err == nil {
-				add = append(prev, add...)
+			if _, err := idshard.Parse(old); err == nil { // a damaged shard is rebuilt from what is pending
+				lines = append(old, lines...)
 			}
 		}
-		if err := w.store.PutFile(ctx, path, idshard.Marshal(add)); err != nil {
+		if err := w.store.PutFile(ctx, path, idshard.SortLines(lines)); err != nil {
 			return fmt.Errorf("couldn't write %s: %w", path, err)
 		}
 		return nil
@@ -89,20 +88,6 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	w.pendingIDs, w.pendingFrom = w.pendingIDs[len(pending):], size
 	w.mu.Unlock()
 	return nil
-}
-
-// parsePending reads the pending "identifier TAB leaf NL" lines.
-func parsePending(b []byte) []idshard.Line {
-	out := make([]idshard.Line, 0, bytes.Count(b, []byte{'\n'}))
-	s := string(b) // one copy; the identifiers are substrings of it
-	for len(s) > 0 {
-		line, rest, _ := strings.Cut(s, "\n")
-		s = rest
-		id, leaf, _ := strings.Cut(line, "\t")
-		n, _ := strconv.ParseUint(leaf, 10, 64)
-		out = append(out, idshard.Line{ID: id, Leaf: n})
-	}
-	return out
 }
 
 // readIDs reads the identifiers of leaves [from, to) from the bundles, as
@@ -145,7 +130,7 @@ func groupByShard(bufs [][]byte, bits int) [][]byte {
 			for n := k; n < len(bufs); n += workers {
 				eachLine(bufs[n], func(line []byte) {
 					id, _, _ := bytes.Cut(line, []byte{'\t'})
-					idx[n] = append(idx[n], idshard.ShardIndex(string(id), bits))
+					idx[n] = append(idx[n], idshard.ShardIndexBytes(id, bits))
 				})
 			}
 		}()
