@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
@@ -49,8 +50,8 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		}
 		raw = append([][]byte{older}, pending...)
 	}
-	// Lines stay raw bytes, grouped and then sorted as they are
-	// (idshard.SortLines): no string or number is made per line.
+	// Lines stay raw bytes until their shard is written, so that memory
+	// holds each identifier about twice, not as a slice of strings.
 	shards := groupByShard(raw, bits)
 	var touched []uint32
 	for i, ls := range shards {
@@ -61,17 +62,17 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if err := parallel(ctx, len(touched), func(k int) error {
 		i := touched[k]
 		path := idshard.ShardPath(i, bits)
-		lines := shards[i]
+		add := parsePending(shards[i])
 		if !full {
 			old, err := w.store.ReadFile(ctx, path)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("couldn't read %s: %w", path, err)
 			}
-			if _, err := idshard.Parse(old); err == nil { // a damaged shard is rebuilt from what is pending
-				lines = append(old, lines...)
+			if prev, err := idshard.Parse(old); err == nil {
+				add = append(prev, add...)
 			}
 		}
-		if err := w.store.PutFile(ctx, path, idshard.SortLines(lines)); err != nil {
+		if err := w.store.PutFile(ctx, path, idshard.Marshal(add)); err != nil {
 			return fmt.Errorf("couldn't write %s: %w", path, err)
 		}
 		return nil
@@ -88,6 +89,20 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	w.pendingIDs, w.pendingFrom = w.pendingIDs[len(pending):], size
 	w.mu.Unlock()
 	return nil
+}
+
+// parsePending reads the pending "identifier TAB leaf NL" lines.
+func parsePending(b []byte) []idshard.Line {
+	out := make([]idshard.Line, 0, bytes.Count(b, []byte{'\n'}))
+	s := string(b) // one copy; the identifiers are substrings of it
+	for len(s) > 0 {
+		line, rest, _ := strings.Cut(s, "\n")
+		s = rest
+		id, leaf, _ := strings.Cut(line, "\t")
+		n, _ := strconv.ParseUint(leaf, 10, 64)
+		out = append(out, idshard.Line{ID: id, Leaf: n})
+	}
+	return out
 }
 
 // readIDs reads the identifiers of leaves [from, to) from the bundles, as
@@ -130,7 +145,7 @@ func groupByShard(bufs [][]byte, bits int) [][]byte {
 			for n := k; n < len(bufs); n += workers {
 				eachLine(bufs[n], func(line []byte) {
 					id, _, _ := bytes.Cut(line, []byte{'\t'})
-					idx[n] = append(idx[n], idshard.ShardIndexBytes(id, bits))
+					idx[n] = append(idx[n], idshard.ShardIndex(string(id), bits))
 				})
 			}
 		}()

@@ -12,7 +12,6 @@
 package idshard
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
@@ -78,8 +77,8 @@ func Shard(id string, bits int) string { return ShardPath(ShardIndex(id, bits), 
 // ShardIndex returns the number of the shard holding id: the first bits
 // bits of SHA-256(id).
 func ShardIndex(id string, bits int) uint32 {
-	var buf [64]byte // most identifiers fit: no allocation
-	return ShardIndexBytes(append(buf[:0], id...), bits)
+	h := sha256.Sum256([]byte(id))
+	return binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
 }
 
 // ShardPath returns the path of shard number i.
@@ -152,53 +151,6 @@ func Marshal(lines []Line) []byte {
 		b = append(strconv.AppendUint(b, l.Leaf, 10), '\n')
 	}
 	return b
-}
-
-// SortLines returns raw "identifier TAB leaf NL" lines, given in any
-// order, as Marshal encodes them: sorted and without repeats. Working on
-// the bytes spares a writer with millions of lines a string and a number
-// per line. Leaves must be canonical decimals (no leading zeros), as
-// strconv writes them and Parse accepts them.
-func SortLines(raw []byte) []byte {
-	type line struct {
-		b   []byte // without the newline
-		tab int    // where the identifier ends
-	}
-	lines := make([]line, 0, bytes.Count(raw, []byte{'\n'}))
-	for len(raw) > 0 {
-		l, rest, _ := bytes.Cut(raw, []byte{'\n'})
-		raw = rest
-		tab := bytes.IndexByte(l, '\t')
-		if tab < 0 {
-			tab = len(l)
-		}
-		lines = append(lines, line{l, tab})
-	}
-	slices.SortFunc(lines, func(a, b line) int {
-		if c := bytes.Compare(a.b[:a.tab], b.b[:b.tab]); c != 0 {
-			return c
-		}
-		// Canonical decimals order by length, then digit by digit.
-		la, lb := a.b[a.tab:], b.b[b.tab:]
-		if c := cmp.Compare(len(la), len(lb)); c != 0 {
-			return c
-		}
-		return bytes.Compare(la, lb)
-	})
-	out := make([]byte, 0, len(raw)+cap(lines))
-	for i, l := range lines {
-		if i > 0 && bytes.Equal(l.b, lines[i-1].b) {
-			continue
-		}
-		out = append(append(out, l.b...), '\n')
-	}
-	return out
-}
-
-// ShardIndexBytes is ShardIndex for an identifier held as bytes.
-func ShardIndexBytes(id []byte, bits int) uint32 {
-	h := sha256.Sum256(id)
-	return binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
 }
 
 // Lookup returns the leaves a shard lists for id.

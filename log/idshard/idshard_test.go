@@ -1,8 +1,6 @@
 package idshard
 
 import (
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -74,30 +72,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) re-encodes differently", b)
 		}
 	})
-}
-
-// TestSortLinesIsMarshal: sorting raw lines gives exactly Marshal's
-// bytes, for lines in any order with repeats, shared prefixes ("a" and
-// "ab") and leaves of different lengths under one identifier.
-func TestSortLinesIsMarshal(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	ids := []string{"a", "ab", "a-b", "geonames:1", "geonames:10", "geonames:9", "unlocode:CNSJW", "national:DE:x:1"}
-	for round := range 200 {
-		var lines []Line
-		var raw []byte
-		for range r.IntN(50) {
-			l := Line{ids[r.IntN(len(ids))], r.Uint64N(uint64(1) << r.IntN(40))}
-			lines = append(lines, l)
-			if r.IntN(4) == 0 {
-				lines = append(lines, l) // a repeat
-			}
-		}
-		r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
-		for _, l := range lines {
-			raw = append(raw, l.ID+"\t"+strconv.FormatUint(l.Leaf, 10)+"\n"...)
-		}
-		if got, want := SortLines(raw), Marshal(lines); string(got) != string(want) {
-			t.Fatalf("round %d:\nSortLines:\n%s\nMarshal:\n%s", round, got, want)
-		}
-	}
 }
