@@ -145,7 +145,7 @@ func groupByShard(bufs [][]byte, bits int) [][]byte {
 			for n := k; n < len(bufs); n += workers {
 				eachLine(bufs[n], func(line []byte) {
 					id, _, _ := bytes.Cut(line, []byte{'\t'})
-					idx[n] = append(idx[n], idshard.ShardIndex(string(id), bits))
+					idx[n] = append(idx[n], idshard.ShardIndexBytes(id, bits))
 				})
 			}
 		}()

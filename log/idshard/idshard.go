@@ -77,7 +77,13 @@ func Shard(id string, bits int) string { return ShardPath(ShardIndex(id, bits), 
 // ShardIndex returns the number of the shard holding id: the first bits
 // bits of SHA-256(id).
 func ShardIndex(id string, bits int) uint32 {
-	h := sha256.Sum256([]byte(id))
+	var buf [64]byte // most identifiers fit: no allocation
+	return ShardIndexBytes(append(buf[:0], id...), bits)
+}
+
+// ShardIndexBytes is ShardIndex for an identifier held as bytes.
+func ShardIndexBytes(id []byte, bits int) uint32 {
+	h := sha256.Sum256(id)
 	return binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
 }
 
