@@ -71,6 +71,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
+	size := inputSize(r) // before the reader starts reading r
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -93,7 +94,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	var stats ImportStats
 	committed := make(chan error, 1)
 	go func() { committed <- w.commitInOrder(ctx, cancel, commits, opts, report, &stats) }()
-	seqErr := w.sequenceChunks(ctx, ordered, commits, opts.BatchSize, inputSize(r))
+	seqErr := w.sequenceChunks(ctx, ordered, commits, opts.BatchSize, size)
 	close(commits)
 	commitErr := <-committed
 	rerr := <-readErr
