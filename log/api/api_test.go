@@ -117,6 +117,16 @@ func TestAllocateAndVerify(t *testing.T) {
 	if err != nil || r.Code != code {
 		t.Fatalf("receipt: %v", err)
 	}
+	// The answer is written by hand: a name that needs escaping in the
+	// receipt's entry must come back as a receipt that verifies.
+	status, odd := ts.post(t, ts.token, `{"country":"FR","subdivision":"IDF","name":"Saint-\"Quote\" \\ & <Île> \u00e9","ids":["geonames:2988507"]}`)
+	if status != 200 {
+		t.Fatalf("%d %v", status, odd)
+	}
+	r, err = verifier.VerifyReceipt([]byte(odd["receipt"].(string)), key, entry.DefaultRules())
+	if err != nil || r.Code != odd["code"] || r.Name != `Saint-"Quote" \ & <Île> é` {
+		t.Fatalf("receipt of an escaped name: %+v %v", r, err)
+	}
 }
 
 func TestAPIErrors(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,23 +103,28 @@ type errorBody struct {
 	Detail string `json:"detail"`
 }
 
+// requestsSeries names the request counter of an HTTP status.
+func requestsSeries(status int) string {
+	if status == http.StatusOK {
+		return `citylog_http_requests_total{code="200"}` // the common case builds no string
+	}
+	return fmt.Sprintf("citylog_http_requests_total{code=\"%d\"}", status)
+}
+
 func writeError(w http.ResponseWriter, status int, short, detail string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(errorBody{short, detail})
 }
 
-// allocateResponse is the answer to one allocation.
-type allocateResponse struct {
-	Code     string `json:"code"`
-	Index    uint64 `json:"index"`
-	Existing bool   `json:"existing"`
-	Receipt  string `json:"receipt"` // c2sp.org/tlog-proof text
-}
+// The answer to one allocation is the JSON object
+// {"code":..,"index":..,"existing":..,"receipt":..}, the receipt being
+// c2sp.org/tlog-proof text; allocateStatus writes it by hand, the most
+// frequent response being worth a few microseconds.
 
 func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 	status := s.allocateStatus(w, r)
-	s.metrics.add(fmt.Sprintf("citylog_http_requests_total{code=\"%d\"}", status), 1)
+	s.metrics.add(requestsSeries(status), 1)
 }
 
 func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
@@ -170,8 +176,16 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 	case rep.res.Err != nil:
 		return fail(http.StatusBadRequest, "invalid request", rep.res.Err.Error())
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(allocateResponse{rep.res.Code.String(), rep.res.Index, rep.res.Existing, string(rep.receipt)})
+	body = make([]byte, 0, 96+len(rep.receipt)+len(rep.receipt)/8)
+	body = rep.res.Code.Append(append(body, `{"code":"`...))
+	body = strconv.AppendUint(append(body, `","index":`...), rep.res.Index, 10)
+	body = strconv.AppendBool(append(body, `,"existing":`...), rep.res.Existing)
+	body = entry.AppendJSONString(append(body, `,"receipt":`...), string(rep.receipt))
+	body = append(body, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 	return http.StatusOK
 }
 
