@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,10 +116,13 @@ func writeError(w http.ResponseWriter, status int, short, detail string) {
 	json.NewEncoder(w).Encode(errorBody{short, detail})
 }
 
-// The answer to one allocation is the JSON object
-// {"code":..,"index":..,"existing":..,"receipt":..}, the receipt being
-// c2sp.org/tlog-proof text; allocateStatus writes it by hand, the most
-// frequent response being worth a few microseconds.
+// allocateResponse is the answer to one allocation.
+type allocateResponse struct {
+	Code     string `json:"code"`
+	Index    uint64 `json:"index"`
+	Existing bool   `json:"existing"`
+	Receipt  string `json:"receipt"` // c2sp.org/tlog-proof text
+}
 
 func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 	status := s.allocateStatus(w, r)
@@ -176,16 +178,8 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 	case rep.res.Err != nil:
 		return fail(http.StatusBadRequest, "invalid request", rep.res.Err.Error())
 	}
-	body = make([]byte, 0, 96+len(rep.receipt)+len(rep.receipt)/8)
-	body = rep.res.Code.Append(append(body, `{"code":"`...))
-	body = strconv.AppendUint(append(body, `","index":`...), rep.res.Index, 10)
-	body = strconv.AppendBool(append(body, `,"existing":`...), rep.res.Existing)
-	body = entry.AppendJSONString(append(body, `,"receipt":`...), string(rep.receipt))
-	body = append(body, "}\n"...)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.Write(body)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(allocateResponse{rep.res.Code.String(), rep.res.Index, rep.res.Existing, string(rep.receipt)})
 	return http.StatusOK
 }
 

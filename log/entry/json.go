@@ -319,10 +319,6 @@ func (s *scanner) integer() (uint64, error) {
 // appendString appends s as a JSON string in the canonical form: only '"',
 // '\\' and control characters are escaped (the latter never occur in valid
 // fields, but the encoder must not emit invalid JSON for any input).
-// AppendJSONString appends s as a JSON string, escaped as entries escape
-// their strings: quote, backslash and control characters only.
-func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
-
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	plain := 0 // s[plain:i] needs no escaping: copied in one go
