@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,6 +54,40 @@ func TestPublishIDIndex(t *testing.T) {
 	for id, want := range map[string]uint64{"geonames:5": 4, "geonames:350": 349, "national:DE:test:420": 420} {
 		if got := lookupPublished(t, dir, id); len(got) != 1 || got[0] != want {
 			t.Errorf("%s -> %v, want %d", id, got, want)
+		}
+	}
+}
+
+// TestPublishIDIndexWhileCommitting: a server prepares and publishes
+// batches while it brings the index up to date; the lines of a batch
+// committed meanwhile must reach the index at the next publication.
+func TestPublishIDIndexWhileCommitting(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	ctx := context.Background()
+	const batches, per = 20, 30
+	for i := 0; i < batches; i++ {
+		b, err := w.Prepare(ctx, genRequests(i*per, per))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := w.Publish(ctx, b); done <- err }()
+		if err := w.PublishIDIndex(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < batches*per; i++ {
+		id := fmt.Sprintf("geonames:%d", i+1)
+		if got := lookupPublished(t, dir, id); len(got) != 1 || got[0] != uint64(i) {
+			t.Fatalf("%s -> %v, want %d", id, got, i)
 		}
 	}
 }
