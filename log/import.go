@@ -149,9 +149,9 @@ func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, comm
 				ids += len(it.req.IDs)
 			}
 			expect := uint64(float64(ids) * float64(inputSize) / float64(c.bytes))
-			if seqErr = w.idx.Reserve(expect + expect/16); seqErr != nil {
-				continue
-			}
+			// Only a hint: if the estimate is more than memory allows
+			// (an odd first chunk), the table grows as it goes instead.
+			_ = w.idx.Reserve(min(expect+expect/16, 1<<31))
 		}
 		for _, it := range c.items {
 			items = append(items, it)
