@@ -200,8 +200,8 @@ func WriteFileDurable(path string, data []byte, perm os.FileMode) error {
 }
 
 // OverwriteDurable writes the parts, one after another, over the start of
-// path in place, cuts the file to their length and fdatasyncs it; the file is created (and its
-// directory synced) only the first time. Unlike WriteFileDurable it frees
+// path in place, cuts the file to their length and fdatasyncs it; the
+// file is created (and its directory synced) only the first time. Unlike WriteFileDurable it frees
 // no inode, which matters for a file rewritten many times a second: on
 // ext4 without a journal every new inode allocation scans the inodes freed
 // in the last 30 s. The price is that a crash mid-write can leave the file
