@@ -65,13 +65,8 @@ as static files under DIR/public that any web server or CDN can serve.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
 	root.AddCommand(initCmd(e), allocateCmd(e), importCmd(e), statusCmd(e), demoCmd(e), serveCmd(e), tokenCmd(e), witnessCmd(e))
-	err := root.ExecuteContext(ctx)
+	err := cli.Execute(ctx, root, args, stdin, stdout, stderr, func(err error) error { return usageError("%v", err) })
 	if err == nil {
 		return exitOK
 	}

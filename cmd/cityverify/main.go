@@ -53,13 +53,8 @@ check (source unreachable or incomplete).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", verifier.ErrInput, err) })
 	root.AddCommand(codeCmd(e), findCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e), monitorCmd(e), witnessCmd(e))
-	err := root.ExecuteContext(ctx)
+	err := cli.Execute(ctx, root, args, stdin, stdout, stderr, func(err error) error { return fmt.Errorf("%w: %v", verifier.ErrInput, err) })
 	if err == nil {
 		return exitVerified
 	}

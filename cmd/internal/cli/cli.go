@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // RunMain runs a program's command line with a context that ends on SIGINT
@@ -17,6 +19,17 @@ func RunMain(run func(ctx context.Context, args []string, stdin io.Reader, stdou
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// Execute runs root on args with the given streams; flagError turns a
+// bad flag into the program's usage error.
+func Execute(ctx context.Context, root *cobra.Command, args []string, stdin io.Reader, stdout, stderr io.Writer, flagError func(error) error) error {
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
+	return root.ExecuteContext(ctx)
 }
 
 // IsUsage reports whether err is cobra's complaint about the command line
