@@ -57,56 +57,51 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "with -child: write a CPU profile of the run to this file")
 	flag.Parse()
 	if *child != "" {
-		if *cpuProfile != "" {
-			stop, err := startCPUProfile(*cpuProfile)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench:", err)
-				os.Exit(1)
-			}
-			defer stop()
-		}
-		if err := runChild(*child, *in, *out); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		return
+		os.Exit(childMain(*child, *in, *out, *cpuProfile))
 	}
-	if *auditN > 0 {
-		if *work == "" {
-			*work = filepath.Join(os.TempDir(), "citylog-bench-audit")
-			os.MkdirAll(*work, 0o755)
+	// defaultWork returns the working directory: the -dir flag, or a
+	// directory of this name under the system's temporary directory.
+	defaultWork := func(name string) string {
+		if *work != "" {
+			return *work
 		}
-		if err := benchAudit(*auditN, *work); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: error:", err)
-			os.Exit(1)
-		}
-		return
+		d := filepath.Join(os.TempDir(), name)
+		os.MkdirAll(d, 0o755)
+		return d
 	}
-	if *serveClients > 0 {
-		if *work == "" {
-			*work = os.TempDir()
-		}
-		if err := benchServe(*serveClients, *duration, *interval, *work); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: error:", err)
-			os.Exit(1)
-		}
-		return
+	var err error
+	switch {
+	case *auditN > 0:
+		err = benchAudit(*auditN, defaultWork("citylog-bench-audit"))
+	case *serveClients > 0:
+		err = benchServe(*serveClients, *duration, *interval, defaultWork(""))
+	case *verifyN > 0:
+		err = benchVerify(*verifyN, *runs, defaultWork("citylog-bench-verify"))
+	default:
+		err = runBench(*n, splitComma(*systems), *work, *asJSON)
 	}
-	if *verifyN > 0 {
-		if *work == "" {
-			*work = filepath.Join(os.TempDir(), "citylog-bench-verify")
-			os.MkdirAll(*work, 0o755)
-		}
-		if err := benchVerify(*verifyN, *runs, *work); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: error:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if err := runBench(*n, splitComma(*systems), *work, *asJSON); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: error:", err)
 		os.Exit(1)
 	}
+}
+
+// childMain runs one import in this process (optionally profiled) and
+// returns the exit status.
+func childMain(system, in, out, cpuProfile string) int {
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer stop()
+	}
+	if err := runChild(system, in, out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
 }
 
 func runBench(n int, systems []string, work string, asJSON bool) error {
