@@ -8,7 +8,6 @@ package witnessclient
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,14 +163,8 @@ func (c *Client) ask(ctx context.Context, i int, signed []byte, size uint64, pro
 				return nil, err
 			}
 		}
-		var body bytes.Buffer
-		fmt.Fprintf(&body, "old %d\n", old)
-		for _, h := range p {
-			body.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
-		}
-		body.WriteString("\n")
-		body.Write(signed)
-		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimSuffix(c.cfg.Witnesses[i].URL, "/")+"/add-checkpoint", &body)
+		body := bytes.NewReader(tiles.AddCheckpointBody(old, p, signed))
+		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimSuffix(c.cfg.Witnesses[i].URL, "/")+"/add-checkpoint", body)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,6 @@ package witness
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
@@ -67,14 +66,7 @@ func body(t testing.TB, old, n int, cp []byte) []byte {
 			t.Fatal(err)
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "old %d\n", old)
-	for _, h := range proof {
-		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
-	}
-	b.WriteString("\n")
-	b.Write(cp)
-	return []byte(b.String())
+	return tiles.AddCheckpointBody(uint64(old), proof, cp)
 }
 
 // forged signs, with the log's own key, a checkpoint of size n with
