@@ -29,7 +29,8 @@ type Entry struct {
 // white space. It does not check e; Normalize the request first.
 func (e *Entry) AppendJSON(b []byte) []byte {
 	var ts [len(TimeFormat)]byte
-	return AppendEntry(b, e.Code, e.Request.AppendFields(nil), e.Time.UTC().AppendFormat(ts[:0], TimeFormat))
+	b = e.Request.AppendFields(appendEntryHead(b, e.Code)) // in place: Decode re-encodes every entry
+	return appendEntryTail(b, e.Time.UTC().AppendFormat(ts[:0], TimeFormat))
 }
 
 // AppendEntry appends the canonical JSON of the entry with code, fields
@@ -37,12 +38,20 @@ func (e *Entry) AppendJSON(b []byte) []byte {
 // TimeFormat. The writer encodes a request's fields on any core as soon as
 // it is parsed; only this cheap assembly waits for the code.
 func AppendEntry(b []byte, code idcode.Code, fields, time []byte) []byte {
+	return appendEntryTail(append(appendEntryHead(b, code), fields...), time)
+}
+
+// appendEntryHead and appendEntryTail are what an entry adds around its
+// request's fields.
+func appendEntryHead(b []byte, code idcode.Code) []byte {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, Version, 10)
 	b = append(b, `,"code":"`...)
 	b = code.Append(b)
-	b = append(b, `",`...)
-	b = append(b, fields...)
+	return append(b, `",`...)
+}
+
+func appendEntryTail(b, time []byte) []byte {
 	b = append(b, `,"time":"`...)
 	b = append(b, time...)
 	return append(b, `"}`...)
