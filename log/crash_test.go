@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -96,6 +97,31 @@ func readCP(t *testing.T, dir string) tiles.Checkpoint {
 	return cp
 }
 
+// checkEdge checks that the edge file carries the published checkpoint,
+// byte for byte, and the right edge of its tree.
+func checkEdge(t *testing.T, dir string) {
+	t.Helper()
+	pub := filepath.Join(dir, PublicDir)
+	signed, err := os.ReadFile(filepath.Join(pub, CheckpointPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(pub, tiles.EdgePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := tiles.ParseEdge(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.Checkpoint, signed) {
+		t.Fatalf("%s carries another checkpoint than %s", tiles.EdgePath, CheckpointPath)
+	}
+	if err := e.Check(readCP(t, dir)); err != nil {
+		t.Fatalf("%s: %v", tiles.EdgePath, err)
+	}
+}
+
 func TestCrashAtEveryStorageCall(t *testing.T) {
 	batches := [][]entry.Request{genRequests(0, 300), genRequests(300, 300), genRequests(600, 5)}
 	for failAt := 1; ; failAt++ {
@@ -138,6 +164,7 @@ func crashRun(t *testing.T, batches [][]entry.Request, failAt int, apply bool) b
 		}
 		acked = append(acked, res...)
 		seen = append(seen, readCP(t, dir))
+		checkEdge(t, dir)
 	}
 	w.Close()
 	before := fullFiles(t, pub)
@@ -148,6 +175,7 @@ func crashRun(t *testing.T, batches [][]entry.Request, failAt int, apply bool) b
 		t.Fatalf("failAt %d apply %v: reopen: %v", failAt, apply, err)
 	}
 	defer w.Close()
+	checkEdge(t, dir)
 	mustAllocate(t, w, genRequests(10000, 300))
 	for path, data := range before {
 		if b, err := os.ReadFile(filepath.Join(pub, path)); err != nil || string(b) != data {

@@ -75,6 +75,7 @@ func Init(dir, origin string) (vkey string, err error) {
 	}{
 		{filepath.Join(state, vkeyFile), vkey + "\n", 0o644},
 		{filepath.Join(pub, ExtraSubdivsPath), extraSubdivsHeader, 0o644},
+		{filepath.Join(pub, tiles.EdgePath), string(tiles.Edge{Checkpoint: signed}.Marshal()), 0o644},
 		{filepath.Join(pub, CheckpointPath), string(signed), 0o644},
 		{filepath.Join(state, keyFile), skey + "\n", 0o600}, // last: its presence means "initialised"
 	} {

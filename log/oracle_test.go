@@ -34,6 +34,7 @@ func TestOracleSumdbTlog(t *testing.T) {
 	}
 	size := w.Size()
 	w.Close()
+	checkEdge(t, dir)
 	pub := filepath.Join(dir, PublicDir)
 
 	var stored []tlog.Hash

@@ -1,10 +1,13 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
+	"slices"
 
 	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/tiles"
@@ -40,6 +43,21 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 	}
 	w.durable, w.published = w.tree.size, b.checkpoint
 	return nil
+}
+
+// repairEdge rewrites the edge file unless it holds exactly the published
+// checkpoint: a log from before edge files, or a crash that cut the edge
+// short or left it a batch ahead, gets the right one before any new batch.
+func (w *Writer) repairEdge(ctx context.Context) error {
+	b, err := w.store.ReadFile(ctx, tiles.EdgePath)
+	if err == nil {
+		if e, perr := tiles.ParseEdge(b); perr == nil && bytes.Equal(e.Checkpoint, w.published) && slices.Equal(e.Hashes, w.tree.rightEdge()) {
+			return nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("couldn't read %s: %w", tiles.EdgePath, err)
+	}
+	return publishCheckpoint(ctx, w.store, w.published, w.tree.rightEdge())
 }
 
 // openIndex opens the dedup index, or rebuilds it from the log if it is

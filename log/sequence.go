@@ -255,7 +255,7 @@ func (w *Writer) sign(b *batch) error {
 	if err != nil {
 		return fmt.Errorf("couldn't sign checkpoint: %w", err)
 	}
-	b.checkpoint, b.size = signed, w.tree.size
+	b.checkpoint, b.size, b.edge = signed, w.tree.size, w.tree.rightEdge()
 	return nil
 }
 
@@ -302,7 +302,18 @@ func (w *Writer) publish(ctx context.Context, b *batch) error {
 		}
 		b.checkpoint = cosigned
 	}
-	if err := w.store.ReplaceFile(ctx, CheckpointPath, b.checkpoint); err != nil {
+	return publishCheckpoint(ctx, w.store, b.checkpoint, b.edge)
+}
+
+// publishCheckpoint writes the edge file, then the checkpoint, both
+// durably. The edge goes first so that the checkpoint stays the last file
+// written: a crash between the two leaves an edge one batch ahead, whose
+// tiles are durable and whose batch Open publishes again, identically.
+func publishCheckpoint(ctx context.Context, s Storage, signed []byte, edge []tiles.Hash) error {
+	if err := s.ReplaceFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: signed, Hashes: edge}.Marshal()); err != nil {
+		return fmt.Errorf("couldn't publish %s: %w", tiles.EdgePath, err)
+	}
+	if err := s.ReplaceFile(ctx, CheckpointPath, signed); err != nil {
 		return fmt.Errorf("couldn't publish checkpoint: %w", err)
 	}
 	return nil

@@ -108,6 +108,17 @@ func (t *tree) checkEdgeBundle() error {
 
 func (t *tree) root() tiles.Hash { return t.tiles.Root() }
 
+// rightEdge returns a copy of the compact range [0, size): what the edge
+// file publishes beside the checkpoint.
+func (t *tree) rightEdge() []tiles.Hash {
+	r := t.tiles.Range()
+	out := make([]tiles.Hash, len(r))
+	for i, h := range r {
+		out[i] = tiles.Hash(h)
+	}
+	return out
+}
+
 // append adds one entry's leaf hash to the tree. Its bytes reach the
 // entry bundles per batch, through addBundles.
 func (t *tree) append(entry []byte) error { return t.appendHash(t.hasher.Leaf(entry)) }

@@ -82,6 +82,7 @@ type batch struct {
 	offsets    []int  // where each staged entry starts in stage.entries
 	files      []file
 	checkpoint []byte
+	edge       []tiles.Hash // the tree's right edge at size, for the edge file
 	size       uint64
 	results    []Result
 }
@@ -156,6 +157,9 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	}
 	w.durable = cp.Size
 	if err := w.recoverStaged(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.repairEdge(ctx); err != nil {
 		return nil, err
 	}
 	w.pendingFrom = w.durable

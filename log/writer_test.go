@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/tiles"
 )
 
 const testOrigin = "cities.example.org/test"
@@ -142,5 +144,45 @@ func TestIndexRebuiltWhenMissing(t *testing.T) {
 	res := mustAllocate(t, w, []entry.Request{genRequest(300)})
 	if !res[0].Existing || res[0].Index != 300 {
 		t.Fatalf("after rebuild: %+v", res[0])
+	}
+}
+
+// TestEdgeRepairedOnOpen: a log without an edge file (written before they
+// existed), or with one a crash cut short or left a batch ahead, gets the
+// right one when the writer opens, before any new batch.
+func TestEdgeRepairedOnOpen(t *testing.T) {
+	dir := newLog(t)
+	checkEdge(t, dir) // init writes the empty tree's edge
+	w := openLog(t, dir)
+	mustAllocate(t, w, genRequests(0, 300))
+	w.Close()
+	edge := filepath.Join(dir, PublicDir, tiles.EdgePath)
+	good, err := os.ReadFile(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = openLog(t, dir)
+	mustAllocate(t, w, genRequests(300, 5))
+	w.Close()
+	ahead, err := os.ReadFile(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, damage := range map[string]func() error{
+		"missing":       func() error { return os.Remove(edge) },
+		"cut short":     func() error { return os.Truncate(edge, int64(len(ahead)/2)) },
+		"empty":         func() error { return os.Truncate(edge, 0) },
+		"a batch older": func() error { return os.WriteFile(edge, good, 0o644) },
+		"flipped hash":  func() error { return flip(dir, filepath.Join(PublicDir, tiles.EdgePath), 40) },
+	} {
+		if err := damage(); err != nil {
+			t.Fatal(err)
+		}
+		w := openLog(t, dir)
+		checkEdge(t, dir)
+		w.Close()
+		if b, _ := os.ReadFile(edge); !bytes.Equal(b, ahead) {
+			t.Errorf("%s: the repaired edge differs from the one published with the checkpoint", name)
+		}
 	}
 }

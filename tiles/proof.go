@@ -46,6 +46,23 @@ func NewProver(r TileReader) *Prover {
 	return &Prover{r: r, memo: map[nodeSpan]Hash{}, tiles: map[Tile][]Hash{}}
 }
 
+// AddNodes gives the prover node hashes of the tree of size leaves that
+// the caller already holds and has checked, such as a checkpoint's right
+// edge (see Edge): proofs that need them read no tile for them.
+func (p *Prover) AddNodes(size uint64, ids []compact.NodeID, hashes []Hash) error {
+	if len(ids) != len(hashes) {
+		return fmt.Errorf("%d node hashes for %d nodes", len(hashes), len(ids))
+	}
+	for i, id := range ids {
+		t, start, end, err := TileForNode(id.Level, id.Index, size)
+		if err != nil {
+			return err
+		}
+		p.memo[nodeSpan{t, start, end}] = hashes[i]
+	}
+	return nil
+}
+
 // InclusionProof builds the proof that leaf index is in the tree of size.
 func (p *Prover) InclusionProof(ctx context.Context, index, size uint64) ([]Hash, error) {
 	nodes, err := proof.Inclusion(index, size)
@@ -165,6 +182,12 @@ func InclusionProof(ctx context.Context, r TileReader, index, size uint64) ([]Ha
 // ConsistencyProof builds the proof that the tree of size1 is a prefix of
 // the tree of size2. It is empty when size1 is 0 or equals size2.
 func ConsistencyProof(ctx context.Context, r TileReader, size1, size2 uint64) ([]Hash, error) {
+	return NewProver(r).ConsistencyProof(ctx, size1, size2)
+}
+
+// ConsistencyProof builds the proof that the tree of size1 is a prefix of
+// the tree of size2. It is empty when size1 is 0 or equals size2.
+func (p *Prover) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([]Hash, error) {
 	if size1 > size2 {
 		return nil, fmt.Errorf("consistency proof from size %d to smaller size %d", size1, size2)
 	}
@@ -175,7 +198,7 @@ func ConsistencyProof(ctx context.Context, r TileReader, size1, size2 uint64) ([
 	if err != nil {
 		return nil, err
 	}
-	return NewProver(r).rehash(ctx, size2, nodes)
+	return p.rehash(ctx, size2, nodes)
 }
 
 func (p *Prover) rehash(ctx context.Context, size uint64, nodes proof.Nodes) ([]Hash, error) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,11 @@ func resign(t testing.TB, s note.Signer, body string) []byte {
 	return b
 }
 
+func flipHash(h tiles.Hash) tiles.Hash {
+	h[5] ^= 1
+	return h
+}
+
 func body(t testing.TB, signed []byte) string {
 	i := bytes.Index(signed, []byte("\n\n"))
 	if i < 0 {
@@ -72,14 +78,40 @@ func body(t testing.TB, signed []byte) string {
 	return string(signed[:i+1])
 }
 
+// TestHostileMirror runs every hostile case twice: against a plain
+// tlog-tiles mirror, and against one that also serves the edge file
+// (tiles.EdgePath), whose checkpoint replaces "checkpoint" and whose
+// hashes replace the right-edge tiles.
 func TestHostileMirror(t *testing.T) {
+	for _, withEdge := range []bool{false, true} {
+		name := "plain"
+		if withEdge {
+			name = "edge"
+		}
+		t.Run(name, func(t *testing.T) { hostileMirror(t, withEdge) })
+	}
+}
+
+func hostileMirror(t *testing.T, withEdge bool) {
 	signer, key := testSigner(t, fixtureOrigin)
 	other, _ := testSigner(t, fixtureOrigin) // same name, another key
 	evil, _ := testSigner(t, "evil.example/log")
 	files := loadTree(t, fixture)
 	body600 := body(t, files["checkpoint"])
 	body300 := body(t, files["checkpoint.300"])
+	honestEdge, err := tiles.ParseEdge(files[tiles.EdgePath])
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeOf := func(signed []byte, hashes []tiles.Hash) []byte {
+		return tiles.Edge{Checkpoint: signed, Hashes: hashes}.Marshal()
+	}
 	files["checkpoint"] = resign(t, signer, body600)
+	files[tiles.EdgePath] = edgeOf(files["checkpoint"], honestEdge.Hashes)
+	edgeFile := files[tiles.EdgePath]
+	if !withEdge {
+		delete(files, tiles.EdgePath)
+	}
 	held, err := OpenCheckpoint(files["checkpoint"], key)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +127,28 @@ func TestHostileMirror(t *testing.T) {
 			return true
 		}
 	}
+	// serveCP serves a hostile checkpoint wherever the verifier reads
+	// one: "checkpoint", and the edge file (with honest hashes) if any.
+	serveCP := func(signed []byte) func(http.ResponseWriter, *http.Request, string, []byte) bool {
+		return func(w http.ResponseWriter, r *http.Request, p string, _ []byte) bool {
+			switch {
+			case p == "checkpoint":
+				w.Write(signed)
+			case p == tiles.EdgePath && withEdge:
+				w.Write(edgeOf(signed, honestEdge.Hashes))
+			default:
+				return false
+			}
+			return true
+		}
+	}
+	// In the edge mode, the right-edge tiles are not read at all: a
+	// hostile copy of one changes nothing.
+	edgeTile, edgeTileUnchecked := ErrFailed, ErrUnchecked
+	if withEdge {
+		edgeTile, edgeTileUnchecked = nil, nil
+	}
+	swapped := append([]tiles.Hash{honestEdge.Hashes[1], honestEdge.Hashes[0]}, honestEdge.Hashes[2:]...)
 	flip := func(b []byte, at int) []byte {
 		c := append([]byte(nil), b...)
 		c[at] ^= 1
@@ -125,17 +179,36 @@ func TestHostileMirror(t *testing.T) {
 			http.Redirect(w, r, "/log/"+p+"?moved", http.StatusFound)
 			return true
 		}, nil},
-		{"bad signature", serve("checkpoint", flip(cp, sigAt)), ErrFailed},
-		{"other key, same name", serve("checkpoint", resign(t, other, body600)), ErrFailed},
-		{"wrong origin", serve("checkpoint", resign(t, signer, strings.Replace(body600, fixtureOrigin, "evil.example/log", 1))), ErrFailed},
-		{"evil log's checkpoint", serve("checkpoint", resign(t, evil, strings.Replace(body600, fixtureOrigin, "evil.example/log", 1))), ErrFailed},
-		{"bigger size, same root", serve("checkpoint", resign(t, other, strings.Replace(body600, "\n600\n", "\n601\n", 1))), ErrFailed},
-		{"unsigned checkpoint", serve("checkpoint", []byte(body600)), ErrFailed},
-		// Leaf 5's proof reads tile/1/000.p/2 and the right edge
-		// tile/0/002.p/88; its own level-0 tile is computed from the bundle.
-		{"swapped tile", serve("tile/0/002.p/88", files["tile/0/001"][:88*32]), ErrFailed},
-		{"flipped tile", serve("tile/0/002.p/88", flip(files["tile/0/002.p/88"], 100)), ErrFailed},
-		{"short tile", serve("tile/0/002.p/88", files["tile/0/002.p/88"][:2000]), ErrFailed},
+		{"bad signature", serveCP(flip(cp, sigAt)), ErrFailed},
+		{"other key, same name", serveCP(resign(t, other, body600)), ErrFailed},
+		{"wrong origin", serveCP(resign(t, signer, strings.Replace(body600, fixtureOrigin, "evil.example/log", 1))), ErrFailed},
+		{"evil log's checkpoint", serveCP(resign(t, evil, strings.Replace(body600, fixtureOrigin, "evil.example/log", 1))), ErrFailed},
+		{"bigger size, same root", serveCP(resign(t, other, strings.Replace(body600, "\n600\n", "\n601\n", 1))), ErrFailed},
+		{"unsigned checkpoint", serveCP([]byte(body600)), ErrFailed},
+		// Leaf 5's proof reads tile/1/000.p/2 and, without the edge file,
+		// the right edge tile/0/002.p/88; its own level-0 tile is computed
+		// from the bundle.
+		{"swapped tile", serve("tile/0/002.p/88", files["tile/0/001"][:88*32]), edgeTile},
+		{"flipped tile", serve("tile/0/002.p/88", flip(files["tile/0/002.p/88"], 100)), edgeTile},
+		{"short tile", serve("tile/0/002.p/88", files["tile/0/002.p/88"][:2000]), edgeTile},
+		// A hostile edge file, also where the honest mirror has none: a
+		// signed checkpoint with hostile hashes, or a broken file.
+		{"edge hash flipped", serve(tiles.EdgePath, edgeOf(cp, append([]tiles.Hash{flipHash(honestEdge.Hashes[0])}, honestEdge.Hashes[1:]...))), ErrFailed},
+		{"edge hashes swapped", serve(tiles.EdgePath, edgeOf(cp, swapped)), ErrFailed},
+		{"edge hash missing", serve(tiles.EdgePath, edgeOf(cp, honestEdge.Hashes[1:])), ErrFailed},
+		{"edge hash added", serve(tiles.EdgePath, edgeOf(cp, append(slices.Clone(honestEdge.Hashes), honestEdge.Hashes[0]))), ErrFailed},
+		{"edge malformed", serve(tiles.EdgePath, bytes.Replace(edgeFile, []byte("\n\n"), []byte("\n"), 1)), ErrFailed},
+		{"edge cut short", serve(tiles.EdgePath, edgeFile[:100]), ErrFailed},
+		{"edge with the checkpoint of another log", serve(tiles.EdgePath, edgeOf(resign(t, evil, strings.Replace(body600, fixtureOrigin, "evil.example/log", 1)), honestEdge.Hashes)), ErrFailed},
+		// A host that does not know the file: the plain checkpoint is read.
+		{"edge answered with a page", serve(tiles.EdgePath, []byte("<html>not found</html>")), nil},
+		{"edge forbidden", func(w http.ResponseWriter, r *http.Request, p string, _ []byte) bool {
+			if p != tiles.EdgePath {
+				return false
+			}
+			http.Error(w, "AccessDenied", http.StatusForbidden)
+			return true
+		}, nil},
 		{"flipped level-1 tile", serve("tile/1/000.p/2", flip(files["tile/1/000.p/2"], 32+3)), ErrFailed}, // hash 1: leaf 5's sibling subtree
 		{"edited entry", serve("tile/entries/000", bytes.Replace(files["tile/entries/000"], []byte(`"name":"`), []byte(`"name":"X`), 1)), ErrFailed},
 		{"truncated bundle", serve("tile/entries/000", files["tile/entries/000"][:5000]), ErrFailed},
@@ -150,7 +223,7 @@ func TestHostileMirror(t *testing.T) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return true
 		}, ErrUnchecked},
-		{"oversize tile", serve("tile/0/002.p/88", bytes.Repeat(files["tile/0/002.p/88"], 200)), ErrUnchecked},
+		{"oversize tile", serve("tile/0/002.p/88", bytes.Repeat(files["tile/0/002.p/88"], 200)), edgeTileUnchecked},
 		{"endless bundle", func(w http.ResponseWriter, r *http.Request, p string, _ []byte) bool {
 			if p != "tile/entries/000" {
 				return false
@@ -164,7 +237,7 @@ func TestHostileMirror(t *testing.T) {
 			return true
 		}, ErrUnchecked},
 		{"stalled checkpoint", func(w http.ResponseWriter, r *http.Request, p string, _ []byte) bool {
-			if p != "checkpoint" {
+			if p != "checkpoint" && p != tiles.EdgePath {
 				return false
 			}
 			w.Header().Set("Content-Length", "500")
@@ -212,6 +285,7 @@ func TestHostileMirror(t *testing.T) {
 	// A rolled-back checkpoint, signed by the log itself: the verifier
 	// holding size 600 must refuse the served size 300.
 	files["checkpoint"] = resign(t, signer, body300)
+	delete(files, tiles.EdgePath)
 	srv := httptest.NewServer(&mirror{files: files})
 	defer srv.Close()
 	src, _ := source.NewHTTP(srv.URL+"/log", source.HTTPOptions{})

@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
+	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -66,6 +68,21 @@ func ParseKey(key string) (note.Verifier, error) {
 type Checkpoint struct {
 	tiles.Checkpoint
 	Signed []byte
+	// edge is the tree's right edge when the log published one with the
+	// checkpoint (tiles.Edge), checked to fold to Root; nil otherwise.
+	edge []tiles.Hash
+}
+
+// prover returns a proof builder over r that already holds the
+// checkpoint's right edge, if it came with one.
+func (cp Checkpoint) prover(r tiles.TileReader) (*tiles.Prover, error) {
+	p := tiles.NewProver(r)
+	if cp.edge != nil {
+		if err := p.AddNodes(cp.Size, compact.RangeNodes(0, cp.Size, nil), cp.edge); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // OpenCheckpoint verifies a signed checkpoint: signature by v, origin
@@ -109,6 +126,7 @@ type Log struct {
 	src    source.Source
 	key    note.Verifier
 	policy Policy
+	noEdge atomic.Bool // the source has no usable edge file: fetch "checkpoint"
 }
 
 // New returns a Log read from src and trusted under key, whose
@@ -127,13 +145,49 @@ func (l *Log) Key() note.Verifier { return l.key }
 // Source returns where the log is read from.
 func (l *Log) Source() source.Source { return l.src }
 
-// Checkpoint fetches and verifies the log's current checkpoint.
+// Checkpoint fetches and verifies the log's current checkpoint. A citylog
+// log publishes it together with its tree's right edge (tiles.EdgePath),
+// which saves inclusion proofs one request per tile level at the edge;
+// from a source without that file it reads the plain checkpoint.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if !l.noEdge.Load() {
+		b, err := l.src.Fetch(ctx, tiles.EdgePath)
+		switch {
+		case err == nil && tiles.IsEdge(b):
+			return l.openEdge(b)
+		case err == nil || errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrRefused):
+			// Not there, or not an edge file at all (a host that answers
+			// a missing file with a page, or with 403 as S3 does): any
+			// tlog-tiles log still has its checkpoint.
+			l.noEdge.Store(true)
+		default: // unreachable or too slow: so would the checkpoint be
+			return Checkpoint{}, unchecked(fmt.Errorf("couldn't fetch %s from %s: %w", tiles.EdgePath, l.src, err))
+		}
+	}
 	b, err := l.src.Fetch(ctx, "checkpoint")
 	if err != nil {
 		return Checkpoint{}, unchecked(fmt.Errorf("couldn't fetch checkpoint from %s: %w", l.src, err))
 	}
 	return OpenCheckpoint(b, l.key, l.policy)
+}
+
+// openEdge verifies an edge file: its checkpoint like any other, then its
+// hashes against the signed root. A file that claims to be an edge is held
+// to it, whatever a plain checkpoint from the same source would say.
+func (l *Log) openEdge(b []byte) (Checkpoint, error) {
+	e, err := tiles.ParseEdge(b)
+	if err != nil {
+		return Checkpoint{}, failed("%s from %s: %v", tiles.EdgePath, l.src, err)
+	}
+	cp, err := OpenCheckpoint(e.Checkpoint, l.key, l.policy)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("%s from %s: %w", tiles.EdgePath, l.src, err)
+	}
+	if err := e.Check(cp.Checkpoint); err != nil {
+		return Checkpoint{}, failed("%s from %s: the right edge served with the signed checkpoint is wrong: %v", tiles.EdgePath, l.src, err)
+	}
+	cp.edge = e.Hashes
+	return cp, nil
 }
 
 // Inclusion is a leaf proven to be in a checkpoint's tree.
@@ -168,7 +222,11 @@ func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (
 		level0 = append(level0, lh[:]...)
 	}
 	r := knownTiles{known: map[tiles.Tile][]byte{{Level: 0, Index: bt.Index, Width: bt.Width}: level0}, next: source.Tiles{Source: l.src}}
-	proof, err := tiles.InclusionProof(ctx, r, index, cp.Size)
+	p, err := cp.prover(r)
+	if err != nil {
+		return Inclusion{}, failed("%v", err)
+	}
+	proof, err := p.InclusionProof(ctx, index, cp.Size)
 	if err != nil {
 		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
 			return Inclusion{}, unchecked(err)
@@ -192,7 +250,11 @@ func (l *Log) ProveConsistency(ctx context.Context, old, cur Checkpoint) ([]tile
 		ev := &Evidence{Reason: fmt.Sprintf("the log shrank from size %d to %d", old.Size, cur.Size), Old: old.Signed, New: cur.Signed}
 		return nil, ev, failed("%s", ev.Reason)
 	}
-	proof, err := tiles.ConsistencyProof(ctx, source.Tiles{Source: l.src}, old.Size, cur.Size)
+	p, err := cur.prover(source.Tiles{Source: l.src})
+	if err != nil {
+		return nil, nil, failed("%v", err)
+	}
+	proof, err := p.ConsistencyProof(ctx, old.Size, cur.Size)
 	if err != nil {
 		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
 			return nil, nil, unchecked(err)

@@ -188,7 +188,7 @@ func (h *HTTP) get(ctx context.Context, u string, max int64) ([]byte, *attemptEr
 		return nil, unavailable(true, "status %d", c)
 	default:
 		drain(resp.Body)
-		return nil, unavailable(false, "status %d", c)
+		return nil, &attemptError{what: fmt.Sprintf("status %d", c), kind: refused{}}
 	}
 
 	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))

@@ -119,7 +119,8 @@ func TestHTTPFetch(t *testing.T) {
 		{name: "429 forever", handler: status(429, 429, 429, 429), wantErr: ErrUnavailable, requests: 3},
 		{name: "attempts option", opts: HTTPOptions{Attempts: 5}, handler: status(500, 500, 500, 500, 500, 500),
 			wantErr: ErrUnavailable, requests: 5},
-		{name: "403", handler: status(403), wantErr: ErrUnavailable, requests: 1, wantMsg: "status 403: source unavailable"},
+		{name: "403", handler: status(403), wantErr: ErrRefused, requests: 1, wantMsg: "status 403: source unavailable"},
+		{name: "401", handler: status(401), wantErr: ErrRefused, requests: 1},
 		{name: "Content-Length too large", wantErr: ErrUnavailable, requests: 1, wantMsg: "Content-Length 1073741824",
 			handler: func(w http.ResponseWriter, r *http.Request, _ int32) {
 				w.Header().Set("Content-Length", fmt.Sprint(1<<30))
@@ -200,6 +201,9 @@ func TestHTTPFetch(t *testing.T) {
 				t.Errorf("Fetch error = %v, want %v", err, tc.wantErr)
 			case tc.wantErr != nil && !strings.Contains(err.Error(), "couldn't fetch "+s.URL+"/log/"+path):
 				t.Errorf("Fetch error %q does not name the URL", err)
+			}
+			if errors.Is(err, ErrRefused) != (tc.wantErr == ErrRefused) || errors.Is(err, ErrRefused) && !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Fetch error = %v: a refusal is exactly a 4xx answer other than 404 and 410, and always unavailable", err)
 			}
 			if tc.wantMsg != "" && (err == nil || !strings.Contains(err.Error(), tc.wantMsg)) {
 				t.Errorf("Fetch error = %v, want it to contain %q", err, tc.wantMsg)

@@ -35,7 +35,19 @@ var (
 	// ErrUnavailable means the source could not be asked, or its answer
 	// was cut off, too large or otherwise unusable.
 	ErrUnavailable = errors.New("source unavailable")
+	// ErrRefused, always with ErrUnavailable, means the source answered
+	// but refused the file (HTTP 401, 403, ...). S3 answers 403 for a
+	// missing file when listing is not allowed, so the file may not exist.
+	ErrRefused = errors.New("source refused the file")
 )
+
+// refused is the kind of a refusal: ErrUnavailable and ErrRefused at once,
+// with ErrUnavailable's message.
+type refused struct{}
+
+func (refused) Error() string { return ErrUnavailable.Error() }
+
+func (refused) Is(target error) bool { return target == ErrUnavailable || target == ErrRefused }
 
 // Limits on what one file may hold, by kind. They bound what a hostile
 // source can make a reader allocate.
@@ -48,8 +60,11 @@ const (
 
 // MaxSize returns the largest acceptable size of the file at path.
 func MaxSize(path string) int64 {
-	if path == "checkpoint" {
+	switch path {
+	case "checkpoint":
 		return MaxCheckpointSize
+	case tiles.EdgePath:
+		return tiles.MaxEdgeSize(MaxCheckpointSize)
 	}
 	if t, err := tiles.ParsePath(path); err == nil {
 		if t.Level == tiles.EntriesLevel {

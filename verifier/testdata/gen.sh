@@ -23,7 +23,7 @@ $citylog import --dir "$tmp/forked" "$tmp/c.jsonl" > /dev/null
 mkdir -p log fork receipt
 cp -r "$tmp/reg/public/." log/
 cp "$tmp/checkpoint.300" log/checkpoint.300
-cp "$tmp/forked/public/checkpoint" fork/checkpoint
+cp "$tmp/forked/public/checkpoint" "$tmp/forked/public/checkpoint.edge" fork/
 code=$(ls "$tmp/receipts" | head -n 1)
 cp "$tmp/receipts/$code" receipt/receipt.tlog-proof
 echo "$code" | sed 's/.tlog-proof$//' > receipt/code
