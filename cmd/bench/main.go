@@ -233,7 +233,13 @@ func buildLog(input, dir string) error {
 func cachedLog(n int, work string) (string, error) {
 	dir := filepath.Join(work, fmt.Sprintf("log-%d", n))
 	if _, err := os.Stat(filepath.Join(dir, log.StateDir)); err == nil {
-		return dir, nil
+		// Opening the writer brings a log kept from an older citylog up
+		// to date (it rewrites the edge file, for one).
+		w, err := log.Open(context.Background(), log.Config{Dir: dir})
+		if err != nil {
+			return "", err
+		}
+		return dir, w.Close()
 	}
 	input := filepath.Join(work, fmt.Sprintf("requests-%d.jsonl", n))
 	fmt.Fprintf(os.Stderr, "bench: building a %d-entry log in %s (kept for later runs)\n", n, dir)
