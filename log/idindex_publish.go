@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 )
@@ -18,9 +21,13 @@ import (
 // PublishIDIndex brings the public identifier index (package idshard) up
 // to the published log size, so that cityverify find can locate a code
 // by identifier. Only shards that gained lines are rewritten; when the
-// log has grown enough to need more shards, all are rebuilt. The index is
-// a hint, never trusted by verifiers, so it is published after the
-// checkpoint and may lag it. Call it when no Allocate or Import runs.
+// log has grown enough to need more shards, each shard is split into its
+// successors (the first bits of an identifier's hash are its shard, so a
+// shard's lines go to a few shards of the next width), one shard at a
+// time. Only an index that is missing, damaged or cut off by a crash
+// during a split is rebuilt from the entry bundles. The index is a hint,
+// never trusted by verifiers, so it is published after the checkpoint and
+// may lag it. Call it when no Allocate or Import runs.
 func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	w.mu.Lock()
 	size, pending, pendingFrom := w.durable, w.pendingIDs, w.pendingFrom
@@ -37,7 +44,11 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		return nil
 	}
 	bits := idshard.BitsFor(w.idx.Len())
-	full := meta.Bits != bits || meta.Size > size
+	splitMark := filepath.Join(w.state, idSplitFile)
+	_, err := os.Stat(splitMark)
+	interrupted := err == nil
+	full := meta.Bits == 0 || meta.Bits > bits || meta.Size > size || interrupted
+	split := !full && meta.Bits < bits
 	from := meta.Size
 	if full {
 		from = 0
@@ -53,6 +64,18 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	// Lines stay raw bytes until their shard is written, so that memory
 	// holds each identifier about twice, not as a slice of strings.
 	shards := groupByShard(raw, bits)
+	if split {
+		// Split shards are read from files that the split overwrites: a
+		// crash in between must not leave a next run reading them as
+		// shards of the old width, so it rebuilds from the bundles.
+		if err := dirstore.WriteFileDurable(splitMark, nil, 0o600); err != nil {
+			return err
+		}
+		if err := w.splitShards(ctx, meta.Bits, bits, shards); err != nil {
+			return err
+		}
+		return w.finishIDIndex(ctx, size, bits, len(pending), splitMark)
+	}
 	var touched []uint32
 	for i, ls := range shards {
 		if full || len(ls) > 0 { // a full rebuild writes empty shards too: no stale file survives
@@ -63,32 +86,95 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		i := touched[k]
 		path := idshard.ShardPath(i, bits)
 		add := parsePending(shards[i])
+		var data []byte
 		if !full {
 			old, err := w.store.ReadFile(ctx, path)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("couldn't read %s: %w", path, err)
 			}
-			if prev, err := idshard.Parse(old); err == nil {
-				add = append(prev, add...)
-			}
+			data, _ = idshard.Merge(old, add) // nil if old is damaged: its lines are dropped
 		}
-		if err := w.store.PutFile(ctx, path, idshard.Marshal(add)); err != nil {
+		if data == nil {
+			data = idshard.Marshal(add)
+		}
+		if err := w.store.PutFile(ctx, path, data); err != nil {
 			return fmt.Errorf("couldn't write %s: %w", path, err)
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
+	return w.finishIDIndex(ctx, size, bits, len(pending), splitMark)
+}
+
+// finishIDIndex makes the shards durable, then publishes the meta that
+// describes them, and forgets the pending lines they now hold.
+func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits, published int, splitMark string) error {
 	if err := w.store.Sync(ctx); err != nil {
 		return err
 	}
 	if err := w.store.ReplaceFile(ctx, idshard.MetaPath, idshard.Meta{Size: size, Bits: bits}.Marshal()); err != nil {
 		return err
 	}
+	if err := os.Remove(splitMark); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	w.mu.Lock()
-	w.pendingIDs, w.pendingFrom = w.pendingIDs[len(pending):], size
+	w.pendingIDs, w.pendingFrom = w.pendingIDs[published:], size
 	w.mu.Unlock()
 	return nil
+}
+
+// splitShards rewrites the index of oldBits shards as one of bits shards,
+// adding the pending lines (grouped by new shard). Old shard i becomes
+// new shards i<<d ... i<<d + 2^d - 1, whose files are old shard files of
+// the same or higher numbers: so old shards are taken from the highest
+// down, and a new shard waits until the old one at its path was read.
+// Memory holds a few shards at a time, whatever the log's size.
+func (w *Writer) splitShards(ctx context.Context, oldBits, bits int, pending [][]byte) error {
+	d := bits - oldBits
+	oldCount := 1 << oldBits
+	read := make([]chan struct{}, oldCount)
+	for i := range read {
+		read[i] = make(chan struct{})
+	}
+	return parallel(ctx, oldCount, func(k int) error {
+		i := oldCount - 1 - k
+		old, err := w.store.ReadFile(ctx, idshard.ShardPath(uint32(i), oldBits))
+		close(read[i])
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("couldn't read %s: %w", idshard.ShardPath(uint32(i), oldBits), err)
+		}
+		parts := make([][]byte, 1<<d)
+		eachLine(old, func(line []byte) {
+			id, _, _ := bytes.Cut(line, []byte{'\t'})
+			// A line in the wrong shard (a damaged file) is dropped here,
+			// a malformed one by Merge below: the index is only a hint.
+			if j := int(idshard.ShardIndexBytes(id, bits)) - i<<d; j >= 0 && j < len(parts) {
+				parts[j] = append(parts[j], line...)
+			}
+		})
+		for j, part := range parts {
+			n := i<<d + j
+			if n < oldCount && n != i {
+				select {
+				case <-read[n]:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			add := parsePending(pending[n])
+			data, err := idshard.Merge(part, add)
+			if err != nil {
+				data = idshard.Marshal(add)
+			}
+			path := idshard.ShardPath(uint32(n), bits)
+			if err := w.store.PutFile(ctx, path, data); err != nil {
+				return fmt.Errorf("couldn't write %s: %w", path, err)
+			}
+		}
+		return nil
+	})
 }
 
 // parsePending reads the pending "identifier TAB leaf NL" lines.

@@ -5,23 +5,29 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/citylog/citylog/log/idshard"
 )
 
+func publishedMeta(t *testing.T, dir string) idshard.Meta {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, PublicDir, idshard.MetaPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idshard.ParseMeta(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func lookupPublished(t *testing.T, dir, id string) []uint64 {
 	t.Helper()
-	pub := filepath.Join(dir, PublicDir)
-	mb, err := os.ReadFile(filepath.Join(pub, idshard.MetaPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := idshard.ParseMeta(mb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(pub, idshard.Shard(id, meta.Bits)))
+	meta := publishedMeta(t, dir)
+	b, err := os.ReadFile(filepath.Join(dir, PublicDir, idshard.Shard(id, meta.Bits)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +95,77 @@ func TestPublishIDIndexWhileCommitting(t *testing.T) {
 		if got := lookupPublished(t, dir, id); len(got) != 1 || got[0] != uint64(i) {
 			t.Fatalf("%s -> %v, want %d", id, got, i)
 		}
+	}
+}
+
+// TestPublishIDIndexSplit: when the log outgrows its shard width, the
+// shards are split into the wider ones, and the result is byte for byte
+// the index a rebuild from the bundles gives; a split cut off by a crash
+// (its mark left in state/) is redone from the bundles.
+func TestPublishIDIndexSplit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 40,000 entries")
+	}
+	ctx := context.Background()
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	pub := filepath.Join(dir, PublicDir)
+	shardFiles := func(bits int) map[string]string {
+		out := map[string]string{}
+		for i := uint32(0); i < 1<<bits; i++ {
+			b, err := os.ReadFile(filepath.Join(pub, idshard.ShardPath(i, bits)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[idshard.ShardPath(i, bits)] = string(b)
+		}
+		return out
+	}
+	mustAllocate(t, w, genRequests(0, 30000)) // 60,000 identifiers: 4 bits
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := publishedMeta(t, dir); m.Bits != 4 {
+		t.Fatalf("meta %+v, want 4 bits", m)
+	}
+	mustAllocate(t, w, genRequests(30000, 10000)) // 80,000: 5 bits
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := publishedMeta(t, dir); m.Bits != 5 || m.Size != 40000 {
+		t.Fatalf("meta %+v, want 5 bits for size 40000", m)
+	}
+	split := shardFiles(5)
+	for id, want := range map[string]uint64{"geonames:5": 4, "geonames:35000": 34999, "national:DE:test:39999": 39999} {
+		if got := lookupPublished(t, dir, id); len(got) != 1 || got[0] != want {
+			t.Errorf("%s -> %v, want %d", id, got, want)
+		}
+	}
+	// Rebuild from the bundles, as after a split cut off by a crash.
+	mark := filepath.Join(dir, StateDir, idSplitFile)
+	if err := os.WriteFile(mark, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustAllocate(t, w, genRequests(40000, 1))
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("the split mark survived a finished publication")
+	}
+	// The rebuild, without entry 40000's lines, is the split's index.
+	for path, data := range shardFiles(5) {
+		lines, err := idshard.Parse([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = slices.DeleteFunc(lines, func(l idshard.Line) bool { return l.Leaf == 40000 })
+		if got := string(idshard.Marshal(lines)); got != split[path] {
+			t.Errorf("%s: the split gives %d bytes, the rebuild %d", path, len(split[path]), len(got))
+		}
+	}
+	if got := lookupPublished(t, dir, "geonames:40001"); len(got) != 1 || got[0] != 40000 {
+		t.Errorf("geonames:40001 -> %v", got)
 	}
 }

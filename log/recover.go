@@ -64,7 +64,7 @@ func (w *Writer) repairEdge(ctx context.Context) error {
 // missing, unclean or covers another size.
 func (w *Writer) openIndex(ctx context.Context) error {
 	path := filepath.Join(w.state, indexFile)
-	idx, err := idindex.Open(path, w.durable)
+	idx, err := idindex.OpenStack(path, w.durable)
 	if err == nil {
 		w.idx = idx
 		return nil
@@ -72,7 +72,7 @@ func (w *Writer) openIndex(ctx context.Context) error {
 	if !errors.Is(err, idindex.ErrStale) {
 		return err
 	}
-	if w.idx, err = idindex.Create(path); err != nil {
+	if w.idx, err = idindex.CreateStack(path); err != nil {
 		return err
 	}
 	if err := w.rebuildIndex(ctx); err != nil {

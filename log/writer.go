@@ -50,7 +50,7 @@ type Writer struct {
 	origin    string
 	rules     *entry.Rules
 	unlock    func() error
-	idx       *idindex.Index
+	idx       *idindex.Stack
 	tree      *tree
 	lastTime  time.Time
 	now       func() time.Time

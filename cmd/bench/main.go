@@ -4,7 +4,8 @@
 // time, throughput, peak RSS, and the files and bytes each wrote. Other
 // modes time cityverify code over loopback HTTP (-verify N), drive citylog
 // serve with concurrent clients (-serve CLIENTS) and time a full audit by
-// cityverify monitor (-audit N).
+// cityverify monitor (-audit N), and import N new requests into a kept
+// 10M-entry log (-grow), to show what the log's size costs an import.
 //
 // It lives in its own Go module so that Tessera and its dependencies stay
 // out of citylog's go.mod. Run it from this directory:
@@ -51,10 +52,12 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "with -serve: how long to drive the server")
 	interval := flag.Duration("interval", 10*time.Millisecond, "with -serve: the server's batch interval")
 	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
+	grow := flag.Bool("grow", false, "instead of the import benchmark: import -n new requests into a kept log of at least -base entries (it grows by -n each run)")
+	base := flag.Int("base", 10_000_000, "with -grow: entries in the kept log the first time")
 	child := flag.String("child", "", "internal: run one import in this process")
 	in := flag.String("in", "", "internal: input file")
 	out := flag.String("out", "", "internal: output directory")
-	cpuProfile := flag.String("cpuprofile", "", "with -child: write a CPU profile of the run to this file")
+	cpuProfile := flag.String("cpuprofile", "", "with -child or -grow: write a CPU profile of the import to this file")
 	flag.Parse()
 	if *child != "" {
 		os.Exit(childMain(*child, *in, *out, *cpuProfile))
@@ -75,6 +78,8 @@ func main() {
 		err = benchAudit(*auditN, defaultWork("citylog-bench-audit"))
 	case *serveClients > 0:
 		err = benchServe(*serveClients, *duration, *interval, defaultWork(""))
+	case *grow:
+		err = benchGrow(*n, *base, defaultWork("citylog-bench-grow"), *cpuProfile)
 	case *verifyN > 0:
 		err = benchVerify(*verifyN, *runs, defaultWork("citylog-bench-verify"))
 	default:
@@ -153,7 +158,9 @@ func runChild(system, in, out string) error {
 	ctx := context.Background()
 	switch system {
 	case "citylog":
-		return importCitylog(ctx, in, out)
+		return importCitylog(ctx, in, out, true)
+	case "citylog-append":
+		return importCitylog(ctx, in, out, false)
 	case "tessera":
 		return importTessera(ctx, in, out)
 	}
@@ -177,14 +184,18 @@ func startCPUProfile(path string) (stop func(), err error) {
 // cities (two identifiers and a location each) to path. It streams, so the
 // parent's memory does not inflate the children's peak RSS (Linux keeps
 // ru_maxrss across exec).
-func generate(path string, n int) error {
+func generate(path string, n int) error { return generateFrom(path, 0, n) }
+
+// generateFrom writes the generated requests from, from+1, ... (n of
+// them): a log holding the first ones takes the next as new.
+func generateFrom(path string, from, n int) error {
 	subs := [][2]string{{"CN", "HE"}, {"FR", "IDF"}, {"DE", "BY"}, {"US", "CA"}, {"IN", "TG"}, {"BR", "SP"}, {"VA", "0"}}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	for i := 0; i < n; i++ {
+	for i := from; i < from+n; i++ {
 		s := subs[i%len(subs)]
 		fmt.Fprintf(w, `{"country":%q,"subdivision":%q,"name":"Generated City %d","ids":["geonames:%d","national:%s:bench:%d"],"lat":%.4f,"lon":%.4f}`+"\n",
 			s[0], s[1], i, i+1, s[0], i, float64(i%18000)/100-90, float64(i%36000)/100-180)

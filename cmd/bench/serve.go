@@ -104,13 +104,17 @@ func startServer(bin, dir string, interval time.Duration) (*exec.Cmd, string, er
 }
 
 // peakRSS reads a process's peak resident set (VmHWM) in MiB.
-func peakRSS(pid int) float64 {
+func peakRSS(pid int) float64 { return procStatus(pid, "VmHWM") }
+
+// procStatus reads one of a process's memory figures from
+// /proc/PID/status, in MiB.
+func procStatus(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			var kb float64
 			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
 			return kb / 1024

@@ -78,9 +78,9 @@ func open(path string, size uint64, shared bool) (*Index, error) {
 	if _, err := f.ReadAt(h[:], 0); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrStale, err)
 	}
-	slots := binary.LittleEndian.Uint64(h[16:])
-	if string(h[:16]) != magic || slots < minSlots || slots&(slots-1) != 0 || slots > 1<<40 || uint64(st.Size()) != headerSize+slots*slotSize {
-		return nil, fmt.Errorf("%w: the header is damaged", ErrStale)
+	slots, count, err := checkHeader(h[:], st.Size())
+	if err != nil {
+		return nil, err
 	}
 	if covered := binary.LittleEndian.Uint64(h[32:]); covered != size {
 		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, covered, size)
@@ -89,8 +89,21 @@ func open(path string, size uint64, shared bool) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: couldn't map it: %v", ErrStale, err)
 	}
-	return &Index{path: path, mem: mem, mask: slots - 1, count: binary.LittleEndian.Uint64(h[24:]), shared: shared}, nil
+	return &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: shared}, nil
 }
+
+// checkHeader checks a table file's header against the file's size and
+// returns its number of slots and of fingerprints.
+func checkHeader(h []byte, fileSize int64) (slots, count uint64, err error) {
+	slots, count = le64(h[16:]), le64(h[24:])
+	if string(h[:16]) != magic || slots < minSlots || slots&(slots-1) != 0 || slots > 1<<40 ||
+		uint64(fileSize) != headerSize+slots*slotSize || count*10 > slots*6 {
+		return 0, 0, fmt.Errorf("%w: the header is damaged", ErrStale)
+	}
+	return slots, count, nil
+}
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // CreateShared returns a new, empty on-disk index at path (see
 // OpenShared), sized for about expected fingerprints so that it need not

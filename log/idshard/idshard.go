@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -108,28 +109,40 @@ type Line struct {
 
 // Parse reads a shard strictly: sorted lines, no empty fields.
 func Parse(b []byte) ([]Line, error) {
-	if len(b) > MaxShardSize {
-		return nil, fmt.Errorf("identifier shard is larger than %d bytes", MaxShardSize)
-	}
 	var out []Line
-	s := string(b)
+	if err := scan(b, func(_ string, l Line) { out = append(out, l) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scan checks shard b line by line, calling fn with each line (without
+// its newline) and its fields, in order, until the first error.
+func scan(b []byte, fn func(line string, l Line)) error {
+	if len(b) > MaxShardSize {
+		return fmt.Errorf("identifier shard is larger than %d bytes", MaxShardSize)
+	}
+	s := string(b) // one copy; lines and identifiers are substrings of it
+	var prev Line
 	for n := 1; len(s) > 0; n++ {
 		line, rest, ok := strings.Cut(s, "\n")
 		if !ok {
-			return nil, fmt.Errorf("identifier shard line %d does not end in a newline", n)
+			return fmt.Errorf("identifier shard line %d does not end in a newline", n)
 		}
 		s = rest
-		id, leaf, ok := strings.Cut(line, "\t")
-		v, err := strconv.ParseUint(leaf, 10, 64)
-		if !ok || id == "" || err != nil || strconv.FormatUint(v, 10) != leaf {
-			return nil, fmt.Errorf("identifier shard line %d is not <identifier>TAB<index>", n)
+		id, digits, ok := strings.Cut(line, "\t")
+		leaf, valid := parseLeaf(digits)
+		if !ok || id == "" || !valid {
+			return fmt.Errorf("identifier shard line %d is not <identifier>TAB<index>", n)
 		}
-		if len(out) > 0 && !less(out[len(out)-1], Line{id, v}) {
-			return nil, fmt.Errorf("identifier shard line %d is out of order", n)
+		cur := Line{id, leaf}
+		if n > 1 && compare(prev, cur) >= 0 {
+			return fmt.Errorf("identifier shard line %d is out of order", n)
 		}
-		out = append(out, Line{id, v})
+		prev = cur
+		fn(line, cur)
 	}
-	return out, nil
+	return nil
 }
 
 func less(a, b Line) bool { return compare(a, b) < 0 }
@@ -167,4 +180,71 @@ func Lookup(lines []Line, id string) []uint64 {
 		out = append(out, lines[i].Leaf)
 	}
 	return out
+}
+
+// Merge adds lines to the shard old: the result equals
+// Marshal(append(Parse(old), add...)), but old, sorted already, is
+// checked and copied line by line instead of parsed and sorted again;
+// only add is sorted (in place). A log that grows by a tenth rewrites
+// every shard, so this is most of the index's cost. An invalid old is an
+// error, as Parse reports it.
+func Merge(old []byte, add []Line) ([]byte, error) {
+	slices.SortFunc(add, compare)
+	size := len(old)
+	for _, l := range add {
+		size += len(l.ID) + 22
+	}
+	out := make([]byte, 0, size)
+	var last Line // the last line written, to drop duplicates
+	written := false
+	emit := func(l Line) {
+		if !written || l != last {
+			out = appendLine(out, l)
+			last, written = l, true
+		}
+	}
+	j := 0
+	err := scan(old, func(line string, cur Line) {
+		// Added lines below cur go first; one equal to cur is cur.
+		for ; j < len(add) && compare(add[j], cur) <= 0; j++ {
+			if add[j] != cur {
+				emit(add[j])
+			}
+		}
+		out = append(append(out, line...), '\n')
+		last, written = cur, true
+	})
+	if err != nil {
+		return nil, err
+	}
+	for ; j < len(add); j++ {
+		emit(add[j])
+	}
+	return out, nil
+}
+
+func appendLine(b []byte, l Line) []byte {
+	b = append(append(b, l.ID...), '\t')
+	return append(strconv.AppendUint(b, l.Leaf, 10), '\n')
+}
+
+// parseLeaf reads a leaf index written without leading zeros, as
+// strconv.FormatUint writes it.
+func parseLeaf(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 20 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
 }

@@ -1,6 +1,9 @@
 package idshard
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,6 +73,65 @@ func FuzzParse(f *testing.F) {
 		}
 		if string(Marshal(lines)) != string(b) {
 			t.Fatalf("Parse(%q) re-encodes differently", b)
+		}
+	})
+}
+
+// TestMergeEqualsMarshal: Merge gives Marshal's bytes for the union of a
+// shard and new lines, duplicates included, and refuses what Parse does.
+func TestMergeEqualsMarshal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	randLines := func(n int) []Line {
+		out := make([]Line, n)
+		for i := range out {
+			out[i] = Line{fmt.Sprintf("geonames:%d", rng.IntN(50)), rng.Uint64N(5)}
+		}
+		return out
+	}
+	for round := range 500 {
+		old := Marshal(randLines(rng.IntN(40)))
+		add := randLines(rng.IntN(20))
+		prev, err := Parse(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Marshal(append(slices.Clone(prev), add...))
+		got, err := Merge(old, slices.Clone(add))
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("round %d: Merge(%q, %v) = %q, %v; want %q", round, old, add, got, err, want)
+		}
+	}
+	for _, bad := range []string{"a\t1", "a 1\n", "\t1\n", "a\t01\n", "a\t-1\n", "a\t\n", "a\t18446744073709551616\n", "b\t1\na\t2\n", "a\t1\na\t1\n", "a\t2\na\t1\n"} {
+		for _, add := range [][]Line{nil, {{"a", 1}}, {{"b", 1}, {"a", 2}}} {
+			if _, err := Merge([]byte(bad), add); err == nil {
+				t.Errorf("Merge(%q, %v) accepted a shard Parse refuses", bad, add)
+			}
+		}
+	}
+	if got, err := Merge([]byte("a\t18446744073709551615\n"), nil); err != nil || string(got) != "a\t18446744073709551615\n" {
+		t.Errorf("largest leaf: %q, %v", got, err)
+	}
+}
+
+func FuzzMerge(f *testing.F) {
+	f.Add([]byte("geonames:1\t0\ngeonames:10\t5\n"), "geonames:1", uint64(0), "geonames:2", uint64(3))
+	f.Add([]byte("a\t1\n"), "a", uint64(2), "", uint64(0))
+	f.Fuzz(func(t *testing.T, old []byte, id1 string, leaf1 uint64, id2 string, leaf2 uint64) {
+		var add []Line
+		for _, l := range []Line{{id1, leaf1}, {id2, leaf2}} {
+			if l.ID != "" && !strings.ContainsAny(l.ID, "\t\n") {
+				add = append(add, l)
+			}
+		}
+		prev, perr := Parse(old)
+		got, err := Merge(old, slices.Clone(add))
+		if (perr == nil) != (err == nil) {
+			t.Fatalf("Parse(%q) = %v but Merge = %v", old, perr, err)
+		}
+		if err == nil {
+			if want := Marshal(append(prev, add...)); string(got) != string(want) {
+				t.Fatalf("Merge(%q, %v) = %q, want %q", old, add, got, want)
+			}
 		}
 	})
 }

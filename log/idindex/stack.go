@@ -1,0 +1,333 @@
+package idindex
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Stack is the writer's dedup index: tables on disk that are never
+// written again (levels), oldest first, and the table of this session in
+// memory (top).
+//
+// Why not one table: filing a run's identifiers into one large table
+// touches nearly every page of it, so an import into a big log copied the
+// whole table into memory and wrote all of it back on close — 1 GiB of
+// each for a 10M-entry log, whatever the import's size. With a stack, a
+// run's memory and writes grow with the run: lookups read the levels
+// through read-only shared mappings (page cache, which the kernel may
+// evict), inserts go to the top, and a clean close writes the top as a
+// new level. Levels are merged like a binary counter (a level at least
+// half the size of the one below it joins it), so there are O(log n) of
+// them and each fingerprint is rewritten O(log n) times in all.
+//
+// On disk: path is the manifest (magic, covered log size, the levels);
+// each level is path.<seq>, a table in Index's file format. A level file
+// is written durably before a manifest names it, and the manifest is
+// replaced atomically, so a crash leaves the previous clean state (which
+// no longer matches the log's size, so the writer rebuilds) or the new one.
+type Stack struct {
+	path   string
+	levels []level
+	top    *Index
+}
+
+type level struct {
+	seq int
+	x   *Index
+}
+
+const stackMagic = "citylog-idstack1"
+
+// OpenStack opens the index at path, which must cover exactly log size
+// size; any other state returns an error wrapping ErrStale.
+func OpenStack(path string, size uint64) (*Stack, error) {
+	m, err := readManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	if m.covered != size {
+		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, m.covered, size)
+	}
+	s := &Stack{path: path}
+	for _, l := range m.levels {
+		x, err := openLevel(levelPath(path, l.seq))
+		if err == nil && x.count != l.count {
+			x.Close()
+			err = fmt.Errorf("%w: level %d holds %d fingerprints, the manifest says %d", ErrStale, l.seq, x.count, l.count)
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.levels = append(s.levels, level{l.seq, x})
+	}
+	if s.top, err = anonymousIndex(minSlots); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.removeUnused()
+	return s, nil
+}
+
+// CreateStack returns a new, empty index that CloseClean will write at
+// path.
+func CreateStack(path string) (*Stack, error) {
+	top, err := anonymousIndex(minSlots)
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{path: path, top: top}, nil
+}
+
+func anonymousIndex(slots uint64) (*Index, error) {
+	mem, err := anonymous(slots)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{mem: mem, mask: slots - 1}, nil
+}
+
+// openLevel maps a level file read-only: its pages are the page cache's.
+func openLevel(path string) (*Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStale, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStale, err)
+	}
+	var h [headerSize]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return nil, fmt.Errorf("%w: %s: header: %v", ErrStale, path, err)
+	}
+	slots, count, err := checkHeader(h[:], st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("%w: couldn't map %s: %v", ErrStale, path, err)
+	}
+	return &Index{path: path, mem: mem, mask: slots - 1, count: count}, nil
+}
+
+// Prefetch reads the home slots of fps in every table (see Index.Prefetch).
+func (s *Stack) Prefetch(fps []uint64) {
+	for _, l := range s.levels {
+		l.x.Prefetch(fps)
+	}
+	s.top.Prefetch(fps)
+}
+
+// Lookup calls found with each leaf filed under fingerprint fp, oldest
+// first, until found returns true.
+func (s *Stack) Lookup(fp uint64, found func(leaf uint64) bool) {
+	stop := false
+	f := func(leaf uint64) bool { stop = found(leaf); return stop }
+	for _, l := range s.levels {
+		if l.x.Lookup(fp, f); stop {
+			return
+		}
+	}
+	s.top.Lookup(fp, f)
+}
+
+// Insert files leaf under fingerprint fp, in this session's table.
+func (s *Stack) Insert(fp, leaf uint64) error { return s.top.Insert(fp, leaf) }
+
+// Reserve makes room for n more fingerprints in this session's table.
+func (s *Stack) Reserve(n uint64) error { return s.top.Reserve(n) }
+
+// Len returns the number of fingerprints filed.
+func (s *Stack) Len() uint64 {
+	n := s.top.count
+	for _, l := range s.levels {
+		n += l.x.count
+	}
+	return n
+}
+
+// Close drops this session's fingerprints and releases the index; the
+// files keep their last clean state.
+func (s *Stack) Close() error {
+	var first error
+	for _, l := range s.levels {
+		if err := l.x.Close(); first == nil {
+			first = err
+		}
+	}
+	s.levels = nil
+	if s.top != nil {
+		if err := s.top.Close(); first == nil {
+			first = err
+		}
+		s.top = nil
+	}
+	return first
+}
+
+// CloseClean writes this session's fingerprints as a new level, merges
+// levels as the counter rule says, records that the index is complete for
+// log size covered, and releases it.
+func (s *Stack) CloseClean(covered uint64) error {
+	err := s.save(covered)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		s.removeUnused()
+	}
+	return err
+}
+
+func (s *Stack) save(covered uint64) error {
+	next := 1
+	for _, l := range s.levels {
+		next = max(next, l.seq+1)
+	}
+	// Merge in memory first: the top, then each level below that is not
+	// at least twice its size. Only the result is written.
+	merged := s.top
+	defer func() {
+		if merged != s.top {
+			merged.Close()
+		}
+	}()
+	keep := len(s.levels)
+	for keep > 0 && merged.count > 0 && merged.count*2 >= s.levels[keep-1].x.count {
+		m, err := mergeTables(s.levels[keep-1].x, merged)
+		if err != nil {
+			return err
+		}
+		if merged != s.top {
+			merged.Close()
+		}
+		merged = m
+		keep--
+	}
+	levels := s.levels[:keep:keep]
+	if merged.count > 0 {
+		merged.path = levelPath(s.path, next)
+		if err := merged.Save(covered); err != nil {
+			return err
+		}
+		levels = append(levels, level{next, merged})
+	}
+	return writeManifest(s.path, covered, levels)
+}
+
+// mergeTables returns a new in-memory table holding a's fingerprints, then
+// b's.
+func mergeTables(a, b *Index) (*Index, error) {
+	slots := uint64(minSlots)
+	for (a.count+b.count)*10 > slots*6 {
+		slots *= 2
+	}
+	m, err := anonymousIndex(slots)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range []*Index{a, b} {
+		for i := uint64(0); i <= x.mask; i++ {
+			sl := x.slot(i)
+			if fp := le64(sl); fp != 0 {
+				m.put(fp, le64(sl[8:]))
+			}
+		}
+	}
+	m.count = a.count + b.count
+	return m, nil
+}
+
+func levelPath(path string, seq int) string { return path + "." + strconv.Itoa(seq) }
+
+// removeUnused deletes level files the manifest does not name (left by a
+// merge or a crash). Failing to is harmless: they are only disk space.
+func (s *Stack) removeUnused() {
+	m, err := readManifest(s.path)
+	if err != nil {
+		return
+	}
+	used := map[string]bool{}
+	for _, l := range m.levels {
+		used[levelPath(s.path, l.seq)] = true
+	}
+	files, _ := filepath.Glob(s.path + ".*")
+	for _, f := range files {
+		if !used[f] {
+			os.Remove(f)
+		}
+	}
+}
+
+type manifest struct {
+	covered uint64
+	levels  []struct {
+		seq   int
+		count uint64
+	}
+}
+
+// readManifest reads path strictly; anything unexpected is ErrStale.
+func readManifest(path string) (manifest, error) {
+	var m manifest
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return m, fmt.Errorf("%w: %v", ErrStale, err)
+	}
+	bad := func(why string) (manifest, error) {
+		return manifest{}, fmt.Errorf("%w: %s: %s", ErrStale, path, why)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	if !sc.Scan() || sc.Text() != stackMagic {
+		return bad("not a " + stackMagic + " manifest")
+	}
+	if !sc.Scan() {
+		return bad("no covered size")
+	}
+	v, ok := strings.CutPrefix(sc.Text(), "covered ")
+	if m.covered, err = strconv.ParseUint(v, 10, 64); !ok || err != nil {
+		return bad("malformed covered size")
+	}
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		var l struct {
+			seq   int
+			count uint64
+		}
+		var err1, err2 error
+		if len(f) == 3 && f[0] == "level" {
+			l.seq, err1 = strconv.Atoi(f[1])
+			l.count, err2 = strconv.ParseUint(f[2], 10, 64)
+		}
+		if len(f) != 3 || f[0] != "level" || err1 != nil || err2 != nil || l.seq <= 0 {
+			return bad("malformed level line")
+		}
+		m.levels = append(m.levels, l)
+	}
+	if !bytes.HasSuffix(b, []byte("\n")) {
+		return bad("cut short")
+	}
+	return m, nil
+}
+
+func writeManifest(path string, covered uint64, levels []level) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\ncovered %d\n", stackMagic, covered)
+	for _, l := range levels {
+		fmt.Fprintf(&b, "level %d %d\n", l.seq, l.x.count)
+	}
+	if err := writeDurable(path, []byte(b.String())); err != nil {
+		return fmt.Errorf("couldn't save dedup index: %w", err)
+	}
+	return nil
+}
