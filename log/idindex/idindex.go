@@ -1,17 +1,19 @@
-// Package idindex is the writer's persistent dedup index: an
-// open-addressing hash table from identifier fingerprints to leaf indices.
+// Package idindex is the persistent dedup index of the writer and of the
+// monitor: open-addressing hash tables from identifier fingerprints to
+// leaf indices.
 //
-// It holds fingerprints, not identifiers, so it stays small (16 bytes a
-// slot), and opening it costs one mmap whatever the log's size: pages come
-// in as lookups touch them. A fingerprint match is only a candidate; the
-// caller confirms it against the entry in the log, so a collision (even a
-// crafted one) costs a lookup, never a wrong answer.
+// A table holds fingerprints, not identifiers, so it stays small (16 bytes
+// a slot), and opening one costs one mmap whatever the log's size: pages
+// come in as lookups touch them. A fingerprint match is only a candidate;
+// the caller confirms it against the entry in the log, so a collision
+// (even a crafted one) costs a lookup, never a wrong answer.
 //
-// The file is mapped copy-on-write: changes stay in memory until
-// CloseClean writes the table to a new file and renames it into place,
-// durably. The file on disk is therefore always a complete index of the
-// log size its header names; after a crash that size no longer matches the
-// log, and the writer rebuilds the index from the log.
+// The writer uses a Stack: tables on disk that are never written again,
+// and the session's table in memory, written as a new table on a clean
+// close. The monitor uses one table on disk, changed in place (OpenShared).
+// Either way the files say which log size they completely cover; after a
+// crash that size no longer matches the log, and the index is rebuilt from
+// the log.
 package idindex
 
 import (
@@ -48,24 +50,14 @@ type Index struct {
 // ErrStale means the index cannot be used and must be rebuilt.
 var ErrStale = errors.New("dedup index is missing, damaged or out of date")
 
-// Open maps the index at path, which must cover exactly the log size size,
-// copy-on-write: changes stay in memory until Save. Any other state
-// returns an error wrapping ErrStale.
-func Open(path string, size uint64) (*Index, error) { return open(path, size, false) }
-
-// OpenShared is Open for an index that stays on disk: changes go to the
-// file as they are made, and the kernel may evict its pages, so a table
-// far larger than memory works. Use it with CreateShared; entries made
-// after the last Save may be in the file after a crash, so callers must
-// tolerate extra candidates.
-func OpenShared(path string, size uint64) (*Index, error) { return open(path, size, true) }
-
-func open(path string, size uint64, shared bool) (*Index, error) {
-	flags, prot := os.O_RDONLY, unix.MAP_PRIVATE
-	if shared {
-		flags, prot = os.O_RDWR, unix.MAP_SHARED
-	}
-	f, err := os.OpenFile(path, flags, 0)
+// OpenShared maps the index at path, which must cover exactly the log
+// size size (any other state returns an error wrapping ErrStale), for a
+// table that stays on disk: changes go to the file as they are made, and
+// the kernel may evict its pages, so a table far larger than memory works.
+// Use it with CreateShared; entries made after the last Save may be in the
+// file after a crash, so callers must tolerate extra candidates.
+func OpenShared(path string, size uint64) (*Index, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStale, err)
 	}
@@ -85,11 +77,11 @@ func open(path string, size uint64, shared bool) (*Index, error) {
 	if covered := binary.LittleEndian.Uint64(h[32:]); covered != size {
 		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, covered, size)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, prot)
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("%w: couldn't map it: %v", ErrStale, err)
 	}
-	return &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: shared}, nil
+	return &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: true}, nil
 }
 
 // checkHeader checks a table file's header against the file's size and
@@ -141,7 +133,8 @@ func mapNewFile(path string, slots uint64, header []byte) ([]byte, error) {
 	return mem, nil
 }
 
-// Create returns a new, empty index that CloseClean will write to path.
+// Create returns a new, empty index in memory that CloseClean will write
+// to path.
 func Create(path string) (*Index, error) {
 	mem, err := anonymous(minSlots)
 	if err != nil {

@@ -196,27 +196,33 @@ func (s *Stack) save(covered uint64) error {
 	}
 	// Merge in memory first: the top, then each level below that is not
 	// at least twice its size. Only the result is written.
-	merged := s.top
-	defer func() {
-		if merged != s.top {
-			merged.Close()
-		}
-	}()
+	// The top, and each level below that is not at least twice its
+	// size, become one new level; the others stay as they are.
 	keep := len(s.levels)
-	for keep > 0 && merged.count > 0 && merged.count*2 >= s.levels[keep-1].x.count {
-		m, err := mergeTables(s.levels[keep-1].x, merged)
-		if err != nil {
-			return err
-		}
-		if merged != s.top {
-			merged.Close()
-		}
-		merged = m
+	count := s.top.count
+	for keep > 0 && s.top.count > 0 && count*2 >= s.levels[keep-1].x.count {
 		keep--
+		count += s.levels[keep].x.count
 	}
 	levels := s.levels[:keep:keep]
-	if merged.count > 0 {
-		merged.path = levelPath(s.path, next)
+	if s.top.count > 0 {
+		path := levelPath(s.path, next)
+		var merged *Index
+		if keep == len(s.levels) {
+			merged = s.top // written as it is: its size is the session's
+			merged.path = path
+		} else {
+			tables := []*Index{}
+			for _, l := range s.levels[keep:] {
+				tables = append(tables, l.x)
+			}
+			m, err := mergeTables(path, count, append(tables, s.top))
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			merged = m
+		}
 		if err := merged.Save(covered); err != nil {
 			return err
 		}
@@ -225,18 +231,21 @@ func (s *Stack) save(covered uint64) error {
 	return writeManifest(s.path, covered, levels)
 }
 
-// mergeTables returns a new in-memory table holding a's fingerprints, then
-// b's.
-func mergeTables(a, b *Index) (*Index, error) {
+// mergeTables writes a new table at path holding the fingerprints of
+// tables, in their order. It is built in the file's shared mapping, not
+// in private memory: merging into the bottom level rewrites a table as
+// large as the log's, whose pages the kernel can write back and drop.
+func mergeTables(path string, count uint64, tables []*Index) (*Index, error) {
 	slots := uint64(minSlots)
-	for (a.count+b.count)*10 > slots*6 {
+	for count*10 > slots*6 {
 		slots *= 2
 	}
-	m, err := anonymousIndex(slots)
+	mem, err := mapNewFile(path, slots, nil)
 	if err != nil {
 		return nil, err
 	}
-	for _, x := range []*Index{a, b} {
+	m := &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: true}
+	for _, x := range tables {
 		for i := uint64(0); i <= x.mask; i++ {
 			sl := x.slot(i)
 			if fp := le64(sl); fp != 0 {
@@ -244,7 +253,6 @@ func mergeTables(a, b *Index) (*Index, error) {
 			}
 		}
 	}
-	m.count = a.count + b.count
 	return m, nil
 }
 
