@@ -193,16 +193,16 @@ func (x *Index) Prefetch(fps []uint64) {
 }
 
 // Lookup calls found with each leaf filed under fingerprint fp, in
-// insertion order, until found returns true.
-func (x *Index) Lookup(fp uint64, found func(leaf uint64) bool) {
+// insertion order, until found returns true; it reports whether it did.
+func (x *Index) Lookup(fp uint64, found func(leaf uint64) bool) bool {
 	for i := x.home(fp); ; i = (i + 1) & x.mask {
 		s := x.slot(i)
 		got := binary.LittleEndian.Uint64(s)
 		if got == 0 {
-			return
+			return false
 		}
 		if got == fp && found(binary.LittleEndian.Uint64(s[8:])-1) {
-			return
+			return true
 		}
 	}
 }

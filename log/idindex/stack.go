@@ -129,16 +129,14 @@ func (s *Stack) Prefetch(fps []uint64) {
 }
 
 // Lookup calls found with each leaf filed under fingerprint fp, oldest
-// first, until found returns true.
-func (s *Stack) Lookup(fp uint64, found func(leaf uint64) bool) {
-	stop := false
-	f := func(leaf uint64) bool { stop = found(leaf); return stop }
+// first, until found returns true; it reports whether it did.
+func (s *Stack) Lookup(fp uint64, found func(leaf uint64) bool) bool {
 	for _, l := range s.levels {
-		if l.x.Lookup(fp, f); stop {
-			return
+		if l.x.Lookup(fp, found) {
+			return true
 		}
 	}
-	s.top.Lookup(fp, f)
+	return s.top.Lookup(fp, found)
 }
 
 // Insert files leaf under fingerprint fp, in this session's table.
