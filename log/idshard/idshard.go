@@ -145,8 +145,6 @@ func scan(b []byte, fn func(line string, l Line)) error {
 	return nil
 }
 
-func less(a, b Line) bool { return compare(a, b) < 0 }
-
 func compare(a, b Line) int {
 	if c := strings.Compare(a.ID, b.ID); c != 0 {
 		return c
