@@ -36,7 +36,15 @@ type Stack struct {
 	path   string
 	levels []level
 	top    *Index
+	// maxTop bounds the session's table: when it is full it is written
+	// as a level (named by no manifest until CloseClean), so a session's
+	// private memory stays bounded however many identifiers it files.
+	maxTop uint64
 }
+
+// DefaultMaxTop is the number of fingerprints the session's table holds
+// before it is written out: its table is then 128 MiB.
+const DefaultMaxTop = 1 << 22
 
 type level struct {
 	seq int
@@ -55,7 +63,7 @@ func OpenStack(path string, size uint64) (*Stack, error) {
 	if m.covered != size {
 		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, m.covered, size)
 	}
-	s := &Stack{path: path}
+	s := &Stack{path: path, maxTop: DefaultMaxTop}
 	for _, l := range m.levels {
 		x, err := openLevel(levelPath(path, l.seq))
 		if err == nil && x.count != l.count {
@@ -83,8 +91,11 @@ func CreateStack(path string) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{path: path, top: top}, nil
+	return &Stack{path: path, top: top, maxTop: DefaultMaxTop}, nil
 }
+
+// SetMaxTop changes the bound on the session's table (for tests).
+func (s *Stack) SetMaxTop(n uint64) { s.maxTop = max(n, 1) }
 
 func anonymousIndex(slots uint64) (*Index, error) {
 	mem, err := anonymous(slots)
@@ -140,10 +151,52 @@ func (s *Stack) Lookup(fp uint64, found func(leaf uint64) bool) bool {
 }
 
 // Insert files leaf under fingerprint fp, in this session's table.
-func (s *Stack) Insert(fp, leaf uint64) error { return s.top.Insert(fp, leaf) }
+func (s *Stack) Insert(fp, leaf uint64) error {
+	if s.top.count >= s.maxTop {
+		if err := s.flushTop(); err != nil {
+			return err
+		}
+	}
+	return s.top.Insert(fp, leaf)
+}
 
-// Reserve makes room for n more fingerprints in this session's table.
-func (s *Stack) Reserve(n uint64) error { return s.top.Reserve(n) }
+// Reserve makes room for n more fingerprints in this session's table, up
+// to its bound.
+func (s *Stack) Reserve(n uint64) error {
+	return s.top.Reserve(min(n, s.maxTop-min(s.top.count, s.maxTop)))
+}
+
+// flushTop writes the session's table as a new level, durably (a later
+// manifest may name it), and starts an empty one.
+func (s *Stack) flushTop() error {
+	seq := s.nextSeq()
+	path := levelPath(s.path, seq)
+	s.top.path = path
+	if err := s.top.Save(0); err != nil {
+		return err
+	}
+	x, err := openLevel(path)
+	if err != nil {
+		return err
+	}
+	top, err := anonymousIndex(minSlots)
+	if err != nil {
+		x.Close()
+		return err
+	}
+	s.top.Close()
+	s.levels = append(s.levels, level{seq, x})
+	s.top = top
+	return nil
+}
+
+func (s *Stack) nextSeq() int {
+	next := 1
+	for _, l := range s.levels {
+		next = max(next, l.seq+1)
+	}
+	return next
+}
 
 // Len returns the number of fingerprints filed.
 func (s *Stack) Len() uint64 {
@@ -188,10 +241,7 @@ func (s *Stack) CloseClean(covered uint64) error {
 }
 
 func (s *Stack) save(covered uint64) error {
-	next := 1
-	for _, l := range s.levels {
-		next = max(next, l.seq+1)
-	}
+	next := s.nextSeq()
 	// Merge in memory first: the top, then each level below that is not
 	// at least twice its size. Only the result is written.
 	// The top, and each level below that is not at least twice its

@@ -202,3 +202,53 @@ func TestStackRemovesStrayLevels(t *testing.T) {
 		t.Errorf("files after open: %v", files)
 	}
 }
+
+// TestStackBoundedTop: a session that files more than its table may hold
+// writes it out as levels as it goes, finds everything throughout, and
+// leaves an index that follows the counter rule.
+func TestStackBoundedTop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ids.idx")
+	s, err := CreateStack(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetMaxTop(1000)
+	if err := s.Reserve(1 << 30); err != nil || s.top.mask+1 > minSlots {
+		t.Fatalf("Reserve past the bound: %v, %d slots", err, s.top.mask+1)
+	}
+	const n = 10500
+	for i := uint64(0); i < n; i++ {
+		if err := s.Insert(Fingerprint(id(i)), i); err != nil {
+			t.Fatal(err)
+		}
+		if s.top.count > 1000 {
+			t.Fatalf("the session's table holds %d fingerprints", s.top.count)
+		}
+	}
+	if len(s.levels) != 10 || s.Len() != n {
+		t.Fatalf("%d levels, Len %d", len(s.levels), s.Len())
+	}
+	for _, i := range []uint64{0, 999, 1000, 5555, n - 1} {
+		if got := stackLookup(s, id(i)); !slices.Equal(got, []uint64{i}) {
+			t.Errorf("during the session: lookup %d = %v", i, got)
+		}
+	}
+	if err := s.CloseClean(n); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenStack(path, n); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.levels) != 1 || s.Len() != n {
+		t.Errorf("after close: %d levels, Len %d; want one level of %d", len(s.levels), s.Len(), n)
+	}
+	for i := uint64(0); i < n; i += 7 {
+		if got := stackLookup(s, id(i)); !slices.Equal(got, []uint64{i}) {
+			t.Fatalf("after close: lookup %d = %v", i, got)
+		}
+	}
+	if files, _ := filepath.Glob(path + "*"); len(files) != 2 {
+		t.Errorf("files %v", files)
+	}
+}
