@@ -57,7 +57,26 @@ var ErrStale = errors.New("dedup index is missing, damaged or out of date")
 // Use it with CreateShared; entries made after the last Save may be in the
 // file after a crash, so callers must tolerate extra candidates.
 func OpenShared(path string, size uint64) (*Index, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	x, err := mapTable(path, true)
+	if err != nil {
+		return nil, err
+	}
+	if covered := le64(x.mem[32:]); covered != size {
+		x.Close()
+		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, covered, size)
+	}
+	return x, nil
+}
+
+// mapTable maps the table file at path, shared, after checking its header
+// against the file's size; read-only unless writable. Any failure wraps
+// ErrStale.
+func mapTable(path string, writable bool) (*Index, error) {
+	flags, prot := os.O_RDONLY, unix.PROT_READ
+	if writable {
+		flags, prot = os.O_RDWR, unix.PROT_READ|unix.PROT_WRITE
+	}
+	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStale, err)
 	}
@@ -68,31 +87,18 @@ func OpenShared(path string, size uint64) (*Index, error) {
 	}
 	var h [headerSize]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrStale, err)
+		return nil, fmt.Errorf("%w: %s: header: %v", ErrStale, path, err)
 	}
-	slots, count, err := checkHeader(h[:], st.Size())
-	if err != nil {
-		return nil, err
-	}
-	if covered := binary.LittleEndian.Uint64(h[32:]); covered != size {
-		return nil, fmt.Errorf("%w: it covers log size %d, the log has %d", ErrStale, covered, size)
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("%w: couldn't map it: %v", ErrStale, err)
-	}
-	return &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: true}, nil
-}
-
-// checkHeader checks a table file's header against the file's size and
-// returns its number of slots and of fingerprints.
-func checkHeader(h []byte, fileSize int64) (slots, count uint64, err error) {
-	slots, count = le64(h[16:]), le64(h[24:])
+	slots, count := le64(h[16:]), le64(h[24:])
 	if string(h[:16]) != magic || slots < minSlots || slots&(slots-1) != 0 || slots > 1<<40 ||
-		uint64(fileSize) != headerSize+slots*slotSize || count*10 > slots*6 {
-		return 0, 0, fmt.Errorf("%w: the header is damaged", ErrStale)
+		uint64(st.Size()) != headerSize+slots*slotSize || count*10 > slots*6 {
+		return nil, fmt.Errorf("%w: %s: the header is damaged", ErrStale, path)
 	}
-	return slots, count, nil
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), prot, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("%w: couldn't map %s: %v", ErrStale, path, err)
+	}
+	return &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: writable}, nil
 }
 
 func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
@@ -262,12 +268,7 @@ func (x *Index) growTo(slots uint64) error {
 		return err
 	}
 	bigger := &Index{path: x.path, mem: mem, mask: slots - 1, count: x.count, shared: x.shared}
-	for i := uint64(0); i <= x.mask; i++ {
-		s := x.slot(i)
-		if fp := binary.LittleEndian.Uint64(s); fp != 0 {
-			bigger.put(fp, binary.LittleEndian.Uint64(s[8:]))
-		}
-	}
+	x.putAll(bigger)
 	if x.shared {
 		// Durable before it replaces the old file, whose saved size its
 		// header repeats.
@@ -283,6 +284,17 @@ func (x *Index) growTo(slots uint64) error {
 	unix.Munmap(x.mem)
 	*x = *bigger
 	return nil
+}
+
+// putAll files every fingerprint of x in dst (whose count the caller
+// keeps).
+func (x *Index) putAll(dst *Index) {
+	for i := uint64(0); i <= x.mask; i++ {
+		s := x.slot(i)
+		if fp := le64(s); fp != 0 {
+			dst.put(fp, le64(s[8:]))
+		}
+	}
 }
 
 // Len returns the number of fingerprints filed.

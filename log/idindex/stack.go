@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Stack is the writer's dedup index: tables on disk that are never
@@ -106,30 +104,7 @@ func anonymousIndex(slots uint64) (*Index, error) {
 }
 
 // openLevel maps a level file read-only: its pages are the page cache's.
-func openLevel(path string) (*Index, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStale, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStale, err)
-	}
-	var h [headerSize]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return nil, fmt.Errorf("%w: %s: header: %v", ErrStale, path, err)
-	}
-	slots, count, err := checkHeader(h[:], st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("%w: couldn't map %s: %v", ErrStale, path, err)
-	}
-	return &Index{path: path, mem: mem, mask: slots - 1, count: count}, nil
-}
+func openLevel(path string) (*Index, error) { return mapTable(path, false) }
 
 // Prefetch reads the home slots of fps in every table (see Index.Prefetch).
 func (s *Stack) Prefetch(fps []uint64) {
@@ -294,12 +269,7 @@ func mergeTables(path string, count uint64, tables []*Index) (*Index, error) {
 	}
 	m := &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: true}
 	for _, x := range tables {
-		for i := uint64(0); i <= x.mask; i++ {
-			sl := x.slot(i)
-			if fp := le64(sl); fp != 0 {
-				m.put(fp, le64(sl[8:]))
-			}
-		}
+		x.putAll(m)
 	}
 	return m, nil
 }
