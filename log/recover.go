@@ -49,15 +49,16 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 // checkpoint: a log from before edge files, or a crash that cut the edge
 // short or left it a batch ahead, gets the right one before any new batch.
 func (w *Writer) repairEdge(ctx context.Context) error {
+	edge := w.tree.rightEdge()
 	b, err := w.store.ReadFile(ctx, tiles.EdgePath)
 	if err == nil {
-		if e, perr := tiles.ParseEdge(b); perr == nil && bytes.Equal(e.Checkpoint, w.published) && slices.Equal(e.Hashes, w.tree.rightEdge()) {
+		if e, perr := tiles.ParseEdge(b); perr == nil && bytes.Equal(e.Checkpoint, w.published) && slices.Equal(e.Hashes, edge) {
 			return nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("couldn't read %s: %w", tiles.EdgePath, err)
 	}
-	return publishCheckpoint(ctx, w.store, w.published, w.tree.rightEdge())
+	return publishCheckpoint(ctx, w.store, w.published, edge)
 }
 
 // openIndex opens the dedup index, or rebuilds it from the log if it is
