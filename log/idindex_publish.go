@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,8 +29,12 @@ import (
 // may lag it. Call it when no Allocate or Import runs.
 func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	w.mu.Lock()
-	size, pending, pendingFrom := w.durable, w.pendingIDs, w.pendingFrom
+	size, sp := w.durable, w.pending
+	w.pending = newSpool(w.state, size, w.spoolLimit)
 	w.mu.Unlock()
+	// The lines taken are gone from the writer, published or not: if this
+	// fails, the next publication reads them from the bundles instead.
+	defer func() { sp.close() }()
 	meta := idshard.Meta{}
 	if b, err := w.store.ReadFile(ctx, idshard.MetaPath); err == nil {
 		if meta, err = idshard.ParseMeta(b); err != nil {
@@ -53,17 +56,19 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if full {
 		from = 0
 	}
-	raw := pending
-	if from < pendingFrom {
-		older, err := w.readIDs(ctx, from, pendingFrom)
-		if err != nil {
+	if sp.finish() != nil {
+		// A spill failed: its lines are lost, so read them all again.
+		sp.close()
+		sp = newSpool(w.state, size, w.spoolLimit)
+	}
+	if from < sp.from {
+		if err := w.readIDs(ctx, from, sp.from, sp); err != nil {
 			return err
 		}
-		raw = append([][]byte{older}, pending...)
 	}
-	// Lines stay raw bytes until their shard is written, so that memory
-	// holds each identifier about twice, not as a slice of strings.
-	shards := groupByShard(raw, bits)
+	if err := sp.finish(); err != nil {
+		return err
+	}
 	if split {
 		// Split shards are read from files that the split overwrites: a
 		// crash in between must not leave a next run reading them as
@@ -71,45 +76,55 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		if err := dirstore.WriteFileDurable(splitMark, nil, 0o600); err != nil {
 			return err
 		}
-		if err := w.splitShards(ctx, meta.Bits, bits, shards); err != nil {
+		if err := w.splitShards(ctx, meta.Bits, bits, sp); err != nil {
 			return err
 		}
-		return w.finishIDIndex(ctx, size, bits, len(pending), splitMark)
+		return w.finishIDIndex(ctx, size, bits, splitMark)
 	}
-	var touched []uint32
-	for i, ls := range shards {
-		if full || len(ls) > 0 { // a full rebuild writes empty shards too: no stale file survives
-			touched = append(touched, uint32(i))
+	// One unit of the spool at a time: memory holds a bounded part of the
+	// lines, whatever the size of the import or of the rebuild.
+	n := sp.units(bits)
+	for u := range n {
+		shards, err := sp.unit(u, n, bits)
+		if err != nil {
+			return err
 		}
-	}
-	if err := parallel(ctx, len(touched), func(k int) error {
-		i := touched[k]
-		path := idshard.ShardPath(i, bits)
-		add := parsePending(shards[i])
-		var data []byte
-		if !full {
-			old, err := w.store.ReadFile(ctx, path)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("couldn't read %s: %w", path, err)
+		first := u * len(shards)
+		var touched []int
+		for k, ls := range shards {
+			if full || len(ls) > 0 { // a full rebuild writes empty shards too: no stale file survives
+				touched = append(touched, k)
 			}
-			data, _ = idshard.Merge(old, add) // nil if old is damaged: its lines are dropped
 		}
-		if data == nil {
-			data = idshard.Marshal(add)
+		if err := parallel(ctx, len(touched), func(t int) error {
+			k := touched[t]
+			path := idshard.ShardPath(uint32(first+k), bits)
+			add := parsePending(shards[k])
+			var data []byte
+			if !full {
+				old, err := w.store.ReadFile(ctx, path)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("couldn't read %s: %w", path, err)
+				}
+				data, _ = idshard.Merge(old, add) // nil if old is damaged: its lines are dropped
+			}
+			if data == nil {
+				data = idshard.Marshal(add)
+			}
+			if err := w.store.PutFile(ctx, path, data); err != nil {
+				return fmt.Errorf("couldn't write %s: %w", path, err)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		if err := w.store.PutFile(ctx, path, data); err != nil {
-			return fmt.Errorf("couldn't write %s: %w", path, err)
-		}
-		return nil
-	}); err != nil {
-		return err
 	}
-	return w.finishIDIndex(ctx, size, bits, len(pending), splitMark)
+	return w.finishIDIndex(ctx, size, bits, splitMark)
 }
 
 // finishIDIndex makes the shards durable, then publishes the meta that
-// describes them, and forgets the pending lines they now hold.
-func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits, published int, splitMark string) error {
+// describes them.
+func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits int, splitMark string) error {
 	if err := w.store.Sync(ctx); err != nil {
 		return err
 	}
@@ -119,62 +134,71 @@ func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits, published
 	if err := os.Remove(splitMark); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	w.mu.Lock()
-	w.pendingIDs, w.pendingFrom = w.pendingIDs[published:], size
-	w.mu.Unlock()
 	return nil
 }
 
 // splitShards rewrites the index of oldBits shards as one of bits shards,
-// adding the pending lines (grouped by new shard). Old shard i becomes
-// new shards i<<d ... i<<d + 2^d - 1, whose files are old shard files of
-// the same or higher numbers: so old shards are taken from the highest
-// down, and a new shard waits until the old one at its path was read.
-// Memory holds a few shards at a time, whatever the log's size.
-func (w *Writer) splitShards(ctx context.Context, oldBits, bits int, pending [][]byte) error {
+// adding the spool's lines. Old shard i becomes new shards i<<d ...
+// i<<d + 2^d - 1, whose files are old shard files of the same or higher
+// numbers: so old shards are taken from the highest down (unit by unit,
+// and within a unit), and a new shard waits until the old one at its
+// path was read. Memory holds one unit of the spool and a few shards at
+// a time, whatever the log's size.
+func (w *Writer) splitShards(ctx context.Context, oldBits, bits int, sp *idSpool) error {
 	d := bits - oldBits
-	oldCount := 1 << oldBits
-	read := make([]chan struct{}, oldCount)
-	for i := range read {
-		read[i] = make(chan struct{})
-	}
-	return parallel(ctx, oldCount, func(k int) error {
-		i := oldCount - 1 - k
-		old, err := w.store.ReadFile(ctx, idshard.ShardPath(uint32(i), oldBits))
-		close(read[i])
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("couldn't read %s: %w", idshard.ShardPath(uint32(i), oldBits), err)
+	n := sp.units(oldBits)
+	per := (1 << oldBits) / n // old shards per unit
+	for u := n - 1; u >= 0; u-- {
+		pending, err := sp.unit(u, n, bits)
+		if err != nil {
+			return err
 		}
-		parts := make([][]byte, 1<<d)
-		eachLine(old, func(line []byte) {
-			id, _, _ := bytes.Cut(line, []byte{'\t'})
-			// A line in the wrong shard (a damaged file) is dropped here,
-			// a malformed one by Merge below: the index is only a hint.
-			if j := int(idshard.ShardIndexBytes(id, bits)) - i<<d; j >= 0 && j < len(parts) {
-				parts[j] = append(parts[j], line...)
+		lo, hi := u*per, (u+1)*per
+		read := make([]chan struct{}, per)
+		for i := range read {
+			read[i] = make(chan struct{})
+		}
+		if err := parallel(ctx, per, func(k int) error {
+			i := hi - 1 - k
+			old, err := w.store.ReadFile(ctx, idshard.ShardPath(uint32(i), oldBits))
+			close(read[i-lo])
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("couldn't read %s: %w", idshard.ShardPath(uint32(i), oldBits), err)
 			}
-		})
-		for j, part := range parts {
-			n := i<<d + j
-			if n < oldCount && n != i {
-				select {
-				case <-read[n]:
-				case <-ctx.Done():
-					return ctx.Err()
+			parts := make([][]byte, 1<<d)
+			eachLine(old, func(line []byte) {
+				id, _, _ := bytes.Cut(line, []byte{'\t'})
+				// A line in the wrong shard (a damaged file) is dropped here,
+				// a malformed one by Merge below: the index is only a hint.
+				if j := int(idshard.ShardIndexBytes(id, bits)) - i<<d; j >= 0 && j < len(parts) {
+					parts[j] = append(parts[j], line...)
+				}
+			})
+			for j, part := range parts {
+				m := i<<d + j
+				if m < hi && m != i { // old shards of higher units were read already
+					select {
+					case <-read[m-lo]:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				add := parsePending(pending[m-lo<<d])
+				data, err := idshard.Merge(part, add)
+				if err != nil {
+					data = idshard.Marshal(add)
+				}
+				path := idshard.ShardPath(uint32(m), bits)
+				if err := w.store.PutFile(ctx, path, data); err != nil {
+					return fmt.Errorf("couldn't write %s: %w", path, err)
 				}
 			}
-			add := parsePending(pending[n])
-			data, err := idshard.Merge(part, add)
-			if err != nil {
-				data = idshard.Marshal(add)
-			}
-			path := idshard.ShardPath(uint32(n), bits)
-			if err := w.store.PutFile(ctx, path, data); err != nil {
-				return fmt.Errorf("couldn't write %s: %w", path, err)
-			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // parsePending reads the pending "identifier TAB leaf NL" lines.
@@ -191,15 +215,15 @@ func parsePending(b []byte) []idshard.Line {
 	return out
 }
 
-// readIDs reads the identifiers of leaves [from, to) from the bundles, as
-// "identifier TAB leaf NL" lines.
-func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]byte, error) {
-	var out []byte
+// readIDs adds the identifiers of leaves [from, to) from the bundles to
+// sp, a bundle at a time.
+func (w *Writer) readIDs(ctx context.Context, from, to uint64, sp *idSpool) error {
 	for bi := from / tiles.Width; bi*tiles.Width < to; bi++ {
 		entries, err := readBundle(ctx, w.store, bi, to)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		var lines []byte
 		for i, raw := range entries {
 			leaf := bi*tiles.Width + uint64(i)
 			if leaf < from {
@@ -207,45 +231,17 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64) ([]byte, error) {
 			}
 			e, err := w.rules.Decode(raw)
 			if err != nil {
-				return nil, fmt.Errorf("entry %d: %w", leaf, err)
+				return fmt.Errorf("entry %d: %w", leaf, err)
 			}
 			for _, id := range e.IDs {
-				out = append(append(out, id...), '\t')
-				out = append(strconv.AppendUint(out, leaf, 10), '\n')
+				lines = append(append(lines, id...), '\t')
+				lines = append(strconv.AppendUint(lines, leaf, 10), '\n')
 			}
 		}
+		sp.add(lines)
+		sp.spillIfFull()
 	}
-	return out, nil
-}
-
-// groupByShard splits buffers of raw "identifier TAB leaf NL" lines by
-// shard, hashing on all cores.
-func groupByShard(bufs [][]byte, bits int) [][]byte {
-	idx := make([][]uint32, len(bufs)) // the shard of each line of each buffer
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for k := 0; k < workers; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := k; n < len(bufs); n += workers {
-				eachLine(bufs[n], func(line []byte) {
-					id, _, _ := bytes.Cut(line, []byte{'\t'})
-					idx[n] = append(idx[n], idshard.ShardIndexBytes(id, bits))
-				})
-			}
-		}()
-	}
-	wg.Wait()
-	shards := make([][]byte, 1<<bits)
-	for n, buf := range bufs {
-		i := 0
-		eachLine(buf, func(line []byte) {
-			shards[idx[n][i]] = append(shards[idx[n][i]], line...)
-			i++
-		})
-	}
-	return shards
+	return nil
 }
 
 // eachLine calls fn with every line of b, newline included.

@@ -274,10 +274,12 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 	w.durable = b.size
 	if b.stage.count > 0 {
 		w.published = b.checkpoint
-		w.pendingIDs = append(w.pendingIDs, b.ids)
+		w.pending.add(b.ids)
 	}
+	pending := w.pending
 	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
 	w.mu.Unlock()
+	pending.spillIfFull() // outside the lock: Status and Prepare need not wait for it
 	return nil
 }
 

@@ -66,19 +66,17 @@ type Writer struct {
 	inflight  []*batch // prepared batches not yet published
 	failed    error    // once set, the writer refuses all work
 
-	// pendingIDs holds "identifier TAB leaf NL" for every identifier
-	// published since the identifier index was brought up to pendingFrom:
-	// pointer-free buffers, one per batch, which the garbage collector
-	// need not scan and which are never copied to grow.
-	pendingIDs  [][]byte
-	pendingFrom uint64 // ... brought up to this size
+	// pending holds the identifiers published since the identifier
+	// index was last brought up to date, for PublishIDIndex.
+	pending    *idSpool
+	spoolLimit int // bytes of them held in memory; tests lower it
 }
 
 // batch is one prepared group of requests: its staged entries, the files
 // and checkpoint that publish it, and the answers to give once published.
 type batch struct {
 	stage      staging
-	ids        []byte // the new entries' identifiers, for the public index (see pendingIDs)
+	ids        []byte // the new entries' "identifier TAB leaf NL" lines, for the public index
 	offsets    []int  // where each staged entry starts in stage.entries
 	files      []file
 	checkpoint []byte
@@ -119,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 		}
 	}()
 	w = &Writer{state: state, store: cfg.Store, unlock: unlock, now: cfg.Now, workers: cfg.Workers, cache: map[uint64][][]byte{},
-		stager: stager{dir: state}}
+		stager: stager{dir: state}, spoolLimit: spoolLimit}
 	if w.now == nil {
 		w.now = time.Now
 	}
@@ -162,7 +160,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	if err := w.repairEdge(ctx); err != nil {
 		return nil, err
 	}
-	w.pendingFrom = w.durable
+	w.pending = newSpool(state, w.durable, w.spoolLimit)
 	if err := w.openIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -238,6 +236,7 @@ func (w *Writer) Size() uint64 {
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	failed, inflight, size := w.failed, len(w.inflight), w.durable
+	w.pending.close()
 	w.mu.Unlock()
 	var err error
 	if failed == nil && inflight == 0 {
