@@ -46,7 +46,7 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if meta.Size == size && meta.Bits != 0 {
 		return nil
 	}
-	bits := idshard.BitsFor(w.idx.Len())
+	bits := w.shardBits(w.idx.Len())
 	splitMark := filepath.Join(w.state, idSplitFile)
 	_, err := os.Stat(splitMark)
 	interrupted := err == nil
@@ -79,7 +79,7 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		if err := w.splitShards(ctx, meta.Bits, bits, sp); err != nil {
 			return err
 		}
-		return w.finishIDIndex(ctx, size, bits, splitMark)
+		return w.finishIDIndex(ctx, size, bits, splitMark, true)
 	}
 	// One unit of the spool at a time: memory holds a bounded part of the
 	// lines, whatever the size of the import or of the rebuild.
@@ -119,17 +119,37 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 			return err
 		}
 	}
-	return w.finishIDIndex(ctx, size, bits, splitMark)
+	return w.finishIDIndex(ctx, size, bits, splitMark, full)
 }
 
 // finishIDIndex makes the shards durable, then publishes the meta that
-// describes them.
-func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits int, splitMark string) error {
+// describes them. After a split or a rebuild (clean), it then removes
+// the shards named with another number of hex digits, which nothing
+// overwrote: a width's shard 0 is written by every split or rebuild to
+// it and removed last, so it tells whether a width needs clearing. A
+// crash before the split mark is removed redoes the whole publication.
+func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits int, splitMark string, clean bool) error {
 	if err := w.store.Sync(ctx); err != nil {
 		return err
 	}
 	if err := w.store.ReplaceFile(ctx, idshard.MetaPath, idshard.Meta{Size: size, Bits: bits}.Marshal()); err != nil {
 		return err
+	}
+	for old := 4; clean && old <= idshard.MaxBits; old += 4 { // every number of hex digits
+		if (old+3)/4 == (bits+3)/4 {
+			continue
+		}
+		if _, err := w.store.ReadFile(ctx, idshard.ShardPath(0, old)); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := parallel(ctx, 1<<old-1, func(i int) error {
+			return w.store.RemoveFile(ctx, idshard.ShardPath(uint32(i+1), old))
+		}); err != nil {
+			return err
+		}
+		if err := w.store.RemoveFile(ctx, idshard.ShardPath(0, old)); err != nil {
+			return err
+		}
 	}
 	if err := os.Remove(splitMark); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

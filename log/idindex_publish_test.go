@@ -169,3 +169,60 @@ func TestPublishIDIndexSplit(t *testing.T) {
 		t.Errorf("geonames:40001 -> %v", got)
 	}
 }
+
+// TestPublishIDIndexRemovesStaleWidths: when the index widens to shard
+// names of more hex digits, or is rebuilt, the shards of the other
+// widths are removed: a static host would serve them forever.
+func TestPublishIDIndexRemovesStaleWidths(t *testing.T) {
+	ctx := context.Background()
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	width := 8
+	w.shardBits = func(uint64) int { return width }
+	countFiles := func(digits int) int {
+		n := 0
+		for name := range indexFiles(t, dir) {
+			if name != "meta" && len(name) == digits {
+				n++
+			}
+		}
+		return n
+	}
+	mustAllocate(t, w, genRequests(0, 1000))
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countFiles(2); n != 256 {
+		t.Fatalf("%d shards of 2 digits at 8 bits, want 256", n)
+	}
+	width = 9
+	mustAllocate(t, w, genRequests(1000, 1000))
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n2, n3 := countFiles(2), countFiles(3); n2 != 0 || n3 != 512 {
+		t.Fatalf("after the split to 9 bits: %d shards of 2 digits (want 0), %d of 3 (want 512)", n2, n3)
+	}
+	if got := lookupPublished(t, dir, "geonames:1500"); len(got) != 1 || got[0] != 1499 {
+		t.Errorf("geonames:1500 -> %v", got)
+	}
+	// A rebuild (here: after a split cut off by a crash, which left the
+	// narrower shards behind) removes every other width.
+	pub := filepath.Join(dir, PublicDir, idshard.Dir)
+	for _, name := range []string{"0", "7", "00", "ff", "0000", "abcd"} {
+		if err := os.WriteFile(filepath.Join(pub, name), []byte("geonames:1\t0\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, StateDir, idSplitFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustAllocate(t, w, genRequests(2000, 1))
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n1, n2, n3, n4 := countFiles(1), countFiles(2), countFiles(3), countFiles(4); n1+n2+n4 != 0 || n3 != 512 {
+		t.Fatalf("after the rebuild: %d, %d, %d, %d shards of 1-4 digits, want 0, 0, 512, 0", n1, n2, n3, n4)
+	}
+}

@@ -120,7 +120,8 @@ func indexFiles(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		b, err := os.ReadFile(p)
-		out[strings.TrimPrefix(p, root)] = string(b)
+		name, _ := filepath.Rel(root, p)
+		out[name] = string(b)
 		return err
 	})
 	if err != nil {

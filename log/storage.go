@@ -43,6 +43,10 @@ type Storage interface {
 	// ReplaceFile atomically replaces path (the checkpoint) and makes it
 	// durable before returning.
 	ReplaceFile(ctx context.Context, path string, data []byte) error
+	// RemoveFile removes a mutable file that is no longer published, such
+	// as a shard of an identifier index of another width; a missing file
+	// is not an error. The removal need not be durable.
+	RemoveFile(ctx context.Context, path string) error
 	// Sync makes every CreateFile that returned before it durable.
 	Sync(ctx context.Context) error
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
@@ -70,6 +71,7 @@ type Writer struct {
 	// index was last brought up to date, for PublishIDIndex.
 	pending    *idSpool
 	spoolLimit int // bytes of them held in memory; tests lower it
+	shardBits  func(identifiers uint64) int // the index's width; idshard.BitsFor but in tests
 }
 
 // batch is one prepared group of requests: its staged entries, the files
@@ -117,7 +119,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 		}
 	}()
 	w = &Writer{state: state, store: cfg.Store, unlock: unlock, now: cfg.Now, workers: cfg.Workers, cache: map[uint64][][]byte{},
-		stager: stager{dir: state}, spoolLimit: spoolLimit}
+		stager: stager{dir: state}, spoolLimit: spoolLimit, shardBits: idshard.BitsFor}
 	if w.now == nil {
 		w.now = time.Now
 	}

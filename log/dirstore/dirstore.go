@@ -162,6 +162,18 @@ func (s *Store) ReplaceFile(_ context.Context, p string, data []byte) error {
 	return WriteFileDurable(full, data, 0o644)
 }
 
+// RemoveFile removes p; a missing file is not an error.
+func (s *Store) RemoveFile(_ context.Context, p string) error {
+	full, err := s.path(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("couldn't remove %s: %w", p, err)
+	}
+	return nil
+}
+
 // Sync makes every file written so far durable: one syncfs(2) flushes the
 // whole file system, data and directory entries alike.
 func (s *Store) Sync(context.Context) error {
