@@ -70,7 +70,7 @@ type Writer struct {
 	// pending holds the identifiers published since the identifier
 	// index was last brought up to date, for PublishIDIndex.
 	pending    *idSpool
-	spoolLimit int // bytes of them held in memory; tests lower it
+	spoolLimit int                          // bytes of them held in memory; tests lower it
 	shardBits  func(identifiers uint64) int // the index's width; idshard.BitsFor but in tests
 }
 
