@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
@@ -102,17 +103,7 @@ func (s *idSpool) spill() {
 			}
 		}
 	}
-	prefixes := hashPrefixes(s.mem)
-	out := make([][]byte, len(s.files))
-	for n, buf := range s.mem {
-		i := 0
-		eachLine(buf, func(line []byte) {
-			p := prefixes[n][i]
-			i++
-			g := p >> (32 - spoolBits)
-			out[g] = append(binary.BigEndian.AppendUint32(out[g], p), line...)
-		})
-	}
+	out := groupLines(s.mem, hashPrefixes(s.mem), spoolBits, true)
 	for g, b := range out {
 		if _, err := s.files[g].Write(b); err != nil {
 			s.fail(err)
@@ -151,28 +142,45 @@ func (s *idSpool) unit(u, n, bits int) ([][]byte, error) {
 		return groupByShard(s.mem, bits), nil
 	}
 	per := len(s.files) / n
-	shards := make([][]byte, (1<<bits)/n)
-	first := uint32(u * len(shards))
+	var recs []byte
 	for _, f := range s.files[u*per : (u+1)*per] {
 		st, err := f.Stat()
 		if err != nil {
 			return nil, err
 		}
-		b := make([]byte, st.Size())
+		recs = slices.Grow(recs, int(st.Size()))
+		b := recs[len(recs) : len(recs)+int(st.Size())]
 		if _, err := f.ReadAt(b, 0); err != nil {
 			return nil, fmt.Errorf("couldn't read the identifier spool: %w", err)
 		}
-		for len(b) > 0 {
+		recs = recs[:len(recs)+len(b)]
+	}
+	// Twice through the records: first the size of each shard, so that
+	// each is allocated once.
+	shards := make([][]byte, (1<<bits)/n)
+	first := uint32(u * len(shards))
+	sizes := make([]int, len(shards))
+	for pass := range 2 {
+		for b := recs; len(b) > 0; {
 			end := bytes.IndexByte(b[min(4, len(b)):], '\n') + 5
 			if len(b) < 5 || end < 5 {
 				return nil, errors.New("identifier spool: a record is cut short")
 			}
-			k := binary.BigEndian.Uint32(b)>>(32-bits) - first + 0
+			k := binary.BigEndian.Uint32(b)>>(32-bits) - first
 			if k >= uint32(len(shards)) {
 				return nil, errors.New("identifier spool: a record is in the wrong file")
 			}
-			shards[k] = append(shards[k], b[4:end]...)
+			if pass == 0 {
+				sizes[k] += end - 4
+			} else {
+				shards[k] = append(shards[k], b[4:end]...)
+			}
 			b = b[end:]
+		}
+		if pass == 0 {
+			for k, size := range sizes {
+				shards[k] = make([]byte, 0, size)
+			}
 		}
 	}
 	return shards, nil
@@ -214,15 +222,40 @@ func hashPrefixes(bufs [][]byte) [][]uint32 {
 // groupByShard splits buffers of raw "identifier TAB leaf NL" lines by
 // shard at width bits.
 func groupByShard(bufs [][]byte, bits int) [][]byte {
-	prefixes := hashPrefixes(bufs)
-	shards := make([][]byte, 1<<bits)
+	return groupLines(bufs, hashPrefixes(bufs), bits, false)
+}
+
+// groupLines splits buffers of lines, whose identifiers' hash prefixes
+// are given, by the first bits of those prefixes, with each line's
+// prefix ahead of it if withPrefix. Each group is allocated once.
+func groupLines(bufs [][]byte, prefixes [][]uint32, bits int, withPrefix bool) [][]byte {
+	extra := 0
+	if withPrefix {
+		extra = 4
+	}
+	sizes := make([]int, 1<<bits)
 	for n, buf := range bufs {
 		i := 0
 		eachLine(buf, func(line []byte) {
-			k := prefixes[n][i] >> (32 - bits)
+			sizes[prefixes[n][i]>>(32-bits)] += extra + len(line)
 			i++
-			shards[k] = append(shards[k], line...)
 		})
 	}
-	return shards
+	groups := make([][]byte, 1<<bits)
+	for g, size := range sizes {
+		groups[g] = make([]byte, 0, size)
+	}
+	for n, buf := range bufs {
+		i := 0
+		eachLine(buf, func(line []byte) {
+			p := prefixes[n][i]
+			i++
+			g := p >> (32 - bits)
+			if withPrefix {
+				groups[g] = binary.BigEndian.AppendUint32(groups[g], p)
+			}
+			groups[g] = append(groups[g], line...)
+		})
+	}
+	return groups
 }

@@ -320,8 +320,14 @@ func newChunk() *chunk {
 // valid ones, encodes the entry fields and fingerprints the identifiers,
 // into one buffer of each for the chunk.
 func (w *Writer) parseChunk(c *chunk) {
-	var fields []byte
-	var fps []uint64
+	// An entry's fields take about the bytes of its request line: sized
+	// so, the buffers are not copied as they grow.
+	size := 0
+	for _, l := range c.lines {
+		size += len(l)
+	}
+	fields := make([]byte, 0, size)
+	fps := make([]uint64, 0, 2*len(c.lines))
 	type end struct{ fields, fps int }
 	ends := make([]end, len(c.lines))
 	for i, l := range c.lines {
