@@ -110,37 +110,38 @@ type Line struct {
 // Parse reads a shard strictly: sorted lines, no empty fields.
 func Parse(b []byte) ([]Line, error) {
 	var out []Line
-	if err := scan(b, func(_ string, l Line) { out = append(out, l) }); err != nil {
+	if err := scan(b, func(_ int, l Line) { out = append(out, l) }); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// scan checks shard b line by line, calling fn with each line (without
-// its newline) and its fields, in order, until the first error.
-func scan(b []byte, fn func(line string, l Line)) error {
+// scan checks shard b line by line, calling fn with the offset in b where
+// each line starts and its fields, in order, until the first error.
+func scan(b []byte, fn func(start int, l Line)) error {
 	if len(b) > MaxShardSize {
 		return fmt.Errorf("identifier shard is larger than %d bytes", MaxShardSize)
 	}
-	s := string(b) // one copy; lines and identifiers are substrings of it
+	s := string(b) // one copy; identifiers are substrings of it
 	var prev Line
-	for n := 1; len(s) > 0; n++ {
-		line, rest, ok := strings.Cut(s, "\n")
-		if !ok {
+	for n, pos := 1, 0; pos < len(s); n++ {
+		end := strings.IndexByte(s[pos:], '\n')
+		if end < 0 {
 			return fmt.Errorf("identifier shard line %d does not end in a newline", n)
 		}
-		s = rest
-		id, digits, ok := strings.Cut(line, "\t")
-		leaf, valid := parseLeaf(digits)
-		if !ok || id == "" || !valid {
+		line := s[pos : pos+end]
+		tab := strings.IndexByte(line, '\t')
+		leaf, valid := parseLeaf(line[tab+1:])
+		if tab <= 0 || !valid {
 			return fmt.Errorf("identifier shard line %d is not <identifier>TAB<index>", n)
 		}
-		cur := Line{id, leaf}
+		cur := Line{line[:tab], leaf}
 		if n > 1 && compare(prev, cur) >= 0 {
 			return fmt.Errorf("identifier shard line %d is out of order", n)
 		}
 		prev = cur
-		fn(line, cur)
+		fn(pos, cur)
+		pos += end + 1
 	}
 	return nil
 }
@@ -201,20 +202,25 @@ func Merge(old []byte, add []Line) ([]byte, error) {
 			last, written = l, true
 		}
 	}
-	j := 0
-	err := scan(old, func(line string, cur Line) {
-		// Added lines below cur go first; one equal to cur is cur.
-		for ; j < len(add) && compare(add[j], cur) <= 0; j++ {
-			if add[j] != cur {
-				emit(add[j])
+	// Old lines are copied in runs, up to the next added line.
+	j, run := 0, 0
+	err := scan(old, func(start int, cur Line) {
+		if j < len(add) && compare(add[j], cur) <= 0 {
+			out = append(out, old[run:start]...)
+			run = start
+			// Added lines below cur go first; one equal to cur is cur.
+			for ; j < len(add) && compare(add[j], cur) <= 0; j++ {
+				if add[j] != cur {
+					emit(add[j])
+				}
 			}
 		}
-		out = append(append(out, line...), '\n')
 		last, written = cur, true
 	})
 	if err != nil {
 		return nil, err
 	}
+	out = append(out, old[run:]...)
 	for ; j < len(add); j++ {
 		emit(add[j])
 	}
