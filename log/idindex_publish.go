@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/idshard"
@@ -43,13 +44,13 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("couldn't read %s: %w", idshard.MetaPath, err)
 	}
-	if meta.Size == size && meta.Bits != 0 {
+	splitMark := filepath.Join(w.state, idSplitFile)
+	_, err := os.Stat(splitMark)
+	interrupted := err == nil // a split was cut off, maybe after its meta
+	if meta.Size == size && meta.Bits != 0 && !interrupted {
 		return nil
 	}
 	bits := w.shardBits(w.idx.Len())
-	splitMark := filepath.Join(w.state, idSplitFile)
-	_, err := os.Stat(splitMark)
-	interrupted := err == nil
 	full := meta.Bits == 0 || meta.Bits > bits || meta.Size > size || interrupted
 	split := !full && meta.Bits < bits
 	from := meta.Size
@@ -236,9 +237,11 @@ func parsePending(b []byte) []idshard.Line {
 }
 
 // readIDs adds the identifiers of leaves [from, to) from the bundles to
-// sp, a bundle at a time.
+// sp, decoding bundles on all cores.
 func (w *Writer) readIDs(ctx context.Context, from, to uint64, sp *idSpool) error {
-	for bi := from / tiles.Width; bi*tiles.Width < to; bi++ {
+	first := from / tiles.Width
+	return parallel(ctx, int((to+tiles.Width-1)/tiles.Width-first), func(k int) error {
+		bi := first + uint64(k)
 		entries, err := readBundle(ctx, w.store, bi, to)
 		if err != nil {
 			return err
@@ -251,7 +254,8 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64, sp *idSpool) erro
 			}
 			e, err := w.rules.Decode(raw)
 			if err != nil {
-				return fmt.Errorf("entry %d: %w", leaf, err)
+				return fmt.Errorf("couldn't read the identifiers of entry %d (in bundle %s) for the identifier index: %w",
+					leaf, tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, to)}.Path(), err)
 			}
 			for _, id := range e.IDs {
 				lines = append(append(lines, id...), '\t')
@@ -260,8 +264,8 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64, sp *idSpool) erro
 		}
 		sp.add(lines)
 		sp.spillIfFull()
-	}
-	return nil
+		return nil
+	})
 }
 
 // eachLine calls fn with every line of b, newline included.
@@ -276,13 +280,15 @@ func eachLine(b []byte, fn func(line []byte)) {
 	}
 }
 
-// parallel runs fn(0..n-1) on a few goroutines and returns the first error.
+// parallel runs fn(0..n-1) on a few goroutines and returns the first
+// error; after an error or cancellation it starts no new call.
 func parallel(ctx context.Context, n int, fn func(int) error) error {
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int)
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		first  error
+		failed atomic.Bool
+		next   = make(chan int)
 	)
 	for range min(4, n) {
 		wg.Add(1)
@@ -295,11 +301,12 @@ func parallel(ctx context.Context, n int, fn func(int) error) error {
 						first = err
 					}
 					mu.Unlock()
+					failed.Store(true)
 				}
 			}
 		}()
 	}
-	for k := 0; k < n && ctx.Err() == nil; k++ {
+	for k := 0; k < n && ctx.Err() == nil && !failed.Load(); k++ {
 		next <- k
 	}
 	close(next)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/citylog/citylog/log/idshard"
@@ -207,8 +208,9 @@ func TestPublishIDIndexRemovesStaleWidths(t *testing.T) {
 	if got := lookupPublished(t, dir, "geonames:1500"); len(got) != 1 || got[0] != 1499 {
 		t.Errorf("geonames:1500 -> %v", got)
 	}
-	// A rebuild (here: after a split cut off by a crash, which left the
-	// narrower shards behind) removes every other width.
+	// A rebuild (here: after a split cut off by a crash after its meta
+	// was published, which left the narrower shards behind) removes every
+	// other width.
 	pub := filepath.Join(dir, PublicDir, idshard.Dir)
 	for _, name := range []string{"0", "7", "00", "ff", "0000", "abcd"} {
 		if err := os.WriteFile(filepath.Join(pub, name), []byte("geonames:1\t0\n"), 0o644); err != nil {
@@ -218,11 +220,47 @@ func TestPublishIDIndexRemovesStaleWidths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, StateDir, idSplitFile), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustAllocate(t, w, genRequests(2000, 1))
 	if err := w.PublishIDIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n1, n2, n3, n4 := countFiles(1), countFiles(2), countFiles(3), countFiles(4); n1+n2+n4 != 0 || n3 != 512 {
 		t.Fatalf("after the rebuild: %d, %d, %d, %d shards of 1-4 digits, want 0, 0, 512, 0", n1, n2, n3, n4)
+	}
+}
+
+// TestRebuildIDIndexDamagedBundle: a rebuild that meets a damaged entry
+// bundle fails naming it, and leaves the published meta as it was.
+func TestRebuildIDIndexDamagedBundle(t *testing.T) {
+	ctx := context.Background()
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	mustAllocate(t, w, genRequests(0, 2000))
+	if err := w.PublishIDIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	metaPath := filepath.Join(dir, PublicDir, idshard.MetaPath)
+	meta, err := os.ReadFile(metaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, PublicDir, "tile/entries/003")
+	data, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x20
+	if err := os.WriteFile(bundle, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, StateDir, idSplitFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = w.PublishIDIndex(ctx)
+	if err == nil || !strings.Contains(err.Error(), "entry 896 (in bundle tile/entries/003)") {
+		t.Fatalf("rebuild over a damaged bundle: %v, want an error naming entry 896 and its bundle", err)
+	}
+	if after, _ := os.ReadFile(metaPath); string(after) != string(meta) {
+		t.Errorf("meta changed to %q after a failed rebuild", after)
 	}
 }
