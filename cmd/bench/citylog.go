@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -39,30 +40,44 @@ func importCitylog(ctx context.Context, in, out string, create bool) error {
 			}
 		}
 	}()
-	opening := time.Now()
+	opening, cpu0 := time.Now(), cpuTime()
 	w, err := log.Open(ctx, log.Config{Dir: out})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	start, cpu1 := time.Now(), cpuTime()
 	stats, err := w.Import(ctx, f, log.ImportOptions{}, func(lr log.LineResult) error {
 		if lr.Err != nil {
 			return fmt.Errorf("line %d: %w", lr.Line, lr.Err)
 		}
 		return nil
 	})
-	imported := time.Now()
+	imported, cpu2 := time.Now(), cpuTime()
 	if err == nil {
 		err = w.PublishIDIndex(ctx)
 	}
-	indexed := time.Now()
+	indexed, cpu3 := time.Now(), cpuTime()
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
-	fmt.Fprintf(os.Stderr, "citylog phases: open %.2f s, import %.2f s, identifier index %.2f s, close %.2f s; peak anonymous memory %.0f MiB\n",
-		start.Sub(opening).Seconds(), imported.Sub(start).Seconds(), indexed.Sub(imported).Seconds(), time.Since(indexed).Seconds(), float64(peakAnon.Load()))
+	closed, cpu4 := time.Now(), cpuTime()
+	// Each phase with the CPU time it used (user and system, all cores):
+	// a phase that used less than two seconds of CPU per second left a
+	// core idle.
+	fmt.Fprintf(os.Stderr, "citylog phases (wall/cpu): open %.2f/%.2f s, import %.2f/%.2f s, identifier index %.2f/%.2f s, close %.2f/%.2f s; peak anonymous memory %.0f MiB\n",
+		start.Sub(opening).Seconds(), cpu1-cpu0, imported.Sub(start).Seconds(), cpu2-cpu1,
+		indexed.Sub(imported).Seconds(), cpu3-cpu2, closed.Sub(indexed).Seconds(), cpu4-cpu3, float64(peakAnon.Load()))
 	if err == nil && stats.Allocated != stats.Lines {
 		err = fmt.Errorf("allocated %d of %d lines", stats.Allocated, stats.Lines)
 	}
 	return err
+}
+
+// cpuTime returns the CPU seconds (user and system) the process used so far.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
