@@ -8,12 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 )
@@ -24,10 +24,13 @@ import (
 // log has grown enough to need more shards, each shard is split into its
 // successors (the first bits of an identifier's hash are its shard, so a
 // shard's lines go to a few shards of the next width), one shard at a
-// time. Only an index that is missing, damaged or cut off by a crash
-// during a split is rebuilt from the entry bundles. The index is a hint,
+// time. Only an index whose meta is missing or damaged, or that a crash
+// cut off during a split or a rebuild, is rebuilt from the entry bundles. The index is a hint,
 // never trusted by verifiers, so it is published after the checkpoint and
-// may lag it. Call it when no Allocate or Import runs.
+// may lag it. It may run while prepared batches are published, not
+// alongside Prepare, Allocate or Import. A shard that does not parse is
+// rewritten from the new lines alone: its old lines are lost until the
+// next rebuild.
 func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	w.mu.Lock()
 	size, sp := w.durable, w.pending
@@ -44,18 +47,44 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("couldn't read %s: %w", idshard.MetaPath, err)
 	}
-	splitMark := filepath.Join(w.state, idSplitFile)
-	_, err := os.Stat(splitMark)
-	interrupted := err == nil // a split was cut off, maybe after its meta
-	if meta.Size == size && meta.Bits != 0 && !interrupted {
+	markPath := filepath.Join(w.state, idSplitFile)
+	mark, marked, err := readIndexMark(markPath)
+	if err != nil {
+		return err
+	}
+	if meta.Size == size && meta.Bits != 0 && !marked {
 		return nil
 	}
 	bits := w.shardBits(w.idx.Len())
-	full := meta.Bits == 0 || meta.Bits > bits || meta.Size > size || interrupted
+	full := meta.Bits == 0 || meta.Bits > bits || meta.Size > size || marked && !mark.cleanup
 	split := !full && meta.Bits < bits
 	from := meta.Size
 	if full {
 		from = 0
+	}
+	if full || split {
+		// Shards are overwritten or left at another width: a crash before
+		// the new meta must make the next run rebuild from the bundles,
+		// and whatever the outcome the widths that may hold files are
+		// recorded, to be cleared once the new index is published.
+		widths := []int{bits}
+		if meta.Bits != 0 {
+			widths = append(widths, meta.Bits)
+		} else {
+			widths = append(widths, w.publishedWidths(ctx)...)
+		}
+		if marked {
+			widths = append(widths, mark.widths...)
+		}
+		slices.Sort(widths)
+		mark, marked = indexMark{widths: slices.Compact(widths)}, true
+		if err := mark.write(markPath); err != nil {
+			return err
+		}
+	}
+	var clear *indexMark
+	if marked {
+		clear = &mark
 	}
 	if sp.finish() != nil {
 		// A spill failed: its lines are lost, so read them all again.
@@ -71,16 +100,13 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 		return err
 	}
 	if split {
-		// Split shards are read from files that the split overwrites: a
-		// crash in between must not leave a next run reading them as
-		// shards of the old width, so it rebuilds from the bundles.
-		if err := dirstore.WriteFileDurable(splitMark, nil, 0o600); err != nil {
-			return err
-		}
+		// Split shards are read from files that the split overwrites: the
+		// mark makes a run after a crash in between rebuild from the
+		// bundles instead of reading them as shards of the old width.
 		if err := w.splitShards(ctx, meta.Bits, bits, sp); err != nil {
 			return err
 		}
-		return w.finishIDIndex(ctx, size, bits, splitMark, true)
+		return w.finishIDIndex(ctx, size, bits, markPath, clear)
 	}
 	// One unit of the spool at a time: memory holds a bounded part of the
 	// lines, whatever the size of the import or of the rebuild.
@@ -120,42 +146,67 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 			return err
 		}
 	}
-	return w.finishIDIndex(ctx, size, bits, splitMark, full)
+	return w.finishIDIndex(ctx, size, bits, markPath, clear)
 }
 
 // finishIDIndex makes the shards durable, then publishes the meta that
-// describes them. After a split or a rebuild (clean), it then removes
-// the shards named with another number of hex digits, which nothing
-// overwrote: a width's shard 0 is written by every split or rebuild to
-// it and removed last, so it tells whether a width needs clearing. A
-// crash before the split mark is removed redoes the whole publication.
-func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits int, splitMark string, clean bool) error {
+// describes them. After a split or a rebuild (mark is set) it then
+// removes the shards of the mark's widths that the new width does not
+// use, makes the removals durable and removes the mark; the mark says
+// "cleanup" meanwhile, so a crash only leaves removals to finish.
+func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits int, markPath string, mark *indexMark) error {
 	if err := w.store.Sync(ctx); err != nil {
 		return err
 	}
 	if err := w.store.ReplaceFile(ctx, idshard.MetaPath, idshard.Meta{Size: size, Bits: bits}.Marshal()); err != nil {
 		return err
 	}
-	for old := 4; clean && old <= idshard.MaxBits; old += 4 { // every number of hex digits
-		if (old+3)/4 == (bits+3)/4 {
+	if mark == nil {
+		return nil
+	}
+	if !mark.cleanup {
+		mark.cleanup = true
+		if err := mark.write(markPath); err != nil {
+			return err
+		}
+	}
+	digits := func(b int) int { return (b + 3) / 4 }
+	for _, old := range mark.widths {
+		first := 0 // shard names of old's width are all stale ...
+		if digits(old) == digits(bits) {
+			first = 1 << bits // ... but those the new width uses
+		}
+		if first >= 1<<old {
 			continue
 		}
-		if _, err := w.store.ReadFile(ctx, idshard.ShardPath(0, old)); errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err := parallel(ctx, 1<<old-1, func(i int) error {
-			return w.store.RemoveFile(ctx, idshard.ShardPath(uint32(i+1), old))
+		if err := parallel(ctx, 1<<old-first, func(i int) error {
+			return w.store.RemoveFile(ctx, idshard.ShardPath(uint32(first+i), old))
 		}); err != nil {
 			return err
 		}
-		if err := w.store.RemoveFile(ctx, idshard.ShardPath(0, old)); err != nil {
-			return err
-		}
 	}
-	if err := os.Remove(splitMark); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := w.store.Sync(ctx); err != nil {
+		return err
+	}
+	if err := os.Remove(markPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
+}
+
+// publishedWidths returns the widths, one per number of hex digits in
+// shard names, whose shard 0 exists: where an index of unknown width (its
+// meta is missing or damaged) may have left files. Every split or
+// rebuild writes shard 0, and a split cut off before it did left a mark
+// that names its widths.
+func (w *Writer) publishedWidths(ctx context.Context) []int {
+	var out []int
+	for b := 4; b <= idshard.MaxBits; b += 4 {
+		if _, err := w.store.ReadFile(ctx, idshard.ShardPath(0, b)); !errors.Is(err, fs.ErrNotExist) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // splitShards rewrites the index of oldBits shards as one of bits shards,

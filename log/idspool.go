@@ -5,12 +5,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 
 	"github.com/citylog/citylog/log/idshard"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -19,7 +22,8 @@ const (
 	spoolLimit = 64 << 20
 	// spoolBits: a spill files each line by the first spoolBits bits of
 	// its identifier's hash, so PublishIDIndex reads about 1/64 of the
-	// spilled lines at a time.
+	// spilled lines at a time (1/16 or 1/32 for an index of fewer bits,
+	// which holds under ~250,000 identifiers).
 	spoolBits = 6
 )
 
@@ -32,8 +36,9 @@ const (
 // any width, see idshard) and filed by the first spoolBits of them. So
 // one import of any size, or a rebuild of the index from the bundles,
 // holds a bounded share of its identifiers in memory, and PublishIDIndex
-// hashes no spilled line twice. The files vanish with the process: after
-// a crash, the index is brought up to date from the bundles instead.
+// hashes no spilled line twice. The files have no name and vanish with
+// the process: after a crash, the index is brought up to date from the
+// bundles instead.
 type idSpool struct {
 	from  uint64 // the log size the index had reached when the spool started
 	dir   string // where the files are created
@@ -91,16 +96,13 @@ func (s *idSpool) spill() {
 	}
 	if s.files == nil {
 		for range 1 << spoolBits {
-			f, err := os.CreateTemp(s.dir, ".ids-spool-*")
+			// O_TMPFILE: a file with no name, which no crash can leave behind.
+			fd, err := unix.Open(s.dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 			if err != nil {
-				s.fail(err)
+				s.fail(&fs.PathError{Op: "open", Path: s.dir, Err: err})
 				return
 			}
-			s.files = append(s.files, f)
-			if err := os.Remove(f.Name()); err != nil {
-				s.fail(err)
-				return
-			}
+			s.files = append(s.files, os.NewFile(uintptr(fd), filepath.Join(s.dir, "(identifier spool)")))
 		}
 	}
 	out := groupLines(s.mem, hashPrefixes(s.mem), spoolBits, true)
