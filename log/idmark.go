@@ -63,17 +63,22 @@ func parseIndexMark(s string) (indexMark, bool) {
 	return m, true
 }
 
-// write replaces the mark at path durably.
-func (m indexMark) write(path string) error {
+// marshal encodes the mark as parseIndexMark reads it.
+func (m indexMark) marshal() string {
 	var b strings.Builder
-	b.WriteString("rewrite")
 	if m.cleanup {
-		b.Reset()
 		b.WriteString("cleanup")
+	} else {
+		b.WriteString("rewrite")
 	}
 	for _, w := range m.widths {
 		fmt.Fprintf(&b, " %d", w)
 	}
 	b.WriteString("\n")
-	return dirstore.WriteFileDurable(path, []byte(b.String()), 0o600)
+	return b.String()
+}
+
+// write replaces the mark at path durably.
+func (m indexMark) write(path string) error {
+	return dirstore.WriteFileDurable(path, []byte(m.marshal()), 0o600)
 }

@@ -33,6 +33,24 @@ func TestParseIndexMark(t *testing.T) {
 	}
 }
 
+// FuzzParseIndexMark: parsing never panics, and a mark that parses
+// encodes back to a mark that parses the same.
+func FuzzParseIndexMark(f *testing.F) {
+	for _, s := range []string{"rewrite 8 9\n", "cleanup 4 12 16\n", "rewrite\n", "", "rewrite  8\t9\n", "cleanup -4\n", "rewrite 08\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, ok := parseIndexMark(s)
+		if !ok {
+			return
+		}
+		again, ok := parseIndexMark(m.marshal())
+		if !ok || again.cleanup != m.cleanup || !slices.Equal(again.widths, m.widths) {
+			t.Fatalf("%q parses to %+v, which encodes to %q", s, m, m.marshal())
+		}
+	})
+}
+
 // faultyIndexStore makes PutFile fail from the failPut-th call on and
 // RemoveFile fail while failRemove is set: a crash or a full disk during
 // a split, a rebuild or its cleanup.
