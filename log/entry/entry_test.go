@@ -271,3 +271,27 @@ func TestAppendCoord(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseExtraSubdivisions: the operator's file never panics the
+// parser, and every subdivision of a file it accepts is then valid.
+func FuzzParseExtraSubdivisions(f *testing.F) {
+	f.Add([]byte("# newer than the module\nCN-XQ\n\nFR-ZZ9\n"))
+	f.Add([]byte("CN-0\n"))
+	f.Add([]byte(" US-CA \r\n#x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := DefaultRules()
+		if err := r.ParseExtraSubdivisions(b); err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			cc, sub, _ := strings.Cut(line, "-")
+			if !r.Subdivision(cc, sub) {
+				t.Fatalf("accepted %q but %s-%s is not a subdivision", b, cc, sub)
+			}
+		}
+	})
+}

@@ -77,7 +77,10 @@ func (r *Rules) ParseExtraSubdivisions(data []byte) error {
 		}
 	}
 	sort.Strings(r.extra)
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("extra subdivisions: %w (one CC-SSS per line)", err)
+	}
+	return nil
 }
 
 // Extra returns the operator-added subdivisions, sorted.

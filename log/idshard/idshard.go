@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -50,6 +51,9 @@ func ParseMeta(b []byte) (Meta, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Meta{}, fmt.Errorf("identifier index meta: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Meta{}, fmt.Errorf("identifier index meta: data after the object")
 	}
 	if m.Bits < MinBits || m.Bits > MaxBits {
 		return Meta{}, fmt.Errorf("identifier index meta: bits %d is not %d-%d", m.Bits, MinBits, MaxBits)

@@ -159,3 +159,45 @@ func BenchmarkMerge(b *testing.B) {
 		}
 	}
 }
+
+func TestParseMeta(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{`{"size":1000,"bits":9}` + "\n", true},
+		{`{"size":0,"bits":4}`, true},
+		{`{"size":1,"bits":3}`, false},
+		{`{"size":1,"bits":17}`, false},
+		{`{"size":-1,"bits":9}`, false},
+		{`{"size":1,"bits":9,"extra":1}`, false},
+		{`{"size":1,"bits":9} {}`, false},
+		{`{"size":1,"bits":9}x`, false},
+		{``, false},
+	} {
+		if _, err := ParseMeta([]byte(tc.in)); (err == nil) != tc.ok {
+			t.Errorf("ParseMeta(%q): %v, want ok=%v", tc.in, err, tc.ok)
+		}
+	}
+}
+
+// FuzzParseMeta: the meta comes from any mirror; parsing never panics,
+// and what parses has bits in range and re-encodes to a meta that parses
+// the same.
+func FuzzParseMeta(f *testing.F) {
+	f.Add([]byte(`{"size":1000,"bits":9}` + "\n"))
+	f.Add([]byte(`{"size":1,"bits":3}`))
+	f.Add([]byte(`{"size":-1,"bits":9,"x":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMeta(b)
+		if err != nil {
+			return
+		}
+		if m.Bits < MinBits || m.Bits > MaxBits {
+			t.Fatalf("ParseMeta(%q) = %+v: bits out of range", b, m)
+		}
+		if again, err := ParseMeta(m.Marshal()); err != nil || again != m {
+			t.Fatalf("%+v re-parses as %+v, %v", m, again, err)
+		}
+	})
+}

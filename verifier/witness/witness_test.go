@@ -172,3 +172,51 @@ func TestConcurrentSplitView(t *testing.T) {
 		t.Fatal("the witness cosigned two histories of one log")
 	}
 }
+
+// FuzzAddCheckpoint feeds the witness add-checkpoint bodies whose head
+// (the "old" line and the proof) is arbitrary, ahead of a checkpoint the
+// log really signed (or a split view of it): it must answer with one of
+// its documented statuses, never panic, and never cosign two roots for
+// one size.
+func FuzzAddCheckpoint(f *testing.F) {
+	f.Add([]byte("old 0"), uint8(3), false)
+	f.Add([]byte("old 3\n"+"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), uint8(7), false)
+	f.Add([]byte("old 7"), uint8(7), true)
+	f.Add([]byte("old 01"), uint8(1), false)
+	f.Add([]byte("old 3\n\n"), uint8(5), false)
+	dir := f.TempDir()
+	w, wv := newWitness(f, dir)
+	lv, _ := note.NewVerifier(logVKey)
+	var mu sync.Mutex
+	cosigned := map[uint64]tiles.Hash{} // size -> the root the witness cosigned
+	f.Fuzz(func(t *testing.T, head []byte, n uint8, forge bool) {
+		size := int(n % 16)
+		cp := checkpointN(t, size)
+		if forge {
+			cp = forged(t, size)
+		}
+		body := append(append(head, "\n\n"...), cp...)
+		r := w.AddCheckpoint(body)
+		switch r.Status {
+		case 400, 403, 404, 409, 422:
+			return
+		case 200:
+		default:
+			t.Fatalf("status %d %q for %q", r.Status, r.Body, body)
+		}
+		signed, err := note.Open(append(append([]byte(nil), cp...), r.Body...), note.VerifierList(lv, wv))
+		if err != nil || len(signed.Sigs) != 2 {
+			t.Fatalf("200 with a cosignature that does not verify: %v", err)
+		}
+		c, _, err := tiles.ParseCheckpoint([]byte(signed.Text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if root, ok := cosigned[c.Size]; ok && root != c.Root {
+			t.Fatalf("cosigned two roots for size %d", c.Size)
+		}
+		cosigned[c.Size] = c.Root
+	})
+}
