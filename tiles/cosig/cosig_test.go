@@ -81,3 +81,25 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		t.Error("malformed signer key accepted")
 	}
 }
+
+// FuzzNewVerifier: witness keys come from flags and config files; parsing
+// never panics, and a key that parses prints as one that parses the same.
+func FuzzNewVerifier(f *testing.F) {
+	_, vkey, err := GenerateKey("witness.example")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(vkey)
+	f.Add("witness.example+00000000+BA==")
+	f.Add("a+b+c")
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := NewVerifier(s)
+		if err != nil {
+			return
+		}
+		again, err := NewVerifier(v.String())
+		if err != nil || again.Name() != v.Name() || again.KeyHash() != v.KeyHash() || again.String() != v.String() {
+			t.Fatalf("%q parses to %s, which parses to %v, %v", s, v, again, err)
+		}
+	})
+}
