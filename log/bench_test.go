@@ -27,6 +27,40 @@ func generateRequests(n int) []byte {
 	return buf.Bytes()
 }
 
+// benchRoot holds the logs benchmarks create; TestMain removes it when
+// every benchmark has run. Removing each log as its benchmark ends (as
+// t.TempDir does) would slow the next one: on ext4 without a journal,
+// files created within minutes of a large deletion cost up to ten times
+// the system time (see README, Benchmarks).
+var benchRoot string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchRoot != "" {
+		os.RemoveAll(benchRoot)
+	}
+	os.Exit(code)
+}
+
+// newBenchLog creates a log that lives until the test binary exits.
+func newBenchLog(b *testing.B) string {
+	b.Helper()
+	if benchRoot == "" {
+		var err error
+		if benchRoot, err = os.MkdirTemp("", "citylog-bench-"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir, err := os.MkdirTemp(benchRoot, "log-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Init(dir, testOrigin); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
 func BenchmarkImport(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
@@ -34,7 +68,7 @@ func BenchmarkImport(b *testing.B) {
 			b.SetBytes(int64(len(input)))
 			for b.Loop() {
 				b.StopTimer()
-				dir := newLog(b)
+				dir := newBenchLog(b)
 				w := openLog(b, dir)
 				b.StartTimer()
 				stats, err := w.Import(context.Background(), bytes.NewReader(input), ImportOptions{}, func(LineResult) error { return nil })
@@ -56,7 +90,7 @@ var _ = io.Discard
 func BenchmarkRebuildIDIndex(b *testing.B) {
 	const n = 200_000
 	ctx := context.Background()
-	dir := newLog(b)
+	dir := newBenchLog(b)
 	w := openLog(b, dir)
 	defer w.Close()
 	if _, err := w.Import(ctx, bytes.NewReader(generateRequests(n)), ImportOptions{}, func(LineResult) error { return nil }); err != nil {

@@ -8,7 +8,7 @@ import (
 // BenchmarkReceipts measures the receipts of one 512-request batch, as
 // citylog serve computes them before answering.
 func BenchmarkReceipts(b *testing.B) {
-	dir := newLog(b)
+	dir := newBenchLog(b)
 	w := openLog(b, dir)
 	defer w.Close()
 	mustAllocate(b, w, genRequests(0, 100_000))
