@@ -22,8 +22,8 @@ const (
 	spoolLimit = 64 << 20
 	// spoolBits: a spill files each line by the first spoolBits bits of
 	// its identifier's hash, so PublishIDIndex reads about 1/64 of the
-	// spilled lines at a time (1/16 or 1/32 for an index of fewer bits,
-	// which holds under ~250,000 identifiers).
+	// spilled lines at a time (1/16 or 1/32 for an index of 4 or 5 bits,
+	// which holds at most 131,072 identifiers).
 	spoolBits = 6
 )
 
@@ -31,7 +31,7 @@ const (
 // published since the identifier index was brought up to from, for
 // PublishIDIndex. Lines stay in memory, in pointer-free buffers (one per
 // batch) that the garbage collector need not scan, until they pass the
-// spool's limit; then they move to unlinked files in state/, each line
+// spool's limit; then they move to nameless files in state/, each line
 // after the first four bytes of its identifier's SHA-256 (its shard at
 // any width, see idshard) and filed by the first spoolBits of them. So
 // one import of any size, or a rebuild of the index from the bundles,
