@@ -77,9 +77,10 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 
 	ordered := make(chan *chunk, 8*opts.Workers)
 	work := make(chan *chunk, 8*opts.Workers)
+	free := make(chan *chunk, 8*opts.Workers) // chunks the sequencer is done with
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- readChunks(ctx, r, opts.Progress, ordered, work)
+		readErr <- readChunks(ctx, r, opts.Progress, ordered, work, free)
 		close(ordered)
 		close(work)
 	}()
@@ -94,7 +95,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	var stats ImportStats
 	committed := make(chan error, 1)
 	go func() { committed <- w.commitInOrder(ctx, cancel, commits, opts, report, &stats) }()
-	seqErr := w.sequenceChunks(ctx, ordered, commits, opts.BatchSize, size)
+	seqErr := w.sequenceChunks(ctx, ordered, free, commits, opts.BatchSize, size)
 	close(commits)
 	commitErr := <-committed
 	rerr := <-readErr
@@ -112,27 +113,35 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 // pendingBatch is a prepared batch with the lines it answers.
 type pendingBatch struct {
 	b     *batch
-	items []item
+	lines []lineOutcome
+}
+
+// lineOutcome is what commit needs of an input line once its batch is
+// prepared: the parsed request stays behind, so batches waiting for
+// their commit hold no pointers into the input.
+type lineOutcome struct {
+	line int
+	err  error // why the line was refused before sequencing, or nil
 }
 
 // sequenceChunks takes parsed chunks in input order and prepares a batch
 // every batchSize valid requests (and one for the rest). If the input's
 // size is known (not -1), the dedup index is sized once from the first
 // chunk rather than grown step by step on the sequencer's critical path.
-func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, commits chan<- pendingBatch, batchSize int, inputSize int64) error {
-	// The slices go with each batch to its commit, so each batch gets
-	// new ones, sized once.
-	newSlices := func() ([]item, []request) {
-		return make([]item, 0, batchSize+batchSize/8), make([]request, 0, batchSize)
-	}
-	items, valid := newSlices()
+func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free chan<- *chunk, commits chan<- pendingBatch, batchSize int, inputSize int64) error {
+	// The line outcomes go with each batch to its commit, so each batch
+	// gets a new slice, sized once; the requests are done with once the
+	// batch is prepared, so their slice is reused.
+	newLines := func() []lineOutcome { return make([]lineOutcome, 0, batchSize+batchSize/8) }
+	lines, valid := newLines(), make([]request, 0, batchSize)
 	flush := func() error {
 		b, err := w.prepare(ctx, valid)
 		if err != nil {
 			return err
 		}
-		commits <- pendingBatch{b, items}
-		items, valid = newSlices()
+		commits <- pendingBatch{b, lines}
+		clear(valid) // drop references to the input
+		lines, valid = newLines(), valid[:0]
 		return nil
 	}
 	var seqErr error
@@ -154,7 +163,7 @@ func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, comm
 			_ = w.idx.Reserve(min(expect+expect/16, 1<<31))
 		}
 		for _, it := range c.items {
-			items = append(items, it)
+			lines = append(lines, lineOutcome{it.line, it.err})
 			if it.err == nil {
 				valid = append(valid, it.req)
 			}
@@ -164,8 +173,12 @@ func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, comm
 				}
 			}
 		}
+		select {
+		case free <- c: // its items were copied: the reader may refill it
+		default:
+		}
 	}
-	if seqErr == nil && ctx.Err() == nil && len(items) > 0 {
+	if seqErr == nil && ctx.Err() == nil && len(lines) > 0 {
 		seqErr = flush()
 	}
 	return seqErr
@@ -187,7 +200,7 @@ func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFu
 		if p.b.stage.count > 0 {
 			stats.Checkpoints++
 		}
-		if err = reportBatch(p.items, p.b, report, stats); err == nil && opts.Published != nil {
+		if err = reportBatch(p.lines, p.b, report, stats); err == nil && opts.Published != nil {
 			err = opts.Published()
 		}
 		if err != nil {
@@ -198,9 +211,9 @@ func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFu
 }
 
 // reportBatch answers every line of a published batch, in order.
-func reportBatch(items []item, b *batch, report func(LineResult) error, stats *ImportStats) error {
+func reportBatch(lines []lineOutcome, b *batch, report func(LineResult) error, stats *ImportStats) error {
 	k := 0
-	for _, it := range items {
+	for _, it := range lines {
 		lr := LineResult{Line: it.line}
 		if it.err != nil {
 			lr.Err = it.err
@@ -227,13 +240,13 @@ func reportBatch(items []item, b *batch, report func(LineResult) error, stats *I
 // readChunks splits r into chunks of lines and hands each to the workers
 // and, in order, to the sequencer. A chunk's lines are substrings of one
 // string, so reading allocates per chunk, not per line.
-func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered, work chan<- *chunk) error {
+func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered, work chan<- *chunk, free <-chan *chunk) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var consumed int64
 	line := 0
 	var text strings.Builder // the chunk's lines, back to back
 	var ends []int           // where each line of the chunk ends in text
-	c := newChunk()
+	c := newChunk(free)
 	var chunkStart int64
 	send := func() {
 		c.bytes, chunkStart = consumed-chunkStart, consumed
@@ -277,7 +290,7 @@ func readChunks(ctx context.Context, r io.Reader, progress func(int64), ordered,
 			}
 			if len(c.lines) == chunkLines {
 				send()
-				c = newChunk()
+				c = newChunk(free)
 			}
 		}
 		if err == io.EOF {
@@ -312,8 +325,18 @@ func inputSize(r io.Reader) int64 {
 	return -1
 }
 
-func newChunk() *chunk {
-	return &chunk{lines: make([]string, 0, chunkLines), items: make([]item, 0, chunkLines), done: make(chan struct{})}
+// newChunk returns an empty chunk: one the sequencer is done with, if
+// there is one, so that an import does not allocate (and the garbage
+// collector clear and scan) a new one per 2,048 lines.
+func newChunk(free <-chan *chunk) *chunk {
+	select {
+	case c := <-free:
+		clear(c.items) // drop references to the previous lines
+		c.lines, c.items, c.bytes, c.done = make([]string, 0, chunkLines), c.items[:0], 0, make(chan struct{})
+		return c
+	default:
+		return &chunk{lines: make([]string, 0, chunkLines), items: make([]item, 0, chunkLines), done: make(chan struct{})}
+	}
 }
 
 // parseChunk parses and validates each line of a chunk and, for the
