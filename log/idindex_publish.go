@@ -309,8 +309,7 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64, sp *idSpool) erro
 					leaf, tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, to)}.Path(), err)
 			}
 			for _, id := range e.IDs {
-				lines = append(append(lines, id...), '\t')
-				lines = append(strconv.AppendUint(lines, leaf, 10), '\n')
+				lines = appendRecord(lines, idshard.Key(id), id, leaf)
 			}
 		}
 		sp.add(lines)

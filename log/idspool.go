@@ -8,11 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 
-	"github.com/citylog/citylog/log/idshard"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,16 +26,14 @@ const (
 	spoolBits = 6
 )
 
-// idSpool collects the "identifier TAB leaf NL" lines of the entries
-// published since the identifier index was brought up to from, for
-// PublishIDIndex. Lines stay in memory, in pointer-free buffers (one per
-// batch) that the garbage collector need not scan, until they pass the
-// spool's limit; then they move to nameless files in state/, each line
-// after the first four bytes of its identifier's SHA-256 (its shard at
-// any width, see idshard) and filed by the first spoolBits of them. So
-// one import of any size, or a rebuild of the index from the bundles,
-// holds a bounded share of its identifiers in memory, and PublishIDIndex
-// hashes no spilled line twice. The files have no name and vanish with
+// idSpool collects the records (see appendRecord) of the identifiers of
+// the entries published since the identifier index was brought up to
+// from, for PublishIDIndex. Records stay in memory, in pointer-free
+// buffers (one per batch) that the garbage collector need not scan, until
+// they pass the spool's limit; then they move to nameless files in
+// state/, filed by the first spoolBits bits of their keys. So one import
+// of any size, or a rebuild of the index from the bundles, holds a
+// bounded share of its identifiers in memory. The files have no name and vanish with
 // the process: after a crash, the index is brought up to date from the
 // bundles instead.
 type idSpool struct {
@@ -55,8 +52,8 @@ func newSpool(dir string, from uint64, limit int) *idSpool {
 	return &idSpool{from: from, dir: dir, limit: limit}
 }
 
-// add takes lines (whole "identifier TAB leaf NL" lines), which the
-// caller must not change afterwards.
+// add takes records (whole ones), which the caller must not change
+// afterwards.
 func (s *idSpool) add(lines []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,7 +102,11 @@ func (s *idSpool) spill() {
 			s.files = append(s.files, os.NewFile(uintptr(fd), filepath.Join(s.dir, "(identifier spool)")))
 		}
 	}
-	out := groupLines(s.mem, hashPrefixes(s.mem), spoolBits, true)
+	out, err := groupRecords(s.mem, spoolBits, 0, 1<<spoolBits, true)
+	if err != nil {
+		s.fail(err)
+		return
+	}
 	for g, b := range out {
 		if _, err := s.files[g].Write(b); err != nil {
 			s.fail(err)
@@ -141,7 +142,7 @@ func (s *idSpool) unit(u, n, bits int) ([][]byte, error) {
 		if n != 1 {
 			return nil, errors.New("identifier spool: units of an unspilled spool")
 		}
-		return groupByShard(s.mem, bits), nil
+		return groupRecords(s.mem, bits, 0, 1<<bits, false)
 	}
 	per := len(s.files) / n
 	var recs []byte
@@ -157,35 +158,8 @@ func (s *idSpool) unit(u, n, bits int) ([][]byte, error) {
 		}
 		recs = recs[:len(recs)+len(b)]
 	}
-	// Twice through the records: first the size of each shard, so that
-	// each is allocated once.
-	shards := make([][]byte, (1<<bits)/n)
-	first := uint32(u * len(shards))
-	sizes := make([]int, len(shards))
-	for pass := range 2 {
-		for b := recs; len(b) > 0; {
-			end := bytes.IndexByte(b[min(4, len(b)):], '\n') + 5
-			if len(b) < 5 || end < 5 {
-				return nil, errors.New("identifier spool: a record is cut short")
-			}
-			k := binary.BigEndian.Uint32(b)>>(32-bits) - first
-			if k >= uint32(len(shards)) {
-				return nil, errors.New("identifier spool: a record is in the wrong file")
-			}
-			if pass == 0 {
-				sizes[k] += end - 4
-			} else {
-				shards[k] = append(shards[k], b[4:end]...)
-			}
-			b = b[end:]
-		}
-		if pass == 0 {
-			for k, size := range sizes {
-				shards[k] = make([]byte, 0, size)
-			}
-		}
-	}
-	return shards, nil
+	count := (1 << bits) / n
+	return groupRecords([][]byte{recs}, bits, uint32(u*count), count, false)
 }
 
 // close releases the spool's files.
@@ -198,66 +172,69 @@ func (s *idSpool) close() {
 	s.files, s.mem, s.memBytes = nil, nil, 0
 }
 
-// hashPrefixes returns the first four bytes of the SHA-256 of the
-// identifier of every line of every buffer, hashing on all cores.
-func hashPrefixes(bufs [][]byte) [][]uint32 {
-	out := make([][]uint32, len(bufs))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for k := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := k; n < len(bufs); n += workers {
-				out[n] = make([]uint32, 0, bytes.Count(bufs[n], []byte{'\n'}))
-				eachLine(bufs[n], func(line []byte) {
-					id, _, _ := bytes.Cut(line, []byte{'\t'})
-					out[n] = append(out[n], idshard.ShardIndexBytes(id, 32))
-				})
-			}
-		}()
+// A record is an identifier line ("identifier TAB leaf NL") after the
+// first four bytes of the identifier's SHA-256, big-endian (idshard.Key):
+// the line's shard at any width, computed once, where the identifier was
+// parsed.
+
+// appendRecord appends the record of identifier id at leaf.
+func appendRecord(b []byte, key uint32, id string, leaf uint64) []byte {
+	b = append(binary.BigEndian.AppendUint32(b, key), id...)
+	b = append(b, '\t')
+	return append(strconv.AppendUint(b, leaf, 10), '\n')
+}
+
+// eachRecord calls fn with the key and the line (newline included) of
+// every record of b.
+func eachRecord(b []byte, fn func(key uint32, line []byte)) error {
+	for len(b) > 0 {
+		end := bytes.IndexByte(b[min(4, len(b)):], '\n') + 5
+		if len(b) < 5 || end < 5 {
+			return errors.New("identifier spool: a record is cut short")
+		}
+		fn(binary.BigEndian.Uint32(b), b[4:end])
+		b = b[end:]
 	}
-	wg.Wait()
-	return out
+	return nil
 }
 
-// groupByShard splits buffers of raw "identifier TAB leaf NL" lines by
-// shard at width bits.
-func groupByShard(bufs [][]byte, bits int) [][]byte {
-	return groupLines(bufs, hashPrefixes(bufs), bits, false)
-}
-
-// groupLines splits buffers of lines, whose identifiers' hash prefixes
-// are given, by the first bits of those prefixes, with each line's
-// prefix ahead of it if withPrefix. Each group is allocated once.
-func groupLines(bufs [][]byte, prefixes [][]uint32, bits int, withPrefix bool) [][]byte {
+// groupRecords splits buffers of records by the first bits of their
+// keys, into the groups first ... first+count-1 (a record outside them is
+// an error), each allocated once; keepKeys keeps each line's key ahead
+// of it.
+func groupRecords(bufs [][]byte, bits int, first uint32, count int, keepKeys bool) ([][]byte, error) {
 	extra := 0
-	if withPrefix {
+	if keepKeys {
 		extra = 4
 	}
-	sizes := make([]int, 1<<bits)
-	for n, buf := range bufs {
-		i := 0
-		eachLine(buf, func(line []byte) {
-			sizes[prefixes[n][i]>>(32-bits)] += extra + len(line)
-			i++
-		})
+	sizes := make([]int, count)
+	outside := false
+	for _, buf := range bufs {
+		if err := eachRecord(buf, func(key uint32, line []byte) {
+			if g := key>>(32-bits) - first; g < uint32(count) {
+				sizes[g] += extra + len(line)
+			} else {
+				outside = true
+			}
+		}); err != nil {
+			return nil, err
+		}
 	}
-	groups := make([][]byte, 1<<bits)
+	if outside {
+		return nil, errors.New("identifier spool: a record is in the wrong file")
+	}
+	groups := make([][]byte, count)
 	for g, size := range sizes {
 		groups[g] = make([]byte, 0, size)
 	}
-	for n, buf := range bufs {
-		i := 0
-		eachLine(buf, func(line []byte) {
-			p := prefixes[n][i]
-			i++
-			g := p >> (32 - bits)
-			if withPrefix {
-				groups[g] = binary.BigEndian.AppendUint32(groups[g], p)
+	for _, buf := range bufs {
+		eachRecord(buf, func(key uint32, line []byte) {
+			g := key>>(32-bits) - first
+			if keepKeys {
+				groups[g] = binary.BigEndian.AppendUint32(groups[g], key)
 			}
 			groups[g] = append(groups[g], line...)
 		})
 	}
-	return groups
+	return groups, nil
 }

@@ -13,26 +13,35 @@ import (
 	"github.com/citylog/citylog/log/idshard"
 )
 
-// spoolLines returns n "identifier TAB leaf NL" lines in buffers of up
-// to 7 lines.
-func spoolLines(n int) [][]byte {
-	var bufs [][]byte
+// spoolRecords returns the records of n identifiers in buffers of up to
+// 7 records, and their lines grouped by shard at each width, computed
+// from the identifiers themselves.
+func spoolRecords(n int) (bufs [][]byte, byShard map[int][][]byte) {
+	byShard = map[int][][]byte{}
 	var cur []byte
 	for i := range n {
-		cur = fmt.Appendf(cur, "geonames:%d\t%d\n", i*7919, i)
+		id := fmt.Sprintf("geonames:%d", i*7919)
+		cur = appendRecord(cur, idshard.Key(id), id, uint64(i))
 		if i%7 == 6 {
 			bufs, cur = append(bufs, cur), nil
 		}
+		for bits := idshard.MinBits; bits <= 10; bits++ {
+			if byShard[bits] == nil {
+				byShard[bits] = make([][]byte, 1<<bits)
+			}
+			k := idshard.ShardIndex(id, bits)
+			byShard[bits][k] = fmt.Appendf(byShard[bits][k], "%s\t%d\n", id, i)
+		}
 	}
-	return append(bufs, cur)
+	return append(bufs, cur), byShard
 }
 
-// TestSpoolUnits: whether the lines stayed in memory or were spilled at
-// any point, reading the spool unit by unit gives every shard exactly
-// the lines grouping them all in memory gives (in any order: shards are
+// TestSpoolUnits: whether the records stayed in memory or were spilled
+// at any point, reading the spool unit by unit gives every shard exactly
+// the lines of the identifiers that hash to it (in any order: shards are
 // sorted when written).
 func TestSpoolUnits(t *testing.T) {
-	bufs := spoolLines(5000)
+	bufs, byShard := spoolRecords(5000)
 	for _, limit := range []int{1 << 30, 1, 4096, 100_000} {
 		for _, bits := range []int{4, 5, 6, 9} {
 			t.Run(fmt.Sprintf("limit=%d/bits=%d", limit, bits), func(t *testing.T) {
@@ -49,7 +58,7 @@ func TestSpoolUnits(t *testing.T) {
 				if spilled := limit < 1<<30; spilled != (n > 1) {
 					t.Fatalf("%d units with limit %d", n, limit)
 				}
-				want := groupByShard(bufs, bits)
+				want := byShard[bits]
 				got := make([][]byte, 0, len(want))
 				for u := range n {
 					shards, err := sp.unit(u, n, bits)
@@ -82,7 +91,8 @@ func sortedLines(b []byte) []string {
 func TestSpoolBoundsMemory(t *testing.T) {
 	sp := newSpool(t.TempDir(), 0, 10_000)
 	defer sp.close()
-	for _, b := range spoolLines(20_000) {
+	bufs, _ := spoolRecords(20_000)
+	for _, b := range bufs {
 		sp.add(b)
 		sp.spillIfFull()
 		if sp.memBytes >= 10_000 {
@@ -100,7 +110,7 @@ func TestSpoolLeavesNoFiles(t *testing.T) {
 	dir := t.TempDir()
 	sp := newSpool(dir, 0, 1)
 	defer sp.close()
-	sp.add([]byte("geonames:1\t0\n"))
+	sp.add(appendRecord(nil, idshard.Key("geonames:1"), "geonames:1", 0))
 	sp.spillIfFull()
 	if sp.files == nil {
 		t.Fatal("nothing was spilled")

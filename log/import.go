@@ -13,6 +13,7 @@ import (
 
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idshard"
 )
 
 // LineResult is the outcome of one line of an import.
@@ -340,7 +341,8 @@ func newChunk(free <-chan *chunk) *chunk {
 }
 
 // parseChunk parses and validates each line of a chunk and, for the
-// valid ones, encodes the entry fields and fingerprints the identifiers,
+// valid ones, encodes the entry fields, fingerprints the identifiers and
+// computes their keys in the identifier index (SHA-256: here, on all cores),
 // into one buffer of each for the chunk.
 func (w *Writer) parseChunk(c *chunk) {
 	// An entry's fields take about the bytes of its request line: sized
@@ -351,6 +353,7 @@ func (w *Writer) parseChunk(c *chunk) {
 	}
 	fields := make([]byte, 0, size)
 	fps := make([]uint64, 0, 2*len(c.lines))
+	keys := make([]uint32, 0, 2*len(c.lines))
 	type end struct{ fields, fps int }
 	ends := make([]end, len(c.lines))
 	for i, l := range c.lines {
@@ -365,6 +368,7 @@ func (w *Writer) parseChunk(c *chunk) {
 			fields = it.req.AppendFields(fields)
 			for _, id := range it.req.IDs {
 				fps = append(fps, idindex.Fingerprint(id))
+				keys = append(keys, idshard.Key(id))
 			}
 		}
 		ends[i] = end{len(fields), len(fps)}
@@ -374,6 +378,7 @@ func (w *Writer) parseChunk(c *chunk) {
 		if c.items[i].err == nil {
 			c.items[i].req.fields = fields[start.fields:e.fields:e.fields]
 			c.items[i].req.fps = fps[start.fps:e.fps:e.fps]
+			c.items[i].req.keys = keys[start.fps:e.fps:e.fps]
 		}
 		start = e
 	}

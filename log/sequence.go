@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -24,6 +24,7 @@ type request struct {
 	entry.Request
 	fields []byte
 	fps    []uint64 // the identifiers' idindex.Fingerprint, in order; nil if not yet computed
+	keys   []uint32 // the identifiers' idshard.Key, in order; nil if not yet computed
 }
 
 // fingerprints returns r's identifiers' fingerprints, computing them if
@@ -36,6 +37,18 @@ func (r *request) fingerprints() []uint64 {
 		}
 	}
 	return r.fps
+}
+
+// shardKeys returns r's identifiers' keys in the public identifier
+// index, computing them if need be (Import computes them on all cores).
+func (r *request) shardKeys() []uint32 {
+	if r.keys == nil {
+		r.keys = make([]uint32, len(r.IDs))
+		for i, id := range r.IDs {
+			r.keys[i] = idshard.Key(id)
+		}
+	}
+	return r.keys
 }
 
 // prefetchAhead is how many requests' index slots are fetched into cache
@@ -130,12 +143,12 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte
 		return Result{}, err
 	}
 	b.offsets = append(b.offsets, off)
+	keys := req.shardKeys()
 	for i, id := range req.IDs {
 		if err := w.idx.Insert(fps[i], code.Index); err != nil {
 			return Result{}, err
 		}
-		b.ids = append(append(b.ids, id...), '\t')
-		b.ids = append(strconv.AppendUint(b.ids, code.Index, 10), '\n')
+		b.ids = appendRecord(b.ids, keys[i], id, code.Index)
 	}
 	return Result{Code: code, Index: code.Index}, nil
 }

@@ -78,7 +78,7 @@ type Writer struct {
 // and checkpoint that publish it, and the answers to give once published.
 type batch struct {
 	stage      staging
-	ids        []byte // the new entries' "identifier TAB leaf NL" lines, for the public index
+	ids        []byte // the new entries' identifier records (appendRecord), for the public index
 	offsets    []int  // where each staged entry starts in stage.entries
 	files      []file
 	checkpoint []byte

@@ -81,9 +81,13 @@ func Shard(id string, bits int) string { return ShardPath(ShardIndex(id, bits), 
 
 // ShardIndex returns the number of the shard holding id: the first bits
 // bits of SHA-256(id).
-func ShardIndex(id string, bits int) uint32 {
+func ShardIndex(id string, bits int) uint32 { return Key(id) >> (32 - bits) }
+
+// Key returns the first 32 bits of SHA-256(id): its shard at any width is
+// Key(id) >> (32 - bits), so a writer can compute it once.
+func Key(id string) uint32 {
 	var buf [64]byte // most identifiers fit: no allocation
-	return ShardIndexBytes(append(buf[:0], id...), bits)
+	return ShardIndexBytes(append(buf[:0], id...), 32)
 }
 
 // ShardIndexBytes is ShardIndex for an identifier held as bytes.
