@@ -32,12 +32,25 @@ import (
 // rewritten from the new lines alone: its old lines are lost until the
 // next rebuild.
 func (w *Writer) PublishIDIndex(ctx context.Context) error {
+	size, sp := w.takePending()
+	return w.publishIDIndex(ctx, size, sp, w.idx.Len())
+}
+
+// takePending returns the published size and the spool of the lines the
+// index lacks up to it, leaving the writer a new spool. The lines taken
+// are gone from the writer, published or not: if publishing them fails,
+// the next publication reads them from the bundles instead.
+func (w *Writer) takePending() (uint64, *idSpool) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	size, sp := w.durable, w.pending
 	w.pending = newSpool(w.state, size, w.spoolLimit)
-	w.mu.Unlock()
-	// The lines taken are gone from the writer, published or not: if this
-	// fails, the next publication reads them from the bundles instead.
+	return size, sp
+}
+
+// publishIDIndex is PublishIDIndex for the lines of sp, up to size, in a
+// log whose dedup index holds identifiers identifiers.
+func (w *Writer) publishIDIndex(ctx context.Context, size uint64, sp *idSpool, identifiers uint64) error {
 	defer func() { sp.close() }()
 	meta := idshard.Meta{}
 	if b, err := w.store.ReadFile(ctx, idshard.MetaPath); err == nil {
@@ -55,7 +68,7 @@ func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	if meta.Size == size && meta.Bits != 0 && !marked {
 		return nil
 	}
-	bits := w.shardBits(w.idx.Len())
+	bits := w.shardBits(identifiers)
 	full := meta.Bits == 0 || meta.Bits > bits || meta.Size > size || marked && !mark.cleanup
 	split := !full && meta.Bits < bits
 	from := meta.Size

@@ -236,20 +236,44 @@ func (w *Writer) Size() uint64 {
 // Close releases the log. After a clean run the dedup index is marked
 // complete, so the next Open does not rebuild it.
 func (w *Writer) Close() error {
-	w.mu.Lock()
-	failed, inflight, size := w.failed, len(w.inflight), w.durable
-	w.pending.close()
-	w.mu.Unlock()
-	var err error
-	if failed == nil && inflight == 0 {
-		err = w.idx.CloseClean(size)
-	} else {
-		err = w.idx.Close()
+	err := w.closeDedup()
+	if uerr := w.unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// Finish brings the identifier index up to date (PublishIDIndex) and
+// closes the log, saving the dedup index meanwhile: the two write
+// different files, so a command that ends with both waits for the
+// longer of them, not for their sum. The first error wins.
+func (w *Writer) Finish(ctx context.Context) error {
+	size, sp := w.takePending()
+	identifiers := w.idx.Len() // before the dedup index closes
+	published := make(chan error, 1)
+	go func() { published <- w.publishIDIndex(ctx, size, sp, identifiers) }()
+	cerr := w.closeDedup()
+	err := <-published
+	if err == nil {
+		err = cerr
 	}
 	if uerr := w.unlock(); err == nil {
 		err = uerr
 	}
 	return err
+}
+
+// closeDedup closes the dedup index, saving it after a clean run, and
+// drops the lines waiting for the identifier index.
+func (w *Writer) closeDedup() error {
+	w.mu.Lock()
+	failed, inflight, size := w.failed, len(w.inflight), w.durable
+	w.pending.close()
+	w.mu.Unlock()
+	if failed == nil && inflight == 0 {
+		return w.idx.CloseClean(size)
+	}
+	return w.idx.Close()
 }
 
 func (w *Writer) fail(err error) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/tiles"
 )
 
@@ -184,5 +185,30 @@ func TestEdgeRepairedOnOpen(t *testing.T) {
 		if b, _ := os.ReadFile(edge); !bytes.Equal(b, ahead) {
 			t.Errorf("%s: the repaired edge differs from the one published with the checkpoint", name)
 		}
+	}
+}
+
+// TestFinish: Finish publishes the identifier index and saves the dedup
+// index (which the next Open then uses as it is), together.
+func TestFinish(t *testing.T) {
+	ctx := context.Background()
+	dir := newLog(t)
+	w := openLog(t, dir)
+	mustAllocate(t, w, genRequests(0, 3000))
+	if err := w.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookupPublished(t, dir, "geonames:2500"); len(got) != 1 || got[0] != 2499 {
+		t.Errorf("geonames:2500 -> %v", got)
+	}
+	if x, err := idindex.OpenStack(filepath.Join(dir, StateDir, indexFile), 3000); err != nil {
+		t.Errorf("the dedup index was not saved for size 3000: %v", err)
+	} else {
+		x.Close()
+	}
+	w = openLog(t, dir) // the lock was released
+	defer w.Close()
+	if res := mustAllocate(t, w, []entry.Request{genRequest(1234)}); !res[0].Existing || res[0].Index != 1234 {
+		t.Errorf("after Finish: %+v", res[0])
 	}
 }

@@ -53,20 +53,20 @@ func importCitylog(ctx context.Context, in, out string, create bool) error {
 		return nil
 	})
 	imported, cpu2 := time.Now(), cpuTime()
+	// As citylog import does: the identifier index and the dedup index are
+	// written together.
 	if err == nil {
-		err = w.PublishIDIndex(ctx)
+		err = w.Finish(ctx)
+	} else {
+		w.Close()
 	}
-	indexed, cpu3 := time.Now(), cpuTime()
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	closed, cpu4 := time.Now(), cpuTime()
+	finished, cpu3 := time.Now(), cpuTime()
 	// Each phase with the CPU time it used (user and system, all cores):
 	// a phase that used less than two seconds of CPU per second left a
 	// core idle.
-	fmt.Fprintf(os.Stderr, "citylog phases (wall/cpu): open %.2f/%.2f s, import %.2f/%.2f s, identifier index %.2f/%.2f s, close %.2f/%.2f s; peak anonymous memory %.0f MiB\n",
+	fmt.Fprintf(os.Stderr, "citylog phases (wall/cpu): open %.2f/%.2f s, import %.2f/%.2f s, identifier index and dedup save %.2f/%.2f s; peak anonymous memory %.0f MiB\n",
 		start.Sub(opening).Seconds(), cpu1-cpu0, imported.Sub(start).Seconds(), cpu2-cpu1,
-		indexed.Sub(imported).Seconds(), cpu3-cpu2, closed.Sub(indexed).Seconds(), cpu4-cpu3, float64(peakAnon.Load()))
+		finished.Sub(imported).Seconds(), cpu3-cpu2, float64(peakAnon.Load()))
 	if err == nil && stats.Allocated != stats.Lines {
 		err = fmt.Errorf("allocated %d of %d lines", stats.Allocated, stats.Lines)
 	}

@@ -48,10 +48,9 @@ subdivision 0.`,
 				err = writeReceipt(cmd.Context(), w, res[0].Index, receipt)
 			}
 			if err == nil {
-				err = w.PublishIDIndex(cmd.Context())
-			}
-			if cerr := w.Close(); err == nil {
-				err = cerr
+				err = w.Finish(cmd.Context())
+			} else {
+				w.Close()
 			}
 			if err != nil {
 				return err

@@ -94,12 +94,11 @@ func demoLoad(ctx context.Context, e *env, dir, sample, origin string) (string, 
 		}
 		return nil
 	})
-	if err == nil {
-		err = w.PublishIDIndex(ctx)
-	}
 	size := w.Size()
-	if cerr := w.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = w.Finish(ctx)
+	} else {
+		w.Close()
 	}
 	if err != nil {
 		return "", err

@@ -101,15 +101,15 @@ func runImport(ctx context.Context, e *env, dir string, in io.Reader, size int64
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
+	// The identifier index and the dedup index are written together.
 	if err == nil {
-		err = w.PublishIDIndex(ctx)
+		err = w.Finish(ctx)
+	} else {
+		w.Close()
 	}
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(e.stderr)
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
 	}
 	fmt.Fprintf(e.stderr, "%d lines: %d allocated, %d existing, %d refused; log size %d\n",
 		stats.Lines, stats.Allocated, stats.Existing, stats.Refused, w.Size())
