@@ -95,8 +95,9 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	commits := make(chan pendingBatch, 2)
 	var stats ImportStats
 	committed := make(chan error, 1)
-	go func() { committed <- w.commitInOrder(ctx, cancel, commits, opts, report, &stats) }()
-	seqErr := w.sequenceChunks(ctx, ordered, free, commits, opts.BatchSize, size)
+	spare := make(chan *batch, 2) // batches answered, whose buffers the next may take
+	go func() { committed <- w.commitInOrder(ctx, cancel, commits, spare, opts, report, &stats) }()
+	seqErr := w.sequenceChunks(ctx, ordered, free, spare, commits, opts.BatchSize, size)
 	close(commits)
 	commitErr := <-committed
 	rerr := <-readErr
@@ -129,14 +130,19 @@ type lineOutcome struct {
 // every batchSize valid requests (and one for the rest). If the input's
 // size is known (not -1), the dedup index is sized once from the first
 // chunk rather than grown step by step on the sequencer's critical path.
-func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free chan<- *chunk, commits chan<- pendingBatch, batchSize int, inputSize int64) error {
+func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free chan<- *chunk, spare <-chan *batch, commits chan<- pendingBatch, batchSize int, inputSize int64) error {
 	// The line outcomes go with each batch to its commit, so each batch
 	// gets a new slice, sized once; the requests are done with once the
 	// batch is prepared, so their slice is reused.
 	newLines := func() []lineOutcome { return make([]lineOutcome, 0, batchSize+batchSize/8) }
 	lines, valid := newLines(), make([]request, 0, batchSize)
 	flush := func() error {
-		b, err := w.prepare(ctx, valid)
+		var reuse *batch
+		select {
+		case reuse = <-spare:
+		default:
+		}
+		b, err := w.prepare(ctx, valid, reuse)
 		if err != nil {
 			return err
 		}
@@ -187,7 +193,7 @@ func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free
 
 // commitInOrder publishes prepared batches in order and reports their
 // lines; after the first error it only drains.
-func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFunc, commits <-chan pendingBatch, opts ImportOptions, report func(LineResult) error, stats *ImportStats) error {
+func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFunc, commits <-chan pendingBatch, spare chan<- *batch, opts ImportOptions, report func(LineResult) error, stats *ImportStats) error {
 	var err error
 	for p := range commits {
 		if err != nil {
@@ -206,6 +212,11 @@ func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFu
 		}
 		if err != nil {
 			cancel(err)
+			continue
+		}
+		select {
+		case spare <- p.b: // published and answered: its buffers are free
+		default:
 		}
 	}
 	return err

@@ -59,16 +59,26 @@ const prefetchAhead = 32
 // duplicates from the dedup index, assigns leaf indices to the rest,
 // integrates them into the tree and signs the checkpoint that will publish
 // them. Nothing is written yet; commit does that.
-func (w *Writer) prepare(ctx context.Context, reqs []request) (*batch, error) {
+//
+// spare, if not nil, is a batch published and answered already, whose
+// buffers the new batch may take over.
+func (w *Writer) prepare(ctx context.Context, reqs []request, spare *batch) (*batch, error) {
 	if err := w.checkFailed(); err != nil {
 		return nil, err
 	}
-	b := &batch{stage: staging{start: w.tree.size}, results: make([]Result, len(reqs))}
+	b := &batch{stage: staging{start: w.tree.size}}
+	if spare != nil {
+		b.stage.entries, b.offsets, b.results = spare.stage.entries[:0], spare.offsets[:0], spare.results[:0]
+	}
+	b.results = slices.Grow(b.results, len(reqs))[:len(reqs)] // every element is set below
 	if len(reqs) > 1 {
 		// Sized from the last batch, so that a large batch grows no buffer.
-		b.stage.entries = make([]byte, 0, len(reqs)*(w.sizeHint.entry+w.sizeHint.entry/8))
+		if n := len(reqs) * (w.sizeHint.entry + w.sizeHint.entry/8); cap(b.stage.entries) < n {
+			b.stage.entries = make([]byte, 0, n)
+		}
+		b.offsets = slices.Grow(b.offsets, len(reqs))
+		// The identifiers go on to the spool: never reused.
 		b.ids = make([]byte, 0, len(reqs)*(w.sizeHint.ids+w.sizeHint.ids/8))
-		b.offsets = make([]int, 0, len(reqs))
 	}
 	t := w.now().UTC().Truncate(time.Second)
 	if t.Before(w.lastTime) {

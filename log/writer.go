@@ -327,7 +327,7 @@ func (w *Writer) Prepare(ctx context.Context, reqs []entry.Request) (*Batch, err
 		valid = append(valid, request{Request: r})
 		out.pos = append(out.pos, i)
 	}
-	b, err := w.prepare(ctx, valid)
+	b, err := w.prepare(ctx, valid, nil)
 	if err != nil {
 		return nil, err
 	}
