@@ -183,10 +183,9 @@ func (w *Writer) finishIDIndex(ctx context.Context, size uint64, bits int, markP
 			return err
 		}
 	}
-	digits := func(b int) int { return (b + 3) / 4 }
 	for _, old := range mark.widths {
 		first := 0 // shard names of old's width are all stale ...
-		if digits(old) == digits(bits) {
+		if idshard.NameDigits(old) == idshard.NameDigits(bits) {
 			first = 1 << bits // ... but those the new width uses
 		}
 		if first >= 1<<old {

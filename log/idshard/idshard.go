@@ -96,10 +96,14 @@ func ShardIndexBytes(id []byte, bits int) uint32 {
 	return binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
 }
 
+// NameDigits returns how many hex digits name a shard at width bits:
+// widths with as many digits name their shards alike.
+func NameDigits(bits int) int { return (bits + 3) / 4 }
+
 // ShardPath returns the path of shard number i.
 func ShardPath(i uint32, bits int) string {
 	const digits = "0123456789abcdef"
-	n := (bits + 3) / 4
+	n := NameDigits(bits)
 	b := make([]byte, len(Dir)+n)
 	copy(b, Dir)
 	for k := len(b) - 1; k >= len(Dir); k-- {

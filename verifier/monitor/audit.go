@@ -362,7 +362,7 @@ func (a *audit) checkIndex(ctx context.Context) error {
 
 // checkShard checks one shard; it returns the truthful lines it holds.
 func (a *audit) checkShard(ctx context.Context, meta idshard.Meta, s int) (uint64, []Violation, error) {
-	path := fmt.Sprintf("%s%0*x", idshard.Dir, (meta.Bits+3)/4, s)
+	path := idshard.ShardPath(uint32(s), meta.Bits)
 	b, err := a.src.Fetch(ctx, path)
 	if errors.Is(err, source.ErrNotFound) {
 		return 0, nil, nil
