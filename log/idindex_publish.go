@@ -99,7 +99,7 @@ func (w *Writer) publishIDIndex(ctx context.Context, size uint64, sp *idSpool, i
 	if marked {
 		clear = &mark
 	}
-	if sp.finish() != nil {
+	if sp.lost() {
 		// A spill failed: its lines are lost, so read them all again.
 		sp.close()
 		sp = newSpool(w.state, size, w.spoolLimit)

@@ -115,6 +115,13 @@ func (s *idSpool) spill() {
 	}
 }
 
+// lost reports whether a spill failed, losing the spool's lines.
+func (s *idSpool) lost() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
+}
+
 func (s *idSpool) fail(err error) {
 	s.err = fmt.Errorf("couldn't spool identifiers for the index in %s: %w", s.dir, err)
 }

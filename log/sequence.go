@@ -23,32 +23,21 @@ import (
 type request struct {
 	entry.Request
 	fields []byte
-	fps    []uint64 // the identifiers' idindex.Fingerprint, in order; nil if not yet computed
-	keys   []uint32 // the identifiers' idshard.Key, in order; nil if not yet computed
+	fps    []uint64 // the identifiers' idindex.Fingerprint, in order; nil if not yet computed (hashIDs)
+	keys   []uint32 // the identifiers' idshard.Key, in order; set with fps
 }
 
-// fingerprints returns r's identifiers' fingerprints, computing them if
-// need be.
-func (r *request) fingerprints() []uint64 {
+// hashIDs returns r's identifiers' fingerprints (for the dedup index)
+// and keys (for the public identifier index), computing them if need be;
+// Import computes them on all cores as it parses.
+func (r *request) hashIDs() (fps []uint64, keys []uint32) {
 	if r.fps == nil {
-		r.fps = make([]uint64, len(r.IDs))
+		r.fps, r.keys = make([]uint64, len(r.IDs)), make([]uint32, len(r.IDs))
 		for i, id := range r.IDs {
-			r.fps[i] = idindex.Fingerprint(id)
+			r.fps[i], r.keys[i] = idindex.Fingerprint(id), idshard.Key(id)
 		}
 	}
-	return r.fps
-}
-
-// shardKeys returns r's identifiers' keys in the public identifier
-// index, computing them if need be (Import computes them on all cores).
-func (r *request) shardKeys() []uint32 {
-	if r.keys == nil {
-		r.keys = make([]uint32, len(r.IDs))
-		for i, id := range r.IDs {
-			r.keys[i] = idshard.Key(id)
-		}
-	}
-	return r.keys
+	return r.fps, r.keys
 }
 
 // prefetchAhead is how many requests' index slots are fetched into cache
@@ -90,7 +79,8 @@ func (w *Writer) prepare(ctx context.Context, reqs []request, spare *batch) (*ba
 		if i%prefetchAhead == 0 {
 			ahead = ahead[:0]
 			for j := i; j < min(i+prefetchAhead, len(reqs)); j++ {
-				ahead = append(ahead, reqs[j].fingerprints()...)
+				fps, _ := reqs[j].hashIDs()
+				ahead = append(ahead, fps...)
 			}
 			w.idx.Prefetch(ahead)
 		}
@@ -123,7 +113,7 @@ func (w *Writer) prepare(ctx context.Context, reqs []request, spare *batch) (*ba
 // index. The tree takes the new entries later, in integrate.
 func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte) (Result, error) {
 	var held *entry.Entry
-	fps := req.fingerprints()
+	fps, keys := req.hashIDs()
 	for i, id := range req.IDs {
 		e, err := w.holder(ctx, b, id, fps[i])
 		if err != nil {
@@ -153,7 +143,6 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte
 		return Result{}, err
 	}
 	b.offsets = append(b.offsets, off)
-	keys := req.shardKeys()
 	for i, id := range req.IDs {
 		if err := w.idx.Insert(fps[i], code.Index); err != nil {
 			return Result{}, err
