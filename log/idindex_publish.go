@@ -19,18 +19,18 @@ import (
 )
 
 // PublishIDIndex brings the public identifier index (package idshard) up
-// to the published log size, so that cityverify find can locate a code
-// by identifier. Only shards that gained lines are rewritten; when the
-// log has grown enough to need more shards, each shard is split into its
+// to the published log size, so that cityverify find can locate a code by
+// identifier. Only shards that gained lines are rewritten; when the log
+// has grown enough to need more shards, each shard is split into its
 // successors (the first bits of an identifier's hash are its shard, so a
 // shard's lines go to a few shards of the next width), one shard at a
 // time. Only an index whose meta is missing or damaged, or that a crash
-// cut off during a split or a rebuild, is rebuilt from the entry bundles. The index is a hint,
-// never trusted by verifiers, so it is published after the checkpoint and
-// may lag it. It may run while prepared batches are published, not
-// alongside Prepare, Allocate or Import. A shard that does not parse is
-// rewritten from the new lines alone: its old lines are lost until the
-// next rebuild.
+// cut off during a split or a rebuild, is rebuilt from the entry bundles.
+// The index is a hint, never trusted by verifiers, so it is published
+// after the checkpoint and may lag it. It may run while prepared batches
+// are published, not alongside Prepare, Allocate or Import. A shard that
+// does not parse is rewritten from the new lines alone: its old lines are
+// lost until the next rebuild.
 func (w *Writer) PublishIDIndex(ctx context.Context) error {
 	size, sp := w.takePending()
 	return w.publishIDIndex(ctx, size, sp, w.idx.Len())

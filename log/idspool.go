@@ -27,15 +27,15 @@ const (
 )
 
 // idSpool collects the records (see appendRecord) of the identifiers of
-// the entries published since the identifier index was brought up to
-// from, for PublishIDIndex. Records stay in memory, in pointer-free
-// buffers (one per batch) that the garbage collector need not scan, until
-// they pass the spool's limit; then they move to nameless files in
-// state/, filed by the first spoolBits bits of their keys. So one import
-// of any size, or a rebuild of the index from the bundles, holds a
-// bounded share of its identifiers in memory. The files have no name and vanish with
-// the process: after a crash, the index is brought up to date from the
-// bundles instead.
+// the entries published since the identifier index was brought up to from,
+// for PublishIDIndex. Records stay in memory, in pointer-free buffers (one
+// per batch) that the garbage collector need not scan, until they pass the
+// spool's limit; then they move to nameless files in state/, filed by the
+// first spoolBits bits of their keys. So one import of any size, or a
+// rebuild of the index from the bundles, holds a bounded share of its
+// identifiers in memory. The files have no name and vanish with the
+// process: after a crash, the index is brought up to date from the bundles
+// instead.
 type idSpool struct {
 	from  uint64 // the log size the index had reached when the spool started
 	dir   string // where the files are created

@@ -212,14 +212,15 @@ func WriteFileDurable(path string, data []byte, perm os.FileMode) error {
 }
 
 // OverwriteDurable writes the parts, one after another, over the start of
-// path in place, cuts the file to their length and fdatasyncs it; the
-// file is created (and its directory synced) only the first time. Unlike WriteFileDurable it frees
-// no inode, which matters for a file rewritten many times a second: on
-// ext4 without a journal every new inode allocation steps over the inodes
-// of its block group freed in the last minute (six while their inode
-// table block is dirty; recently_deleted in fs/ext4/ialloc.c). The price is that a crash mid-write can leave the file
-// torn, so callers must detect that (a checksum) and keep what they cannot
-// afford to lose elsewhere.
+// path in place, cuts the file to their length and fdatasyncs it; the file
+// is created (and its directory synced) only the first time. Unlike
+// WriteFileDurable it frees no inode, which matters for a file rewritten
+// many times a second: on ext4 without a journal every new inode
+// allocation steps over the inodes of its block group freed in the last
+// minute (six while their inode table block is dirty; recently_deleted in
+// fs/ext4/ialloc.c). The price is that a crash mid-write can leave the
+// file torn, so callers must detect that (a checksum) and keep what they
+// cannot afford to lose elsewhere.
 func OverwriteDurable(path string, perm os.FileMode, parts ...[]byte) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	created := false
