@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -167,7 +166,7 @@ func compare(a, b Line) int {
 
 // Marshal encodes lines as a shard, sorted.
 func Marshal(lines []Line) []byte {
-	slices.SortFunc(lines, compare)
+	sortLines(lines)
 	size := 0
 	for _, l := range lines {
 		size += len(l.ID) + 22 // tab, up to 20 digits, newline
@@ -200,7 +199,7 @@ func Lookup(lines []Line, id string) []uint64 {
 // every shard, so this is most of the index's cost. An invalid old is an
 // error, as Parse reports it.
 func Merge(old []byte, add []Line) ([]byte, error) {
-	slices.SortFunc(add, compare)
+	sortLines(add)
 	size := len(old)
 	for _, l := range add {
 		size += len(l.ID) + 22
