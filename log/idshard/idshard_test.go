@@ -142,12 +142,12 @@ func FuzzMerge(f *testing.F) {
 func BenchmarkMerge(b *testing.B) {
 	var old []Line
 	for i := range 2500 {
-		old = append(old, Line{fmt.Sprintf("geonames:%d", 1000003*i%99999989), uint64(i)})
+		old = append(old, Line{fmt.Sprintf("geonames:%d", 1000003*i%99999989), uint64(i) * 8191 % 20_000_000}) // leaves of a 20M log
 	}
 	shard := Marshal(old)
 	adds := make([]Line, 120)
 	for i := range adds {
-		adds[i] = Line{fmt.Sprintf("national:DE:%d", 7919*i), uint64(3000 + i)}
+		adds[i] = Line{fmt.Sprintf("national:DE:%d", 7919*i), uint64(20_000_000 + i)}
 	}
 	add := make([]Line, len(adds))
 	b.SetBytes(int64(len(shard)))
@@ -200,4 +200,36 @@ func FuzzParseMeta(f *testing.F) {
 			t.Fatalf("%+v re-parses as %+v, %v", m, again, err)
 		}
 	})
+}
+
+// TestParseLeaf: a leaf index is accepted exactly when strconv writes it
+// so (decimal, no sign, no leading zero), up to the largest uint64.
+func TestParseLeaf(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"7", 7, true},
+		{"9999999999999999999", 9999999999999999999, true}, // 19 digits
+		{"10000000000000000000", 10000000000000000000, true},
+		{"18446744073709551615", 18446744073709551615, true}, // the largest
+		{"18446744073709551616", 0, false},
+		{"18446744073709551625", 0, false},
+		{"99999999999999999999", 0, false},
+		{"100000000000000000000", 0, false}, // 21 digits
+		{"", 0, false},
+		{"01", 0, false},
+		{"00", 0, false},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{"1a", 0, false},
+		{"1 ", 0, false},
+	} {
+		got, ok := parseLeaf(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseLeaf(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
 }
