@@ -23,7 +23,10 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 		return err
 	}
 	b := &batch{stage: *s}
+	off := 0
 	if _, err := s.each(func(e []byte) error {
+		b.offsets = append(b.offsets, off)
+		off += 2 + len(e)
 		ent, err := w.rules.Decode(e)
 		if err != nil {
 			return err

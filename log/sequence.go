@@ -260,7 +260,7 @@ func (w *Writer) durableEntry(ctx context.Context, leaf, size uint64) ([]byte, e
 
 // sign cuts the batch's files and signs the checkpoint for the new size.
 func (w *Writer) sign(b *batch) error {
-	w.tree.addBundles(b.stage.entries, b.stage.start)
+	w.tree.addBundles(b.stage.entries, b.offsets, b.stage.start)
 	b.files = w.tree.cut()
 	cp := tiles.Checkpoint{Origin: w.origin, Size: w.tree.size, Root: w.tree.root()}
 	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, w.signer)

@@ -130,24 +130,27 @@ func (t *tree) appendHash(leaf tiles.Hash) error {
 }
 
 // addBundles adds a batch's staged entries (bundle-encoded, from leaf
-// start on) to the entry bundles. The staged encoding is the bundle
-// encoding, so a full bundle within the batch is a slice of staged, not a
-// copy; only the bundle the batch started part-way through is joined.
-func (t *tree) addBundles(staged []byte, start uint64) {
-	leaf, from := start, 0
-	for off := 0; off < len(staged); {
-		off += 2 + (int(staged[off])<<8 | int(staged[off+1]))
-		leaf++
-		if leaf%tiles.Width != 0 {
-			continue
+// start on; offsets says where each starts in staged) to the entry
+// bundles. The staged encoding is the bundle encoding, so a full bundle
+// within the batch is a slice of staged, not a copy; only the bundle the
+// batch started part-way through is joined. The offsets take it from one
+// bundle's end to the next without reading the entries between.
+func (t *tree) addBundles(staged []byte, offsets []int, start uint64) {
+	from := 0
+	// Entry i completes a bundle when leaf start+i+1 is a multiple of
+	// the bundle width.
+	for i := tiles.Width - 1 - int(start%tiles.Width); i < len(offsets); i += tiles.Width {
+		end := len(staged)
+		if i+1 < len(offsets) {
+			end = offsets[i+1]
 		}
-		data := staged[from:off]
+		data := staged[from:end]
 		if len(t.bundle) > 0 {
 			data = append(t.bundle, data...)
 			t.bundle = nil
 		}
-		t.full = append(t.full, file{tiles.Tile{Level: tiles.EntriesLevel, Index: leaf/tiles.Width - 1, Width: tiles.Width}, data})
-		from = off
+		t.full = append(t.full, file{tiles.Tile{Level: tiles.EntriesLevel, Index: (start + uint64(i)) / tiles.Width, Width: tiles.Width}, data})
+		from = end
 	}
 	t.bundle = append(t.bundle, staged[from:]...)
 }
