@@ -170,12 +170,7 @@ func (w *Writer) integrate(b *batch) error {
 		}()
 	}
 	wg.Wait()
-	for _, h := range hashes {
-		if err := w.tree.appendHash(h); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.tree.appendHashes(hashes)
 }
 
 // holder returns the entry that holds identifier id (of fingerprint fp),

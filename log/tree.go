@@ -129,6 +129,12 @@ func (t *tree) appendHash(leaf tiles.Hash) error {
 	return t.tiles.Append(leaf)
 }
 
+// appendHashes adds the next leaf hashes, which the tree may keep.
+func (t *tree) appendHashes(leaves []tiles.Hash) error {
+	t.size += uint64(len(leaves))
+	return t.tiles.AppendAll(leaves)
+}
+
 // addBundles adds a batch's staged entries (bundle-encoded, from leaf
 // start on; offsets says where each starts in staged) to the entry
 // bundles. The staged encoding is the bundle encoding, so a full bundle

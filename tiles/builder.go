@@ -45,6 +45,18 @@ func NewBuilder(size uint64, rangeHashes [][]byte, edge [][]byte) (*Builder, err
 // Append adds the next leaf hash.
 func (b *Builder) Append(leaf Hash) error { return b.rng.Append(leaf[:], b.visit) }
 
+// AppendAll adds the next leaf hashes, in order. The builder may keep
+// slices of leaves, so the caller must not change them afterwards; in
+// return no hash is copied to the heap on its own, as Append must.
+func (b *Builder) AppendAll(leaves []Hash) error {
+	for i := range leaves {
+		if err := b.rng.Append(leaves[i][:], b.visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // visit files each node on a tile level into that level's incomplete tile.
 func (b *Builder) visit(id compact.NodeID, hash []byte) {
 	if id.Level%Height != 0 {

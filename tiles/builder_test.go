@@ -60,3 +60,48 @@ func TestBuilderMatchesProofs(t *testing.T) {
 		t.Error("empty root")
 	}
 }
+
+// TestBuilderAppendAll: appending leaves in runs of any length gives the
+// full tiles, edge tiles, compact range and root that appending them one
+// by one gives.
+func TestBuilderAppendAll(t *testing.T) {
+	const n = 5000
+	leaves := make([]Hash, n)
+	for i := range leaves {
+		leaves[i] = HashLeaf([]byte(fmt.Sprint("leaf ", i)))
+	}
+	type built struct {
+		full map[Tile]string
+		b    *Builder
+	}
+	build := func(runs []int) built {
+		out := built{full: map[Tile]string{}}
+		out.b, _ = NewBuilder(0, nil, nil)
+		out.b.Full = func(t Tile, data []byte) { out.full[t] = string(data) }
+		for i, k := 0, 0; i < n; k++ {
+			end := min(n, i+runs[k%len(runs)])
+			if len(runs) == 1 && runs[0] == 1 {
+				if err := out.b.Append(leaves[i]); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := out.b.AppendAll(leaves[i:end]); err != nil {
+				t.Fatal(err)
+			}
+			i = end
+		}
+		return out
+	}
+	one := build([]int{1})
+	for _, runs := range [][]int{{n}, {255, 1, 256, 257, 3}, {1000}, {7}} {
+		got := build(runs)
+		if got.b.Root() != one.b.Root() || got.b.Size() != n {
+			t.Fatalf("runs %v: root %x size %d, one by one %x", runs, got.b.Root(), got.b.Size(), one.b.Root())
+		}
+		if fmt.Sprint(got.full) != fmt.Sprint(one.full) {
+			t.Fatalf("runs %v: full tiles differ", runs)
+		}
+		if fmt.Sprint(got.b.Edge()) != fmt.Sprint(one.b.Edge()) || fmt.Sprint(got.b.Range()) != fmt.Sprint(one.b.Range()) {
+			t.Fatalf("runs %v: edge tiles or compact range differ", runs)
+		}
+	}
+}
