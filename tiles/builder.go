@@ -6,8 +6,6 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 )
 
-var rangeFactory = &compact.RangeFactory{Hash: hashChildrenSlices}
-
 // Builder computes a tree's hash tiles from its leaf hashes: the writer
 // uses it to produce tiles as it appends, an auditor to recompute them
 // from the entries. Each hash tile is handed to Full once complete; the
@@ -18,7 +16,16 @@ type Builder struct {
 	// Full, if set, receives every hash tile completed by Append. The
 	// builder does not touch data afterwards.
 	Full func(t Tile, data []byte)
+	// nodes is where the hashes of new interior nodes are carved from:
+	// a tree of n leaves has n-1 of them, and allocating each on its own
+	// was a heap allocation per leaf.
+	nodes []byte
 }
+
+// nodeArena is how many bytes of node hashes are allocated at once. The
+// compact range keeps at most 64 hashes, each pinning its arena: small
+// arenas keep that small.
+const nodeArena = 128 * HashSize
 
 // NewBuilder continues a tree of size leaves from its compact range
 // (perfect subtree hashes, left to right) and the hashes of its incomplete
@@ -30,11 +37,12 @@ func NewBuilder(size uint64, rangeHashes [][]byte, edge [][]byte) (*Builder, err
 	for i, h := range rangeHashes {
 		hashes[i] = append([]byte(nil), h...)
 	}
-	rng, err := rangeFactory.NewRange(0, size, hashes)
+	b := &Builder{}
+	rng, err := (&compact.RangeFactory{Hash: b.hashChildren}).NewRange(0, size, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("compact range for size %d: %w", size, err)
 	}
-	b := &Builder{rng: rng}
+	b.rng = rng
 	for l, e := range edge {
 		b.level(l)
 		b.edge[l] = append([]byte(nil), e...)
@@ -55,6 +63,19 @@ func (b *Builder) AppendAll(leaves []Hash) error {
 		}
 	}
 	return nil
+}
+
+// hashChildren is HashChildren for the compact range, its result carved
+// from the builder's node arena.
+func (b *Builder) hashChildren(l, r []byte) []byte {
+	if len(b.nodes) < HashSize {
+		b.nodes = make([]byte, nodeArena)
+	}
+	h := HashChildren(Hash(l), Hash(r))
+	out := b.nodes[:HashSize:HashSize]
+	copy(out, h[:])
+	b.nodes = b.nodes[HashSize:]
+	return out
 }
 
 // visit files each node on a tile level into that level's incomplete tile.
