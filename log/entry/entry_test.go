@@ -295,3 +295,36 @@ func FuzzParseExtraSubdivisions(f *testing.F) {
 		}
 	})
 }
+
+// TestNumberMatchesParseFloat: the scanner's exact fast path for short
+// decimals gives, bit for bit, what strconv.ParseFloat gives, and longer
+// numbers or exponents still go through it.
+func TestNumberMatchesParseFloat(t *testing.T) {
+	cases := []string{"0", "-0", "0.1", "0.5", "38.0412", "-90", "180", "179.999999", "-0.000001",
+		"123456789012345", "12345678901234.5", "0.00000000000001", "1234567890123456", "9007199254740993",
+		"0.1234567890123456789", "1e2", "1.5E-3", "-2.5e+1", "89.99999999999999"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 50000 {
+		intPart := strconv.FormatUint(r.Uint64N(1000), 10)
+		frac := ""
+		for range r.IntN(16) {
+			frac += strconv.Itoa(r.IntN(10))
+		}
+		s := intPart
+		if frac != "" {
+			s += "." + frac
+		}
+		if r.IntN(2) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, c := range cases {
+		sc := scanner{src: c}
+		got, err := sc.number()
+		want, werr := strconv.ParseFloat(c, 64)
+		if err != nil || werr != nil || math.Float64bits(got) != math.Float64bits(want) || sc.pos != len(c) {
+			t.Fatalf("number(%q) = %v (%#x), %v; strconv: %v (%#x), %v", c, got, math.Float64bits(got), err, want, math.Float64bits(want), werr)
+		}
+	}
+}
