@@ -164,21 +164,10 @@ func compare(a, b Line) int {
 	return cmp.Compare(a.Leaf, b.Leaf)
 }
 
-// Marshal encodes lines as a shard, sorted.
+// Marshal encodes lines as a shard, sorted (in place), without repeated
+// lines: a merge into an empty shard.
 func Marshal(lines []Line) []byte {
-	sortLines(lines)
-	size := 0
-	for _, l := range lines {
-		size += len(l.ID) + 22 // tab, up to 20 digits, newline
-	}
-	b := make([]byte, 0, size)
-	for i, l := range lines {
-		if i > 0 && l == lines[i-1] {
-			continue
-		}
-		b = append(append(b, l.ID...), '\t')
-		b = append(strconv.AppendUint(b, l.Leaf, 10), '\n')
-	}
+	b, _ := Merge(nil, lines) // nothing to parse, nothing to fail
 	return b
 }
 
@@ -192,8 +181,8 @@ func Lookup(lines []Line, id string) []uint64 {
 	return out
 }
 
-// Merge adds lines to the shard old: the result equals
-// Marshal(append(Parse(old), add...)), but old, sorted already, is
+// Merge adds lines to the shard old: the result is the shard of old's
+// lines and add's, sorted, without repeats; old, sorted already, is
 // checked and copied line by line instead of parsed and sorted again;
 // only add is sorted (in place). A log that grows by a tenth rewrites
 // every shard, so this is most of the index's cost. An invalid old is an
