@@ -139,27 +139,35 @@ func (w *Writer) publishIDIndex(ctx context.Context, size uint64, sp *idSpool, i
 		if err := parallel(ctx, len(touched), func(t int) error {
 			k := touched[t]
 			path := idshard.ShardPath(uint32(first+k), bits)
-			add := parsePending(shards[k])
-			var data []byte
+			var old []byte
 			if !full {
-				old, err := w.store.ReadFile(ctx, path)
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				var err error
+				if old, err = w.store.ReadFile(ctx, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return fmt.Errorf("couldn't read %s: %w", path, err)
 				}
-				data, _ = idshard.Merge(old, add) // nil if old is damaged: its lines are dropped
 			}
-			if data == nil {
-				data = idshard.Marshal(add)
-			}
-			if err := w.store.PutFile(ctx, path, data); err != nil {
-				return fmt.Errorf("couldn't write %s: %w", path, err)
-			}
-			return nil
+			return w.writeShard(ctx, path, old, shards[k])
 		}); err != nil {
 			return err
 		}
 	}
 	return w.finishIDIndex(ctx, size, bits, markPath, clear)
+}
+
+// writeShard writes the shard at path: the lines of old (a shard's bytes,
+// nil for none) and the pending lines. An old that does not parse (a
+// damaged file) is dropped: the index is only a hint, and a rebuild
+// brings its lines back.
+func (w *Writer) writeShard(ctx context.Context, path string, old, pending []byte) error {
+	add := parsePending(pending)
+	data, err := idshard.Merge(old, add)
+	if err != nil {
+		data = idshard.Marshal(add)
+	}
+	if err := w.store.PutFile(ctx, path, data); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return nil
 }
 
 // finishIDIndex makes the shards durable, then publishes the meta that
@@ -267,14 +275,8 @@ func (w *Writer) splitShards(ctx context.Context, oldBits, bits int, sp *idSpool
 						return ctx.Err()
 					}
 				}
-				add := parsePending(pending[m-lo<<d])
-				data, err := idshard.Merge(part, add)
-				if err != nil {
-					data = idshard.Marshal(add)
-				}
-				path := idshard.ShardPath(uint32(m), bits)
-				if err := w.store.PutFile(ctx, path, data); err != nil {
-					return fmt.Errorf("couldn't write %s: %w", path, err)
+				if err := w.writeShard(ctx, idshard.ShardPath(uint32(m), bits), part, pending[m-lo<<d]); err != nil {
+					return err
 				}
 			}
 			return nil
