@@ -142,11 +142,12 @@ func mapNewFile(path string, slots uint64, header []byte) ([]byte, error) {
 // Create returns a new, empty index in memory that CloseClean will write
 // to path.
 func Create(path string) (*Index, error) {
-	mem, err := anonymous(minSlots)
+	x, err := anonymousIndex(minSlots)
 	if err != nil {
 		return nil, err
 	}
-	return &Index{path: path, mem: mem, mask: minSlots - 1}, nil
+	x.path = path
+	return x, nil
 }
 
 // anonymous maps zeroed memory for a table of the given number of slots.
