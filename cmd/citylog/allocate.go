@@ -47,12 +47,7 @@ subdivision 0.`,
 			if err == nil && res[0].Err == nil && receipt != "" {
 				err = writeReceipt(cmd.Context(), w, res[0].Index, receipt)
 			}
-			if err == nil {
-				err = w.Finish(cmd.Context())
-			} else {
-				w.Close()
-			}
-			if err != nil {
+			if err = endWrite(cmd.Context(), w, err); err != nil {
 				return err
 			}
 			r := res[0]

@@ -95,12 +95,7 @@ func demoLoad(ctx context.Context, e *env, dir, sample, origin string) (string, 
 		return nil
 	})
 	size := w.Size()
-	if err == nil {
-		err = w.Finish(ctx)
-	} else {
-		w.Close()
-	}
-	if err != nil {
+	if err = endWrite(ctx, w, err); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(e.stdout, "imported %s: %d allocated, %d already there, %d refused; the log holds %d cities\n",

@@ -101,12 +101,7 @@ func runImport(ctx context.Context, e *env, dir string, in io.Reader, size int64
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
-	// The identifier index and the dedup index are written together.
-	if err == nil {
-		err = w.Finish(ctx)
-	} else {
-		w.Close()
-	}
+	err = endWrite(ctx, w, err)
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(e.stderr)

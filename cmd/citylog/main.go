@@ -112,3 +112,15 @@ func dirFlag(cmd *cobra.Command, dir *string) {
 	cmd.Flags().StringVar(dir, "dir", "", "the log directory (required)")
 	cmd.MarkFlagRequired("dir")
 }
+
+// endWrite ends a command's work on a log. After success it publishes
+// the identifier index and saves the dedup index, together
+// (Writer.Finish); after a failure it only releases the log, and err
+// stands.
+func endWrite(ctx context.Context, w *log.Writer, err error) error {
+	if err != nil {
+		w.Close()
+		return err
+	}
+	return w.Finish(ctx)
+}
