@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/log/idshard"
 )
 
@@ -80,5 +80,5 @@ func (m indexMark) marshal() string {
 
 // write replaces the mark at path durably.
 func (m indexMark) write(path string) error {
-	return dirstore.WriteFileDurable(path, []byte(m.marshal()), 0o600)
+	return durable.WriteFile(path, []byte(m.marshal()), 0o600)
 }

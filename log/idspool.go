@@ -5,14 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/citylog/citylog/internal/durable"
 )
 
 const (
@@ -93,13 +91,13 @@ func (s *idSpool) spill() {
 	}
 	if s.files == nil {
 		for range 1 << spoolBits {
-			// O_TMPFILE: a file with no name, which no crash can leave behind.
-			fd, err := unix.Open(s.dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+			// A file with no name, which no crash can leave behind.
+			f, err := durable.Scratch(s.dir)
 			if err != nil {
-				s.fail(&fs.PathError{Op: "open", Path: s.dir, Err: err})
+				s.fail(err)
 				return
 			}
-			s.files = append(s.files, os.NewFile(uintptr(fd), filepath.Join(s.dir, "(identifier spool)")))
+			s.files = append(s.files, f)
 		}
 	}
 	out, err := groupRecords(s.mem, spoolBits, 0, 1<<spoolBits, true)

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -80,7 +80,7 @@ func Init(dir, origin string) (vkey string, err error) {
 		{filepath.Join(pub, CheckpointPath), string(signed), 0o644},
 		{filepath.Join(state, keyFile), skey + "\n", 0o600}, // last: its presence means "initialised"
 	} {
-		if err := dirstore.WriteFileDurable(f.path, []byte(f.data), f.perm); err != nil {
+		if err := durable.WriteFile(f.path, []byte(f.data), f.perm); err != nil {
 			return "", err
 		}
 	}

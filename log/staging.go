@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/tiles"
 )
 
@@ -97,7 +97,7 @@ func (s *staging) each(fn func(entry []byte) error) (uint64, error) {
 }
 
 // stagingSlots are the two files batches are staged in, in turn. Each is
-// overwritten in place (see dirstore.OverwriteDurable: replacing a file per
+// overwritten in place (see durable.Overwrite: replacing a file per
 // batch costs an inode allocation that grows slow under a high batch
 // rate). Alternating means a write torn by a crash can only damage the
 // slot that does not hold the last published batch, so a torn slot is
@@ -112,7 +112,7 @@ type stager struct {
 
 func (st *stager) write(s *staging) error {
 	path := filepath.Join(st.dir, stagingSlots[st.next])
-	if err := dirstore.OverwriteDurable(path, 0o600, s.marshal()...); err != nil {
+	if err := durable.Overwrite(path, 0o600, s.marshal()...); err != nil {
 		return fmt.Errorf("couldn't stage batch: %w", err)
 	}
 	st.next = 1 - st.next

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
@@ -109,9 +110,9 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	if _, err := os.Stat(filepath.Join(state, keyFile)); err != nil {
 		return nil, fmt.Errorf("%w: %s has no %s (run citylog init first)", ErrNotInitialized, cfg.Dir, filepath.Join(StateDir, keyFile))
 	}
-	unlock, err := dirstore.Lock(filepath.Join(state, lockFile))
+	unlock, err := durable.Lock(filepath.Join(state, lockFile))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("couldn't open %s for writing (only one writer may run on a log): %w", cfg.Dir, err)
 	}
 	defer func() {
 		if err != nil {

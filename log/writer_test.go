@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/tiles"
@@ -115,7 +115,7 @@ func TestSecondWriterRefused(t *testing.T) {
 	w := openLog(t, dir)
 	defer w.Close()
 	_, err := Open(context.Background(), Config{Dir: dir})
-	if !errors.Is(err, dirstore.ErrLocked) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+	if !errors.Is(err, durable.ErrLocked) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
 		t.Fatalf("second writer: %v, want ErrLocked naming pid %d", err, os.Getpid())
 	}
 }

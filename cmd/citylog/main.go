@@ -11,8 +11,8 @@ import (
 	"os"
 
 	"github.com/citylog/citylog/cmd/internal/cli"
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/log"
-	"github.com/citylog/citylog/log/dirstore"
 	"github.com/spf13/cobra"
 )
 
@@ -87,7 +87,7 @@ func report(stderr io.Writer, err error) int {
 	case hint != "":
 	case errors.Is(err, log.ErrNotInitialized):
 		hint = "create a log first: citylog init --dir DIR --origin ORIGIN"
-	case errors.Is(err, dirstore.ErrLocked):
+	case errors.Is(err, durable.ErrLocked):
 		hint = "wait for the other writer to finish, or stop it; never run two writers on one log"
 	case errors.Is(err, context.Canceled):
 		hint = "interrupted; everything reported before the interruption is durably allocated"

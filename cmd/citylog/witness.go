@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/log"
-	"github.com/citylog/citylog/log/dirstore"
 	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/spf13/cobra"
 )
@@ -47,7 +47,7 @@ func saveWitnesses(dir string, c witnessclient.Config) error {
 		return usageError("%v", err)
 	}
 	b, _ := json.MarshalIndent(c, "", "  ")
-	return dirstore.WriteFileDurable(witnessesPath(dir), append(b, '\n'), 0o600)
+	return durable.WriteFile(witnessesPath(dir), append(b, '\n'), 0o600)
 }
 
 func witnessAddCmd(e *env) *cobra.Command {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -60,52 +59,5 @@ func TestPutAndReplace(t *testing.T) {
 	}
 	if _, err := New(filepath.Join(s.Root(), "checkpoint")); err == nil {
 		t.Error("a file accepted as a store directory")
-	}
-}
-
-func TestLock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock")
-	unlock, err := Lock(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Lock(path); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second lock: %v", err)
-	}
-	unlock()
-	unlock2, err := Lock(path)
-	if err != nil {
-		t.Fatalf("lock after unlock: %v", err)
-	}
-	unlock2()
-}
-
-// TestOverwriteDurableKeepsTheInode: the point of OverwriteDurable is to
-// free no inode, so the file must stay the same inode, holding exactly
-// the last bytes written, longer or shorter.
-func TestOverwriteDurableKeepsTheInode(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "slot")
-	var ino uint64
-	for i, data := range []string{"first, fairly long content", "short", "a third write, longer than the second"} {
-		half := len(data) / 2
-		if err := OverwriteDurable(path, 0o600, []byte(data[:half]), []byte(data[half:])); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != data {
-			t.Fatalf("write %d: file holds %q, %v; want %q", i, got, err, data)
-		}
-		st, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Mode().Perm() != 0o600 {
-			t.Errorf("mode %v, want 0600", st.Mode().Perm())
-		}
-		n := st.Sys().(*syscall.Stat_t).Ino
-		if i > 0 && n != ino {
-			t.Fatalf("write %d replaced the file (inode %d -> %d)", i, ino, n)
-		}
-		ino = n
 	}
 }

@@ -1,3 +1,6 @@
+// Package idindex is the writer's persistent dedup index: a stack of
+// fingerprint tables (internal/fptable) from identifiers to the leaves
+// that hold them.
 package idindex
 
 import (
@@ -8,7 +11,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/citylog/citylog/internal/durable"
+	"github.com/citylog/citylog/internal/fptable"
 )
+
+// ErrStale means the index cannot be used and must be rebuilt.
+var ErrStale = fptable.ErrStale
+
+// Fingerprint is the 64-bit hash the index files an identifier under.
+func Fingerprint(id string) uint64 { return fptable.Fingerprint(id) }
 
 // Stack is the writer's dedup index: tables on disk that are never
 // written again (levels), oldest first, and the table of this session in
@@ -26,14 +38,14 @@ import (
 // them and each fingerprint is rewritten O(log n) times in all.
 //
 // On disk: path is the manifest (magic, covered log size, the levels);
-// each level is path.<seq>, a table in Index's file format. A level file
+// each level is path.<seq>, a table in fptable's file format. A level file
 // is written durably before a manifest names it, and the manifest is
 // replaced atomically, so a crash leaves the previous clean state (which
 // no longer matches the log's size, so the writer rebuilds) or the new one.
 type Stack struct {
 	path   string
 	levels []level
-	top    *Index
+	top    *fptable.Table
 	// maxTop bounds the session's table: when it is full it is written
 	// as a level (named by no manifest until CloseClean), so a session's
 	// private memory stays bounded however many identifiers it files.
@@ -46,7 +58,7 @@ const DefaultMaxTop = 1 << 22
 
 type level struct {
 	seq int
-	x   *Index
+	x   *fptable.Table
 }
 
 const stackMagic = "citylog-idstack1"
@@ -64,9 +76,9 @@ func OpenStack(path string, size uint64) (*Stack, error) {
 	s := &Stack{path: path, maxTop: DefaultMaxTop}
 	for _, l := range m.levels {
 		x, err := openLevel(levelPath(path, l.seq))
-		if err == nil && x.count != l.count {
+		if err == nil && x.Len() != l.count {
 			x.Close()
-			err = fmt.Errorf("%w: level %d holds %d fingerprints, the manifest says %d", ErrStale, l.seq, x.count, l.count)
+			err = fmt.Errorf("%w: level %d holds %d fingerprints, the manifest says %d", ErrStale, l.seq, x.Len(), l.count)
 		}
 		if err != nil {
 			s.Close()
@@ -74,7 +86,7 @@ func OpenStack(path string, size uint64) (*Stack, error) {
 		}
 		s.levels = append(s.levels, level{l.seq, x})
 	}
-	if s.top, err = anonymousIndex(minSlots); err != nil {
+	if s.top, err = fptable.Create(""); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -85,7 +97,7 @@ func OpenStack(path string, size uint64) (*Stack, error) {
 // CreateStack returns a new, empty index that CloseClean will write at
 // path.
 func CreateStack(path string) (*Stack, error) {
-	top, err := anonymousIndex(minSlots)
+	top, err := fptable.Create("")
 	if err != nil {
 		return nil, err
 	}
@@ -95,18 +107,10 @@ func CreateStack(path string) (*Stack, error) {
 // SetMaxTop changes the bound on the session's table (for tests).
 func (s *Stack) SetMaxTop(n uint64) { s.maxTop = max(n, 1) }
 
-func anonymousIndex(slots uint64) (*Index, error) {
-	mem, err := anonymous(slots)
-	if err != nil {
-		return nil, err
-	}
-	return &Index{mem: mem, mask: slots - 1}, nil
-}
-
 // openLevel maps a level file read-only: its pages are the page cache's.
-func openLevel(path string) (*Index, error) { return mapTable(path, false) }
+func openLevel(path string) (*fptable.Table, error) { return fptable.OpenReadOnly(path) }
 
-// Prefetch reads the home slots of fps in every table (see Index.Prefetch).
+// Prefetch reads the home slots of fps in every table (see fptable.Table.Prefetch).
 func (s *Stack) Prefetch(fps []uint64) {
 	for _, l := range s.levels {
 		l.x.Prefetch(fps)
@@ -127,7 +131,7 @@ func (s *Stack) Lookup(fp uint64, found func(leaf uint64) bool) bool {
 
 // Insert files leaf under fingerprint fp, in this session's table.
 func (s *Stack) Insert(fp, leaf uint64) error {
-	if s.top.count >= s.maxTop {
+	if s.top.Len() >= s.maxTop {
 		if err := s.flushTop(); err != nil {
 			return err
 		}
@@ -138,7 +142,7 @@ func (s *Stack) Insert(fp, leaf uint64) error {
 // Reserve makes room for n more fingerprints in this session's table, up
 // to its bound.
 func (s *Stack) Reserve(n uint64) error {
-	return s.top.Reserve(min(n, s.maxTop-min(s.top.count, s.maxTop)))
+	return s.top.Reserve(min(n, s.maxTop-min(s.top.Len(), s.maxTop)))
 }
 
 // flushTop writes the session's table as a new level, durably (a later
@@ -146,15 +150,14 @@ func (s *Stack) Reserve(n uint64) error {
 func (s *Stack) flushTop() error {
 	seq := s.nextSeq()
 	path := levelPath(s.path, seq)
-	s.top.path = path
-	if err := s.top.Save(0); err != nil {
+	if err := s.top.SaveTo(path, 0); err != nil {
 		return err
 	}
 	x, err := openLevel(path)
 	if err != nil {
 		return err
 	}
-	top, err := anonymousIndex(minSlots)
+	top, err := fptable.Create("")
 	if err != nil {
 		x.Close()
 		return err
@@ -175,9 +178,9 @@ func (s *Stack) nextSeq() int {
 
 // Len returns the number of fingerprints filed.
 func (s *Stack) Len() uint64 {
-	n := s.top.count
+	n := s.top.Len()
 	for _, l := range s.levels {
-		n += l.x.count
+		n += l.x.Len()
 	}
 	return n
 }
@@ -222,20 +225,22 @@ func (s *Stack) save(covered uint64) error {
 	// The top, and each level below that is not at least twice its
 	// size, become one new level; the others stay as they are.
 	keep := len(s.levels)
-	count := s.top.count
-	for keep > 0 && s.top.count > 0 && count*2 >= s.levels[keep-1].x.count {
+	count := s.top.Len()
+	for keep > 0 && s.top.Len() > 0 && count*2 >= s.levels[keep-1].x.Len() {
 		keep--
-		count += s.levels[keep].x.count
+		count += s.levels[keep].x.Len()
 	}
 	levels := s.levels[:keep:keep]
-	if s.top.count > 0 {
+	if s.top.Len() > 0 {
 		path := levelPath(s.path, next)
-		var merged *Index
+		var merged *fptable.Table
 		if keep == len(s.levels) {
 			merged = s.top // written as it is: its size is the session's
-			merged.path = path
+			if err := merged.SaveTo(path, covered); err != nil {
+				return err
+			}
 		} else {
-			tables := []*Index{}
+			tables := []*fptable.Table{}
 			for _, l := range s.levels[keep:] {
 				tables = append(tables, l.x)
 			}
@@ -244,10 +249,10 @@ func (s *Stack) save(covered uint64) error {
 				return err
 			}
 			defer m.Close()
+			if err := m.Save(covered); err != nil {
+				return err
+			}
 			merged = m
-		}
-		if err := merged.Save(covered); err != nil {
-			return err
 		}
 		levels = append(levels, level{next, merged})
 	}
@@ -258,18 +263,13 @@ func (s *Stack) save(covered uint64) error {
 // tables, in their order. It is built in the file's shared mapping, not
 // in private memory: merging into the bottom level rewrites a table as
 // large as the log's, whose pages the kernel can write back and drop.
-func mergeTables(path string, count uint64, tables []*Index) (*Index, error) {
-	slots := uint64(minSlots)
-	for count*10 > slots*6 {
-		slots *= 2
-	}
-	mem, err := mapNewFile(path, slots, nil)
+func mergeTables(path string, count uint64, tables []*fptable.Table) (*fptable.Table, error) {
+	m, err := fptable.CreateShared(path, count)
 	if err != nil {
 		return nil, err
 	}
-	m := &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: true}
 	for _, x := range tables {
-		x.putAll(m)
+		x.CopyTo(m)
 	}
 	return m, nil
 }
@@ -350,9 +350,9 @@ func writeManifest(path string, covered uint64, levels []level) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\ncovered %d\n", stackMagic, covered)
 	for _, l := range levels {
-		fmt.Fprintf(&b, "level %d %d\n", l.seq, l.x.count)
+		fmt.Fprintf(&b, "level %d %d\n", l.seq, l.x.Len())
 	}
-	if err := writeDurable(path, []byte(b.String())); err != nil {
+	if err := durable.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("couldn't save dedup index: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package idindex
 import (
 	"errors"
 	"fmt"
+	"github.com/citylog/citylog/internal/fptable"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,8 +59,8 @@ func TestStackSessions(t *testing.T) {
 			t.Errorf("run %d: absent id found: %v", run, got)
 		}
 		for k := 1; k < len(s.levels); k++ {
-			if s.levels[k].x.count*2 >= s.levels[k-1].x.count {
-				t.Errorf("run %d: level %d (%d) is not less than half of the one below (%d)", run, k, s.levels[k].x.count, s.levels[k-1].x.count)
+			if s.levels[k].x.Len()*2 >= s.levels[k-1].x.Len() {
+				t.Errorf("run %d: level %d (%d) is not less than half of the one below (%d)", run, k, s.levels[k].x.Len(), s.levels[k-1].x.Len())
 			}
 		}
 		files, _ := filepath.Glob(path + "*")
@@ -157,7 +158,7 @@ func TestStackDamaged(t *testing.T) {
 			return os.WriteFile(p, []byte(stackMagic+"\ncovered 1000\nlevel one 1000\n"), 0o600)
 		}},
 		{"single-table index of an older citylog", func(p string) error {
-			x, err := Create(p)
+			x, err := fptable.Create(p)
 			if err != nil {
 				return err
 			}
@@ -213,16 +214,16 @@ func TestStackBoundedTop(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetMaxTop(1000)
-	if err := s.Reserve(1 << 30); err != nil || s.top.mask+1 > minSlots {
-		t.Fatalf("Reserve past the bound: %v, %d slots", err, s.top.mask+1)
+	if err := s.Reserve(1 << 30); err != nil || s.top.Slots() > 1<<16 {
+		t.Fatalf("Reserve past the bound: %v, %d slots", err, s.top.Slots())
 	}
 	const n = 10500
 	for i := uint64(0); i < n; i++ {
 		if err := s.Insert(Fingerprint(id(i)), i); err != nil {
 			t.Fatal(err)
 		}
-		if s.top.count > 1000 {
-			t.Fatalf("the session's table holds %d fingerprints", s.top.count)
+		if s.top.Len() > 1000 {
+			t.Fatalf("the session's table holds %d fingerprints", s.top.Len())
 		}
 	}
 	if len(s.levels) != 10 || s.Len() != n {

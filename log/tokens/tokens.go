@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
 )
 
 // Token is one stored token.
@@ -52,7 +52,7 @@ func save(path string, ts []Token) error {
 	if err != nil {
 		return err
 	}
-	return dirstore.WriteFileDurable(path, append(b, '\n'), 0o600)
+	return durable.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 // Add creates a token named name and returns it; only its hash is kept.

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/citylog/citylog/internal/fptable"
 	"github.com/citylog/citylog/log/entry"
-	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
@@ -23,7 +23,7 @@ type audit struct {
 	cp    verifier.Checkpoint
 	rules *entry.Rules
 	src   source.Source
-	idx   *idindex.Index
+	idx   *fptable.Table
 	tree  *tiles.Builder // the tree recomputed from the entries
 	vs    []Violation
 	older map[uint64][][]byte // bundles re-read to confirm reused identifiers
@@ -40,10 +40,10 @@ func (m *Monitor) newAudit(ctx context.Context, st state, cp verifier.Checkpoint
 	path := m.path("ids.idx")
 	// The identifier store stays on disk (its pages are the kernel's to
 	// evict), so the monitor's memory does not grow with the log.
-	if a.idx, err = idindex.OpenShared(path, st.Size); errors.Is(err, idindex.ErrStale) {
+	if a.idx, err = fptable.OpenShared(path, st.Size); errors.Is(err, fptable.ErrStale) {
 		// Missing or damaged: rebuild the identifier store from the log.
 		// Sized for two identifiers an entry, a guess that saves growing.
-		if a.idx, err = idindex.CreateShared(path, 2*cp.Size); err == nil {
+		if a.idx, err = fptable.CreateShared(path, 2*cp.Size); err == nil {
 			err = a.rebuild(ctx, st.Size)
 		}
 	}
@@ -67,7 +67,7 @@ func (a *audit) rebuild(ctx context.Context, size uint64) error {
 				continue // reported when it was audited
 			}
 			for _, id := range e.IDs {
-				a.idx.Insert(idindex.Fingerprint(id), bi*tiles.Width+uint64(i))
+				a.idx.Insert(fptable.Fingerprint(id), bi*tiles.Width+uint64(i))
 			}
 		}
 	}
@@ -212,7 +212,7 @@ func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte, d decodedEnt
 		a.st.LastTime = e.Time
 	}
 	for _, id := range e.IDs {
-		fp := idindex.Fingerprint(id)
+		fp := fptable.Fingerprint(id)
 		var holder uint64
 		var other []byte
 		var lookupErr error
@@ -386,7 +386,7 @@ func (a *audit) checkShard(ctx context.Context, meta idshard.Meta, s int) (uint6
 			continue
 		}
 		found := false
-		a.idx.Lookup(idindex.Fingerprint(l.ID), func(leaf uint64) bool { found = leaf == l.Leaf; return found })
+		a.idx.Lookup(fptable.Fingerprint(l.ID), func(leaf uint64) bool { found = leaf == l.Leaf; return found })
 		if !found {
 			bad(l.Leaf, "%s says %s is held by entry %d, which does not hold it", path, l.ID, l.Leaf)
 			continue

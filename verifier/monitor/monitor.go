@@ -16,9 +16,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
+	"github.com/citylog/citylog/internal/fptable"
 	"github.com/citylog/citylog/log/entry"
-	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
 )
@@ -88,16 +88,16 @@ func (m *Monitor) loadState() (state, []byte, error) {
 	return st, cp, nil
 }
 
-func (m *Monitor) saveState(st state, idx *idindex.Index, cp []byte) error {
+func (m *Monitor) saveState(st state, idx *fptable.Table, cp []byte) error {
 	if err := idx.Save(st.Size); err != nil {
 		return err
 	}
 	b, _ := json.Marshal(st)
-	if err := dirstore.WriteFileDurable(m.path("state.json"), b, 0o600); err != nil {
+	if err := durable.WriteFile(m.path("state.json"), b, 0o600); err != nil {
 		return err
 	}
 	if cp != nil {
-		return dirstore.WriteFileDurable(m.path("checkpoint"), cp, 0o600)
+		return durable.WriteFile(m.path("checkpoint"), cp, 0o600)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/cosig"
 	"golang.org/x/mod/sumdb/note"
@@ -175,7 +175,7 @@ func (w *Witness) store(origin string, cp []byte) error {
 	if err != nil {
 		return err
 	}
-	return dirstore.WriteFileDurable(filepath.Join(dir, "checkpoint"), cp, 0o600)
+	return durable.WriteFile(filepath.Join(dir, "checkpoint"), cp, 0o600)
 }
 
 // ServeHTTP serves POST /add-checkpoint and, for monitoring,

@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	tessera = "../../../shared/vectors/tessera-log"
+	tessera = "../../testdata/vectors/tessera-log"
 	// The vector log's keys, published by Tessera for tests.
 	logVKey = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
 	logSKey = "PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg"

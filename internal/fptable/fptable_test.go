@@ -1,4 +1,4 @@
-package idindex
+package fptable
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func lookupAll(x *Index, id string) []uint64 {
+func lookupAll(x *Table, id string) []uint64 {
 	var out []uint64
 	x.Lookup(Fingerprint(id), func(leaf uint64) bool { out = append(out, leaf); return false })
 	return out

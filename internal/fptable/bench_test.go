@@ -1,4 +1,4 @@
-package idindex
+package fptable
 
 import (
 	"fmt"

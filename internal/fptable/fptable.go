@@ -1,6 +1,6 @@
-// Package idindex is the persistent dedup index of the writer and of the
-// monitor: open-addressing hash tables from identifier fingerprints to
-// leaf indices.
+// Package fptable is the fingerprint table behind the dedup index of the
+// writer and of the monitor: an open-addressing hash table from identifier
+// fingerprints to leaf indices, in memory or in a file.
 //
 // A table holds fingerprints, not identifiers, so it stays small (16 bytes
 // a slot), and opening one costs one mmap whatever the log's size: pages
@@ -8,13 +8,18 @@
 // the caller confirms it against the entry in the log, so a collision
 // (even a crafted one) costs a lookup, never a wrong answer.
 //
-// The writer uses a Stack: tables on disk that are never written again,
-// and the session's table in memory, written as a new table on a clean
-// close. The monitor uses one table on disk, changed in place (OpenShared).
-// Either way the files say which log size they completely cover; after a
-// crash that size no longer matches the log, and the index is rebuilt from
-// the log.
-package idindex
+// The writer stacks tables (log/idindex): tables on disk that are never
+// written again, and the session's table in memory, written as a new table
+// on a clean close. The monitor uses one table on disk, changed in place
+// (OpenShared). Either way the files say which log size they completely
+// cover; after a crash that size no longer matches the log, and the index
+// is rebuilt from the log.
+//
+// Where the platform has mmap (Linux, macOS, the BSDs) a file's table is
+// mapped shared, so its pages come and go with the page cache; elsewhere
+// (Windows) the table is read into memory and written back by Save, with
+// the same crash guarantees (mem_*.go).
+package fptable
 
 import (
 	"encoding/binary"
@@ -22,9 +27,8 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
-	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/citylog/citylog/internal/durable"
 )
 
 const (
@@ -34,8 +38,8 @@ const (
 	minSlots   = 1 << 16
 )
 
-// Index is an open index. It is not safe for concurrent use.
-type Index struct {
+// Table is an open table. It is not safe for concurrent use.
+type Table struct {
 	path  string
 	mem   []byte // header, then the slots
 	mask  uint64
@@ -56,7 +60,7 @@ var ErrStale = errors.New("dedup index is missing, damaged or out of date")
 // the kernel may evict its pages, so a table far larger than memory works.
 // Use it with CreateShared; entries made after the last Save may be in the
 // file after a crash, so callers must tolerate extra candidates.
-func OpenShared(path string, size uint64) (*Index, error) {
+func OpenShared(path string, size uint64) (*Table, error) {
 	x, err := mapTable(path, true)
 	if err != nil {
 		return nil, err
@@ -71,42 +75,48 @@ func OpenShared(path string, size uint64) (*Index, error) {
 // mapTable maps the table file at path, shared, after checking its header
 // against the file's size; read-only unless writable. Any failure wraps
 // ErrStale.
-func mapTable(path string, writable bool) (*Index, error) {
-	flags, prot := os.O_RDONLY, unix.PROT_READ
+func mapTable(path string, writable bool) (*Table, error) {
+	flags := os.O_RDONLY
 	if writable {
-		flags, prot = os.O_RDWR, unix.PROT_READ|unix.PROT_WRITE
+		flags = os.O_RDWR
 	}
 	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStale, err)
 	}
-	defer f.Close() // the mapping outlives the descriptor
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%w: %v", ErrStale, err)
 	}
 	var h [headerSize]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%w: %s: header: %v", ErrStale, path, err)
 	}
 	slots, count := le64(h[16:]), le64(h[24:])
 	if string(h[:16]) != magic || slots < minSlots || slots&(slots-1) != 0 || slots > 1<<40 ||
 		uint64(st.Size()) != headerSize+slots*slotSize || count*10 > slots*6 {
+		f.Close()
 		return nil, fmt.Errorf("%w: %s: the header is damaged", ErrStale, path)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), prot, unix.MAP_SHARED)
+	mem, err := mapFile(f, int(st.Size()), writable)
 	if err != nil {
 		return nil, fmt.Errorf("%w: couldn't map %s: %v", ErrStale, path, err)
 	}
-	return &Index{path: path, mem: mem, mask: slots - 1, count: count, shared: writable}, nil
+	return &Table{path: path, mem: mem, mask: slots - 1, count: count, shared: writable}, nil
 }
+
+// OpenReadOnly maps the table at path read-only, whatever log size it
+// covers (a level of the writer's stack, whose manifest says that).
+func OpenReadOnly(path string) (*Table, error) { return mapTable(path, false) }
 
 func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // CreateShared returns a new, empty on-disk index at path (see
 // OpenShared), sized for about expected fingerprints so that it need not
 // grow (each growth rewrites and syncs the whole file).
-func CreateShared(path string, expected uint64) (*Index, error) {
+func CreateShared(path string, expected uint64) (*Table, error) {
 	slots := uint64(minSlots)
 	for slots*6 < expected*10 && slots < 1<<40 {
 		slots *= 2
@@ -115,7 +125,7 @@ func CreateShared(path string, expected uint64) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Index{path: path, mem: mem, mask: slots - 1, shared: true}, nil
+	return &Table{path: path, mem: mem, mask: slots - 1, shared: true}, nil
 }
 
 // mapNewFile creates path as a zeroed table of slots (header copied from
@@ -125,11 +135,12 @@ func mapNewFile(path string, slots uint64, header []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't create index: %w", err)
 	}
-	defer f.Close()
-	if err := f.Truncate(int64(headerSize + slots*slotSize)); err != nil {
+	size := int(headerSize + slots*slotSize)
+	if err := f.Truncate(int64(size)); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("couldn't create index: %w", err)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(headerSize+slots*slotSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := mapFile(f, size, true)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't map index: %w", err)
 	}
@@ -139,25 +150,14 @@ func mapNewFile(path string, slots uint64, header []byte) ([]byte, error) {
 	return mem, nil
 }
 
-// Create returns a new, empty index in memory that CloseClean will write
-// to path.
-func Create(path string) (*Index, error) {
-	x, err := anonymousIndex(minSlots)
+// Create returns a new, empty table in memory that Save or CloseClean
+// will write to path (SaveTo names another).
+func Create(path string) (*Table, error) {
+	mem, err := anonymous(minSlots)
 	if err != nil {
 		return nil, err
 	}
-	x.path = path
-	return x, nil
-}
-
-// anonymous maps zeroed memory for a table of the given number of slots.
-func anonymous(slots uint64) ([]byte, error) {
-	mem, err := unix.Mmap(-1, 0, int(headerSize+slots*slotSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't allocate dedup index: %w", err)
-	}
-	unix.Madvise(mem, unix.MADV_HUGEPAGE) // fewer TLB misses on random probes; advisory
-	return mem, nil
+	return &Table{path: path, mem: mem, mask: minSlots - 1}, nil
 }
 
 // Fingerprint is the 64-bit hash the index files an identifier under.
@@ -178,11 +178,11 @@ func Fingerprint(id string) uint64 {
 // (geonames:1, geonames:2, ...), so the fingerprint is mixed and its high
 // bits taken (Fibonacci hashing); using the low bits directly made long
 // probe runs.
-func (x *Index) home(fp uint64) uint64 {
+func (x *Table) home(fp uint64) uint64 {
 	return (fp * 0x9E3779B97F4A7C15) >> (64 - bits.Len64(x.mask))
 }
 
-func (x *Index) slot(i uint64) []byte {
+func (x *Table) slot(i uint64) []byte {
 	off := headerSize + i*slotSize
 	return x.mem[off : off+slotSize : off+slotSize]
 }
@@ -191,7 +191,7 @@ func (x *Index) slot(i uint64) []byte {
 // that follow find them in cache: issued together, the loads' cache
 // misses overlap instead of each stalling a probe in turn (a lookup in a
 // table far larger than the cache costs about one memory latency).
-func (x *Index) Prefetch(fps []uint64) {
+func (x *Table) Prefetch(fps []uint64) {
 	var sum uint64
 	for _, fp := range fps {
 		sum += uint64(x.mem[headerSize+x.home(fp)*slotSize])
@@ -201,7 +201,7 @@ func (x *Index) Prefetch(fps []uint64) {
 
 // Lookup calls found with each leaf filed under fingerprint fp, in
 // insertion order, until found returns true; it reports whether it did.
-func (x *Index) Lookup(fp uint64, found func(leaf uint64) bool) bool {
+func (x *Table) Lookup(fp uint64, found func(leaf uint64) bool) bool {
 	for i := x.home(fp); ; i = (i + 1) & x.mask {
 		s := x.slot(i)
 		got := binary.LittleEndian.Uint64(s)
@@ -215,7 +215,7 @@ func (x *Index) Lookup(fp uint64, found func(leaf uint64) bool) bool {
 }
 
 // Insert files leaf under fingerprint fp.
-func (x *Index) Insert(fp, leaf uint64) error {
+func (x *Table) Insert(fp, leaf uint64) error {
 	if (x.count+1)*10 > (x.mask+1)*6 {
 		if err := x.grow(); err != nil {
 			return err
@@ -226,7 +226,7 @@ func (x *Index) Insert(fp, leaf uint64) error {
 	return nil
 }
 
-func (x *Index) put(fp, value uint64) {
+func (x *Table) put(fp, value uint64) {
 	for i := x.home(fp); ; i = (i + 1) & x.mask {
 		s := x.slot(i)
 		if binary.LittleEndian.Uint64(s) == 0 {
@@ -239,7 +239,7 @@ func (x *Index) put(fp, value uint64) {
 
 // Reserve makes room for n more fingerprints at once, so that filing
 // them does not grow (and rehash) the table step by step.
-func (x *Index) Reserve(n uint64) error {
+func (x *Table) Reserve(n uint64) error {
 	slots := x.mask + 1
 	for (x.count+n)*10 > slots*6 {
 		slots *= 2
@@ -251,45 +251,53 @@ func (x *Index) Reserve(n uint64) error {
 }
 
 // grow moves every slot into a table twice the size.
-func (x *Index) grow() error { return x.growTo((x.mask + 1) * 2) }
+func (x *Table) grow() error { return x.growTo((x.mask + 1) * 2) }
 
 // growTo moves every slot into a table of the given number of slots, a
 // larger power of two.
-func (x *Index) growTo(slots uint64) error {
+func (x *Table) growTo(slots uint64) error {
 	var mem []byte
 	var err error
+	grown := x.path + ".grow"
 	if x.shared {
 		// The new file keeps the old header's saved size: it holds every
 		// entry the old one did.
-		mem, err = mapNewFile(x.path+".grow", slots, x.mem[:headerSize])
+		mem, err = mapNewFile(grown, slots, x.mem[:headerSize])
 	} else {
 		mem, err = anonymous(slots)
 	}
 	if err != nil {
 		return err
 	}
-	bigger := &Index{path: x.path, mem: mem, mask: slots - 1, count: x.count, shared: x.shared}
+	bigger := &Table{path: x.path, mem: mem, mask: slots - 1, count: x.count, shared: x.shared}
 	x.putAll(bigger)
 	if x.shared {
 		// Durable before it replaces the old file, whose saved size its
 		// header repeats.
-		if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
-			unix.Munmap(mem)
+		if err := flush(grown, mem); err != nil {
+			unmap(mem)
 			return fmt.Errorf("couldn't grow index: %w", err)
 		}
-		if err := os.Rename(x.path+".grow", x.path); err != nil {
-			unix.Munmap(mem)
+		if err := os.Rename(grown, x.path); err != nil {
+			unmap(mem)
 			return fmt.Errorf("couldn't grow index: %w", err)
 		}
 	}
-	unix.Munmap(x.mem)
+	unmap(x.mem)
 	*x = *bigger
 	return nil
 }
 
+// CopyTo files every fingerprint of x in dst, which must have room for
+// them (see Reserve; CreateShared sizes a table for them).
+func (x *Table) CopyTo(dst *Table) {
+	x.putAll(dst)
+	dst.count += x.count
+}
+
 // putAll files every fingerprint of x in dst (whose count the caller
 // keeps).
-func (x *Index) putAll(dst *Index) {
+func (x *Table) putAll(dst *Table) {
 	for i := uint64(0); i <= x.mask; i++ {
 		s := x.slot(i)
 		if fp := le64(s); fp != 0 {
@@ -298,24 +306,27 @@ func (x *Index) putAll(dst *Index) {
 	}
 }
 
+// Slots returns the table's capacity in slots (it grows at 60% full).
+func (x *Table) Slots() uint64 { return x.mask + 1 }
+
 // Len returns the number of fingerprints filed.
-func (x *Index) Len() uint64 { return x.count }
+func (x *Table) Len() uint64 { return x.count }
 
 // Close drops the index's changes: the file keeps the state it had, which
 // no longer matches a log that has grown, so the next Open asks for a
 // rebuild. Use it when the writer stops on an error.
-func (x *Index) Close() error {
+func (x *Table) Close() error {
 	if x.mem == nil {
 		return nil
 	}
-	err := unix.Munmap(x.mem)
+	err := unmap(x.mem)
 	x.mem = nil
 	return err
 }
 
 // CloseClean writes the index, complete for log size covered, durably to
 // its file, so the next Open can use it without a rebuild.
-func (x *Index) CloseClean(covered uint64) error {
+func (x *Table) CloseClean(covered uint64) error {
 	if x.mem == nil {
 		return nil
 	}
@@ -326,16 +337,23 @@ func (x *Index) CloseClean(covered uint64) error {
 	return err
 }
 
+// SaveTo names path as the table's file and saves it there (see Save):
+// for a table made in memory.
+func (x *Table) SaveTo(path string, covered uint64) error {
+	x.path = path
+	return x.Save(covered)
+}
+
 // Save writes the index, complete for log size covered, durably to its
 // file and keeps it open: a long run saves now and then so a restart
 // resumes from there.
-func (x *Index) Save(covered uint64) error {
+func (x *Table) Save(covered uint64) error {
 	h := x.mem[:headerSize]
 	if x.shared {
 		// The slots first, then the header that says they are complete:
 		// a crash in between leaves the previous save's header, which the
 		// slots on disk still cover (they only ever gain entries).
-		if err := unix.Msync(x.mem, unix.MS_SYNC); err != nil {
+		if err := flush(x.path, x.mem); err != nil {
 			return fmt.Errorf("couldn't save index: %w", err)
 		}
 	}
@@ -344,43 +362,13 @@ func (x *Index) Save(covered uint64) error {
 	binary.LittleEndian.PutUint64(h[24:], x.count)
 	binary.LittleEndian.PutUint64(h[32:], covered)
 	if x.shared {
-		if err := unix.Msync(x.mem[:unix.Getpagesize()], unix.MS_SYNC); err != nil {
+		if err := flush(x.path, x.mem[:headerSize]); err != nil {
 			return fmt.Errorf("couldn't save index: %w", err)
 		}
 		return nil
 	}
-	if err := writeDurable(x.path, x.mem); err != nil {
+	if err := durable.WriteFile(x.path, x.mem, 0o600); err != nil {
 		return fmt.Errorf("couldn't save dedup index: %w", err)
 	}
 	return nil
-}
-
-// writeDurable replaces path with data: temporary file, fsync, rename,
-// directory fsync.
-func writeDurable(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

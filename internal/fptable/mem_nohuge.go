@@ -1,0 +1,5 @@
+//go:build unix && !linux && !citylog_portable
+
+package fptable
+
+func adviseHuge([]byte) {}
