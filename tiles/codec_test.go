@@ -8,7 +8,7 @@ import (
 )
 
 func TestBundleVector(t *testing.T) {
-	data, err := os.ReadFile("../../shared/vectors/tessera-log/tile/entries/000.p/3")
+	data, err := os.ReadFile("../testdata/vectors/tessera-log/tile/entries/000.p/3")
 	if err != nil {
 		t.Fatal(err)
 	}

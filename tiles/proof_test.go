@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-const vectors = "../../shared/vectors"
+const vectors = "../testdata/vectors"
 
 // dirReader reads tiles from a directory laid out as a log prefix.
 type dirReader string

@@ -16,7 +16,7 @@ import (
 
 const (
 	fixture   = "testdata/log"
-	tesseraV  = "../../shared/vectors/tessera-log"
+	tesseraV  = "../testdata/vectors/tessera-log"
 	tesseraVK = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
 )
 

@@ -24,7 +24,7 @@ and writes an evidence file with both signed checkpoints, which anyone with
 the log's key can check. With --update, a verified newer checkpoint replaces
 the old file, so a cron job can follow the log.`,
 		Example: `  cityverify consistency --since last.checkpoint --log https://cities.example.org/log --key vkey.txt --update
-  cityverify consistency --since ../shared/vectors/tessera-log/checkpoint.3 --log ../shared/vectors/tessera-log --key example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx`,
+  cityverify consistency --since testdata/vectors/tessera-log/checkpoint.3 --log testdata/vectors/tessera-log --key example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := f.open()

@@ -19,7 +19,7 @@ func inclusionCmd(e *env) *cobra.Command {
 the checkpoint, fetches leaf N's entry bundle and the proof tiles, and proves
 the entry is in the signed tree. The entry is printed as text if it is
 printable UTF-8, else as base64; --raw writes its exact bytes.`,
-		Example: `  cityverify inclusion --index 3 --log ../shared/vectors/tessera-log --key example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx
+		Example: `  cityverify inclusion --index 3 --log testdata/vectors/tessera-log --key example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx
   cityverify inclusion --index 0 --log https://cities.example.org/log --key vkey.txt --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

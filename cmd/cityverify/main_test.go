@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 // serving the fixture log; $WORK/requests counts the requests it served.
 func TestScript(t *testing.T) {
 	fixture, _ := filepath.Abs("../../verifier/testdata")
-	tessera, _ := filepath.Abs("../../../shared/vectors/tessera-log")
+	tessera, _ := filepath.Abs("../../testdata/vectors/tessera-log")
 	testscript.Run(t, testscript.Params{
 		Dir:  "testdata/script",
 		Cmds: scripttest.Cmds,

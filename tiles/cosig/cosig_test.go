@@ -10,7 +10,7 @@ import (
 )
 
 const (
-	vectors  = "../../../shared/vectors/sunlight-witness/witness"
+	vectors  = "../../testdata/vectors/sunlight-witness/witness"
 	witVKey  = "witness.example.org+b8a2cf20+BFLN3yikSfFkVAJtrnh/CiY3Zozkoy7clp+P7XB28qUN"
 	witVKey2 = "witness.example.org+b8a2cf21+BFLN3yikSfFkVAJtrnh/CiY3Zozkoy7clp+P7XB28qUN"
 )
