@@ -1,7 +1,9 @@
 package log
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -45,6 +47,25 @@ func Init(dir, origin string) (vkey string, err error) {
 	if origin == "" || strings.ContainsAny(origin, " +\n\t") {
 		return "", fmt.Errorf("origin %q must be non-empty, without spaces or '+' (e.g. cities.example.org/log)", origin)
 	}
+	skey, _, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", fmt.Errorf("couldn't generate key for origin %q: %w", origin, err)
+	}
+	return InitWithKey(dir, skey)
+}
+
+// InitWithKey is Init with a signing key the caller already holds (a
+// note signing key, PRIVATE+KEY+<origin>+...): the origin is the key's
+// name. It returns the verifier key.
+func InitWithKey(dir, skey string) (vkey string, err error) {
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return "", fmt.Errorf("not a note signing key: %w", err)
+	}
+	origin := signer.Name()
+	if vkey, err = verifierKeyOf(skey); err != nil {
+		return "", err
+	}
 	state := filepath.Join(dir, StateDir)
 	if _, err := os.Stat(filepath.Join(state, keyFile)); err == nil {
 		return "", fmt.Errorf("%s already holds a log (found %s)", dir, filepath.Join(state, keyFile))
@@ -54,14 +75,6 @@ func Init(dir, origin string) (vkey string, err error) {
 	}
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return "", fmt.Errorf("couldn't create log: %w", err)
-	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		return "", fmt.Errorf("couldn't generate key for origin %q: %w", origin, err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		return "", err
 	}
 	cp := tiles.Checkpoint{Origin: origin, Size: 0, Root: tiles.EmptyRoot}
 	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, signer)
@@ -83,6 +96,25 @@ func Init(dir, origin string) (vkey string, err error) {
 		if err := durable.WriteFile(f.path, []byte(f.data), f.perm); err != nil {
 			return "", err
 		}
+	}
+	return vkey, nil
+}
+
+// verifierKeyOf derives the verifier key of an Ed25519 note signing key
+// (PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>).
+func verifierKeyOf(skey string) (string, error) {
+	parts := strings.Split(strings.TrimSpace(skey), "+")
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", fmt.Errorf("not a note signing key (PRIVATE+KEY+<name>+<hash>+<key>)")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", fmt.Errorf("the signing key of %q is not an Ed25519 note key", parts[2])
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey := parts[2] + "+" + parts[3] + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, pub...))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", fmt.Errorf("the signing key of %q does not match its key hash: %w", parts[2], err)
 	}
 	return vkey, nil
 }

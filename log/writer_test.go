@@ -15,6 +15,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idindex"
 	"github.com/citylog/citylog/tiles"
+	"golang.org/x/mod/sumdb/note"
 )
 
 const testOrigin = "cities.example.org/test"
@@ -210,5 +211,37 @@ func TestFinish(t *testing.T) {
 	defer w.Close()
 	if res := mustAllocate(t, w, []entry.Request{genRequest(1234)}); !res[0].Existing || res[0].Index != 1234 {
 		t.Errorf("after Finish: %+v", res[0])
+	}
+}
+
+// TestInitWithKey: a log made from a signing key the caller holds has that
+// key's verifier key and origin, and a key that is not one is refused
+// before anything is written.
+func TestInitWithKey(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(nil, "cities.example.org/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	got, err := InitWithKey(dir, skey)
+	if err != nil || got != vkey {
+		t.Fatalf("InitWithKey = %q, %v; want %q", got, err, vkey)
+	}
+	w, err := Open(context.Background(), Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if w.VerifierKey() != vkey || w.Origin() != "cities.example.org/log" {
+		t.Errorf("log has key %q, origin %q", w.VerifierKey(), w.Origin())
+	}
+	for _, bad := range []string{"", vkey, "PRIVATE+KEY+x+00000000+AAAA", strings.Replace(skey, "+", "+x", 3)} {
+		empty := t.TempDir()
+		if _, err := InitWithKey(empty, bad); err == nil {
+			t.Errorf("InitWithKey(%q) accepted", bad)
+		}
+		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+			t.Errorf("InitWithKey(%q) wrote %d files", bad, len(entries))
+		}
 	}
 }

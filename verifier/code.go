@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,7 +34,7 @@ type Allocation struct {
 func CheckEntry(rules *entry.Rules, inc Inclusion) (Allocation, error) {
 	e, err := rules.Decode(inc.Entry)
 	if err != nil {
-		return Allocation{}, failed("entry %d is not a valid citylog entry: %v", inc.Index, err)
+		return Allocation{}, failed("entry %d is not a valid citylog entry: %w", inc.Index, err)
 	}
 	if e.Code.Index != inc.Index {
 		return Allocation{}, failed("entry %d carries code %s, whose serial is index %d", inc.Index, e.Code, e.Code.Index)
@@ -48,8 +49,9 @@ func CheckEntry(rules *entry.Rules, inc Inclusion) (Allocation, error) {
 
 // VerifyCode checks a code end to end: syntax and check character, then
 // its entry's inclusion in the log's current signed tree, then that the
-// entry is valid and carries exactly this code.
-func (l *Log) VerifyCode(ctx context.Context, rules *entry.Rules, code string) (Allocation, error) {
+// entry is valid under the log's published rules and carries exactly this
+// code.
+func (l *Log) VerifyCode(ctx context.Context, code string) (Allocation, error) {
 	c, err := idcode.Parse(code)
 	if err != nil {
 		// A wrong check character is a typo (*idcode.CheckError, kept in
@@ -67,7 +69,7 @@ func (l *Log) VerifyCode(ctx context.Context, rules *entry.Rules, code string) (
 	if err != nil {
 		return Allocation{}, err
 	}
-	a, err := CheckEntry(rules, inc)
+	a, err := l.checkEntry(ctx, inc)
 	if err != nil {
 		return Allocation{}, err
 	}
@@ -75,6 +77,15 @@ func (l *Log) VerifyCode(ctx context.Context, rules *entry.Rules, code string) (
 		return Allocation{}, failed("index %d holds %s, not %s", c.Index, a.Code, c)
 	}
 	return a, nil
+}
+
+// notCheckedOffline is ErrUnchecked and entry.ErrUnknownSubdivision: a
+// receipt whose entry's subdivision only its log's rules can judge.
+type notCheckedOffline string
+
+func (e notCheckedOffline) Error() string { return string(e) }
+func (e notCheckedOffline) Is(target error) bool {
+	return target == ErrUnchecked || target == entry.ErrUnknownSubdivision
 }
 
 // Receipt is a verified offline receipt.
@@ -85,7 +96,12 @@ type Receipt struct {
 
 // VerifyReceipt checks a citylog receipt (a c2sp.org/tlog-proof whose
 // extra data is the entry) with no network: the checkpoint's signature,
-// the entry's inclusion, and the entry itself.
+// the entry's inclusion, and the entry itself under rules — the log's
+// published rules (ReadRules) when the caller has read them, or nil for
+// the built-in data alone. With nil, an entry in a subdivision the
+// built-in data lacks cannot be judged offline: the error wraps
+// ErrUnchecked and entry.ErrUnknownSubdivision, and checking the receipt
+// against its log settles it.
 func VerifyReceipt(data []byte, key note.Verifier, rules *entry.Rules, policy ...Policy) (Receipt, error) {
 	p, err := tiles.ParseTLogProof(data)
 	if err != nil {
@@ -102,7 +118,17 @@ func VerifyReceipt(data []byte, key note.Verifier, rules *entry.Rules, policy ..
 	if err := tiles.VerifyInclusion(p.Index, cp.Size, leaf[:], tiles.HashSlices(p.Hashes), cp.Root[:]); err != nil {
 		return Receipt{}, failed("receipt's entry is not in its checkpoint's tree: %v", err)
 	}
+	offline := rules == nil
+	if offline {
+		rules = builtinRules()
+	}
 	a, err := CheckEntry(rules, Inclusion{Index: p.Index, Entry: p.Extra, Proof: p.Hashes, Checkpoint: cp})
+	var unknown *entry.UnknownSubdivisionError
+	if offline && errors.As(err, &unknown) {
+		return Receipt{}, notCheckedOffline(fmt.Sprintf("%v: the receipt's signature and proof hold, but its entry's subdivision %s-%s is "+
+			"not in the built-in ISO 3166-2 data: it may be one the log's operator added (%s), which only the log publishes",
+			ErrUnchecked, unknown.Country, unknown.Subdivision, ExtraSubdivisionsPath))
+	}
 	if err != nil {
 		return Receipt{}, err
 	}

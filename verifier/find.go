@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
@@ -24,7 +23,7 @@ var ErrNoCode = errors.New("no code holds this identifier")
 // identifier index only suggests leaves: each is proven by inclusion and
 // checked to hold id, and the entries the index does not cover yet are
 // scanned, so a stale or lying index can hide a code but never forge one.
-func (l *Log) Find(ctx context.Context, rules *entry.Rules, id string) (Allocation, error) {
+func (l *Log) Find(ctx context.Context, id string) (Allocation, error) {
 	id = canonicalID(id)
 	cp, err := l.Checkpoint(ctx)
 	if err != nil {
@@ -47,7 +46,7 @@ func (l *Log) Find(ctx context.Context, rules *entry.Rules, id string) (Allocati
 		if leaf >= cp.Size {
 			continue
 		}
-		a, err := l.proveHolder(ctx, rules, cp, leaf, id)
+		a, err := l.proveHolder(ctx, cp, leaf, id)
 		if err == nil || !errors.Is(err, errNotHolder) {
 			return a, err
 		}
@@ -64,7 +63,7 @@ func (l *Log) Find(ctx context.Context, rules *entry.Rules, id string) (Allocati
 		}
 		for i := leaf % tiles.Width; i < uint64(len(entries)); i++ {
 			if strings.Contains(string(entries[i]), `"`+id+`"`) {
-				a, err := l.proveHolder(ctx, rules, cp, bt.Index*tiles.Width+i, id)
+				a, err := l.proveHolder(ctx, cp, bt.Index*tiles.Width+i, id)
 				if err == nil || !errors.Is(err, errNotHolder) {
 					return a, err
 				}
@@ -78,12 +77,12 @@ func (l *Log) Find(ctx context.Context, rules *entry.Rules, id string) (Allocati
 var errNotHolder = errors.New("entry does not hold the identifier")
 
 // proveHolder proves leaf's inclusion and that its entry lists id.
-func (l *Log) proveHolder(ctx context.Context, rules *entry.Rules, cp Checkpoint, leaf uint64, id string) (Allocation, error) {
+func (l *Log) proveHolder(ctx context.Context, cp Checkpoint, leaf uint64, id string) (Allocation, error) {
 	inc, err := l.ProveInclusion(ctx, cp, leaf)
 	if err != nil {
 		return Allocation{}, err
 	}
-	a, err := CheckEntry(rules, inc)
+	a, err := l.checkEntry(ctx, inc)
 	if err != nil {
 		return Allocation{}, err
 	}

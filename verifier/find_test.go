@@ -48,7 +48,7 @@ func TestFind(t *testing.T) {
 			srv := httptest.NewServer(&mirror{files: served})
 			defer srv.Close()
 			src, _ := source.NewHTTP(srv.URL+"/log", source.HTTPOptions{})
-			a, err := New(src, key).Find(context.Background(), rules, strings.ToUpper(id[:8])+id[8:])
+			a, err := New(src, key).Find(context.Background(), strings.ToUpper(id[:8])+id[8:])
 			if tc.kind == nil {
 				if err != nil || a.Index != 8 {
 					t.Fatalf("%+v %v", a, err)

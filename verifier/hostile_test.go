@@ -263,7 +263,7 @@ func hostileMirror(t *testing.T, withEdge bool) {
 			}
 			l := New(src, key)
 			start := time.Now()
-			a, err := l.VerifyCode(context.Background(), rules, code)
+			a, err := l.VerifyCode(context.Background(), code)
 			if time.Since(start) > 3*time.Second {
 				t.Errorf("took %v", time.Since(start))
 			}
@@ -320,11 +320,11 @@ func TestEntryBreakingTheRule(t *testing.T) {
 	src, _ := source.NewHTTP(srv.URL+"/log", source.HTTPOptions{})
 	l := New(src, key)
 	right, _ := idcode.New("FR", "IDF", 0)
-	_, err := l.VerifyCode(context.Background(), rules, right.String())
+	_, err := l.VerifyCode(context.Background(), right.String())
 	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "index 5") {
 		t.Fatalf("entry with another index's code: %v", err)
 	}
-	if _, err := l.VerifyCode(context.Background(), rules, wrong.String()); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "not in the log") {
+	if _, err := l.VerifyCode(context.Background(), wrong.String()); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "not in the log") {
 		t.Fatalf("its own code: %v", err)
 	}
 }

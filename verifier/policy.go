@@ -15,18 +15,25 @@ type Policy struct {
 	Quorum    int
 }
 
-// ParseWitnesses reads cosignature/v1 witness verifier keys.
+// ParseWitnesses reads cosignature/v1 witness verifier keys. A witness
+// named twice (by name or by key) is refused: one witness counted twice
+// would meet a quorum of two.
 func ParseWitnesses(vkeys []string, quorum int) (Policy, error) {
 	var p Policy
 	for _, k := range vkeys {
 		v, err := cosig.NewVerifier(k)
 		if err != nil {
-			return Policy{}, fmt.Errorf("%w: --witness: %v", ErrInput, err)
+			return Policy{}, fmt.Errorf("%w: witness key: %v", ErrInput, err)
+		}
+		for _, w := range p.Witnesses {
+			if w.Name() == v.Name() || w.(*cosig.Verifier).PublicKey().Equal(v.PublicKey()) {
+				return Policy{}, fmt.Errorf("%w: witness %s is given twice (by name or by key): one witness cannot count twice towards a quorum", ErrInput, v.Name())
+			}
 		}
 		p.Witnesses = append(p.Witnesses, v)
 	}
 	if quorum < 0 || quorum > len(p.Witnesses) {
-		return Policy{}, fmt.Errorf("%w: --quorum %d is not between 0 and the %d witnesses given", ErrInput, quorum, len(p.Witnesses))
+		return Policy{}, fmt.Errorf("%w: a quorum of %d is not between 0 and the %d witnesses given", ErrInput, quorum, len(p.Witnesses))
 	}
 	p.Quorum = quorum
 	return p, nil

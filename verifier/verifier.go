@@ -10,13 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
+	"sync"
 	"sync/atomic"
 
+	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
-	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -48,85 +47,15 @@ func unchecked(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnchecked, err)
 }
 
-// ParseKey reads a note verifier key, given inline or as a file holding it.
-func ParseKey(key string) (note.Verifier, error) {
-	if !strings.Contains(key, "+") {
-		b, err := os.ReadFile(key)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --key %q is neither a verifier key (name+hash+key) nor a readable file: %v", ErrInput, key, err)
-		}
-		key = strings.TrimSpace(string(b))
-	}
-	v, err := note.NewVerifier(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q is not a note verifier key: %v", ErrInput, key, err)
-	}
-	return v, nil
-}
-
-// Checkpoint is a verified checkpoint and the signed note it came from.
-type Checkpoint struct {
-	tiles.Checkpoint
-	Signed []byte
-	// edge is the tree's right edge when the log published one with the
-	// checkpoint (tiles.Edge), checked to fold to Root; nil otherwise.
-	edge []tiles.Hash
-}
-
-// prover returns a proof builder over r that already holds the
-// checkpoint's right edge, if it came with one.
-func (cp Checkpoint) prover(r tiles.TileReader) (*tiles.Prover, error) {
-	p := tiles.NewProver(r)
-	if cp.edge != nil {
-		if err := p.AddNodes(cp.Size, compact.RangeNodes(0, cp.Size, nil), cp.edge); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// OpenCheckpoint verifies a signed checkpoint: signature by v, origin
-// equal to the key's name, body in canonical form, and the cosignatures
-// the policy demands (if any).
-func OpenCheckpoint(signed []byte, v note.Verifier, policy ...Policy) (Checkpoint, error) {
-	var p Policy
-	if len(policy) > 0 {
-		p = policy[0]
-	}
-	n, err := note.Open(signed, p.verifiers(v))
-	if err != nil {
-		var unknown *note.UnverifiedNoteError
-		if errors.As(err, &unknown) {
-			return Checkpoint{}, failed("checkpoint is not signed by %s", v.Name())
-		}
-		return Checkpoint{}, failed("checkpoint does not verify under %s: %v", v.Name(), err)
-	}
-	logSigned := false
-	for _, s := range n.Sigs {
-		logSigned = logSigned || (s.Name == v.Name() && s.Hash == v.KeyHash())
-	}
-	if !logSigned {
-		return Checkpoint{}, failed("checkpoint is not signed by %s", v.Name())
-	}
-	if err := p.check(n); err != nil {
-		return Checkpoint{}, err
-	}
-	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
-	if err != nil {
-		return Checkpoint{}, failed("signed checkpoint is malformed: %v", err)
-	}
-	if cp.Origin != v.Name() {
-		return Checkpoint{}, failed("checkpoint origin %q is not the key's %q", cp.Origin, v.Name())
-	}
-	return Checkpoint{Checkpoint: cp, Signed: signed}, nil
-}
-
 // Log is a log read through an untrusted source.
 type Log struct {
 	src    source.Source
 	key    note.Verifier
 	policy Policy
 	noEdge atomic.Bool // the source has no usable edge file: fetch "checkpoint"
+
+	rulesMu sync.Mutex
+	rules   *entry.Rules // the log's published rules, once read (Rules)
 }
 
 // New returns a Log read from src and trusted under key, whose

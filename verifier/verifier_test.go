@@ -61,7 +61,7 @@ func TestVerifyCodeFixture(t *testing.T) {
 	l := New(source.Dir(fixture), fixtureKey(t))
 	ctx := context.Background()
 	for i, code := range fixtureCodes(t, 5) {
-		a, err := l.VerifyCode(ctx, rules, strings.ToLower(code))
+		a, err := l.VerifyCode(ctx, strings.ToLower(code))
 		if err != nil {
 			t.Fatalf("%s: %v", code, err)
 		}
@@ -100,19 +100,19 @@ func TestVerifyCodeErrors(t *testing.T) {
 		{typo, ErrInput, "expected " + code[len(code)-1:]},
 		{"not-a-code", ErrInput, "malformed"},
 	} {
-		_, err := l.VerifyCode(ctx, rules, tc.code)
+		_, err := l.VerifyCode(ctx, tc.code)
 		if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("VerifyCode(%s) = %v, want %v mentioning %q", tc.code, err, tc.kind, tc.want)
 		}
 	}
 	// A well-formed code past the tree size.
 	past := mustCode(t, "DE", "BY", 5000)
-	if _, err := l.VerifyCode(ctx, rules, past); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "not in the log (tree size 600)") {
+	if _, err := l.VerifyCode(ctx, past); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "not in the log (tree size 600)") {
 		t.Errorf("past the tree: %v", err)
 	}
 	// A valid code for an index that holds another city.
 	other := mustCode(t, "DE", "BY", 3)
-	if _, err := l.VerifyCode(ctx, rules, other); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "holds") {
+	if _, err := l.VerifyCode(ctx, other); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "holds") {
 		t.Errorf("index holds another code: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/verifier"
 	"github.com/spf13/cobra"
 )
@@ -35,10 +34,10 @@ the entry is valid and carries exactly this code.`,
 // proveAllocation runs a check that proves one allocation (a code, an
 // identifier) and prints it.
 func proveAllocation(ctx context.Context, e *env, f *logFlags, arg string,
-	prove func(*verifier.Log, context.Context, *entry.Rules, string) (verifier.Allocation, error)) error {
+	prove func(*verifier.Log, context.Context, string) (verifier.Allocation, error)) error {
 	var a verifier.Allocation
 	err := f.check(func(l *verifier.Log) (err error) {
-		a, err = prove(l, ctx, entry.DefaultRules(), arg)
+		a, err = prove(l, ctx, arg)
 		return err
 	})
 	if err != nil {

@@ -40,7 +40,13 @@ func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
 	}
 }
 
-func (f *logFlags) verifierKey() (note.Verifier, error) { return verifier.ParseKey(f.key) }
+func (f *logFlags) verifierKey() (note.Verifier, error) {
+	v, err := verifier.ParseKey(f.key)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	return v, nil
+}
 
 // policy returns the witness policy the flags ask for.
 func (f *logFlags) policy() (verifier.Policy, error) {
@@ -48,7 +54,11 @@ func (f *logFlags) policy() (verifier.Policy, error) {
 	if q < 0 {
 		q = len(f.witness)
 	}
-	return verifier.ParseWitnesses(f.witness, q)
+	p, err := verifier.ParseWitnesses(f.witness, q)
+	if err != nil {
+		return verifier.Policy{}, fmt.Errorf("--witness/--quorum: %w", err)
+	}
+	return p, nil
 }
 
 // check runs fn on the log the flags name. If it fails verification

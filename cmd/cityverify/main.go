@@ -61,27 +61,57 @@ check (source unreachable or incomplete).`,
 	return report(stderr, err)
 }
 
+// hinted is an error with the hint that fits it better than its kind's.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
 // report prints err with a hint and returns the exit code its kind means.
 func report(stderr io.Writer, err error) int {
-	code, hint := exitUnchecked, ""
+	fmt.Fprintf(stderr, "cityverify: error: %v\n", err)
+	fmt.Fprintf(stderr, "hint: %s\n", hintFor(err))
+	return exitCode(err)
+}
+
+// exitCode is the exit status err's kind means.
+func exitCode(err error) int {
 	var ce *idcode.CheckError
 	switch {
-	case errors.As(err, &ce):
-		code, hint = exitInput, "a character of the code is probably mistyped: compare it with the original"
-	case errors.Is(err, verifier.ErrInput) || cli.IsUsage(err):
-		code, hint = exitInput, "run with --help for usage and examples"
-	case errors.Is(err, verifier.ErrNoCode):
-		code, hint = exitFailed, "check the identifier's spelling (scheme:value, e.g. unlocode:CNSJW)"
-	case errors.Is(err, verifier.ErrFailed):
-		code, hint = exitFailed, "do not rely on this; if the log itself misbehaved, the evidence can be shown to others"
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		hint = "timed out or interrupted; try again or use another mirror"
-	default:
-		hint = "the source could not be read; try again, check --log, or use another mirror"
+	case errors.As(err, &ce) || errors.Is(err, verifier.ErrInput) || cli.IsUsage(err):
+		return exitInput
+	case errors.Is(err, verifier.ErrNoCode) || errors.Is(err, verifier.ErrFailed):
+		return exitFailed
 	}
-	fmt.Fprintf(stderr, "cityverify: error: %v\n", err)
-	fmt.Fprintf(stderr, "hint: %s\n", hint)
-	return code
+	return exitUnchecked
+}
+
+// hintFor says what the user can do about err.
+func hintFor(err error) string {
+	var h *hinted
+	var ce *idcode.CheckError
+	switch {
+	case errors.As(err, &h):
+		return h.hint
+	case errors.As(err, &ce):
+		return "a character of the code is probably mistyped: compare it with the original"
+	case errors.Is(err, verifier.ErrInput) || cli.IsUsage(err):
+		return "run with --help for usage and examples"
+	case errors.Is(err, verifier.ErrWrongKey):
+		// Not evidence: most often the key of another log, or a --log that
+		// serves another log.
+		return "is --key the key of this log, and does --log serve this log?"
+	case errors.Is(err, verifier.ErrNoCode):
+		return "check the identifier's spelling (scheme:value, e.g. unlocode:CNSJW)"
+	case errors.Is(err, verifier.ErrFailed):
+		return "do not rely on this; if the log itself misbehaved, the evidence can be shown to others"
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return "timed out or interrupted; try again or use another mirror"
+	}
+	return "the source could not be read; try again, check --log, or use another mirror"
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -35,25 +36,38 @@ current one, so the code was not dropped by a fork.`,
 			if err != nil {
 				return err
 			}
-			r, err := verifier.VerifyReceipt(data, key, entry.DefaultRules(), p)
+			if f.log == "" {
+				r, err := verifier.VerifyReceipt(data, key, nil, p)
+				if errors.Is(err, entry.ErrUnknownSubdivision) && errors.Is(err, verifier.ErrUnchecked) {
+					return &hinted{err, "pass --log with the log's URL or directory: the log publishes the subdivisions its operator added"}
+				}
+				if err != nil {
+					return err
+				}
+				return printAllocation(e, r.Allocation, f.asJSON)
+			}
+			l, err := f.open()
 			if err != nil {
 				return err
 			}
-			if f.log != "" {
-				l, err := f.open()
-				if err != nil {
-					return err
-				}
-				cur, err := l.Checkpoint(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if _, _, err := l.ProveConsistency(cmd.Context(), r.Checkpoint, cur); err != nil {
-					return err
-				}
-				r.Allocation.TreeSize, r.Allocation.Root = cur.Size, cur.Root[:]
-				fmt.Fprintf(e.stderr, "the receipt's checkpoint (size %d) is consistent with the log's current one (size %d)\n", r.Checkpoint.Size, cur.Size)
+			// The log's published rules judge the entry, as the monitor's do.
+			rules, err := l.Rules(cmd.Context())
+			if err != nil {
+				return err
 			}
+			r, err := verifier.VerifyReceipt(data, key, rules, p)
+			if err != nil {
+				return err
+			}
+			cur, err := l.Checkpoint(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if _, _, err := l.ProveConsistency(cmd.Context(), r.Checkpoint, cur); err != nil {
+				return err
+			}
+			r.Allocation.TreeSize, r.Allocation.Root = cur.Size, cur.Root[:]
+			fmt.Fprintf(e.stderr, "the receipt's checkpoint (size %d) is consistent with the log's current one (size %d)\n", r.Checkpoint.Size, cur.Size)
 			return printAllocation(e, r.Allocation, f.asJSON)
 		},
 	}

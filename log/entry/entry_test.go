@@ -328,3 +328,38 @@ func TestNumberMatchesParseFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSubdivision: only a well-formed subdivision that the rules
+// lack is ErrUnknownSubdivision (a log's extra-subdivisions.txt may add it);
+// every other subdivision error is plainly invalid. Adding it to the rules
+// makes the same request valid.
+func TestUnknownSubdivision(t *testing.T) {
+	for _, tc := range []struct {
+		country, sub string
+		unknown      bool
+	}{
+		{"CN", "XQ", true},
+		{"FR", "ZZZ", true},
+		{"VA", "X1", true},
+		{"CN", "0", false}, // CN has subdivisions
+		{"CN", "toolong", false},
+		{"CN", "x-", false},
+	} {
+		req := Request{Country: tc.country, Subdivision: tc.sub, Name: "Test", IDs: []string{"geonames:1"}}
+		err := DefaultRules().Normalize(&req)
+		if !errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownSubdivision) != tc.unknown {
+			t.Errorf("%s-%s: %v; want ErrInvalid, ErrUnknownSubdivision %v", tc.country, tc.sub, err, tc.unknown)
+		}
+		if !tc.unknown {
+			continue
+		}
+		r := DefaultRules()
+		if err := r.ParseExtraSubdivisions([]byte(tc.country + "-" + tc.sub + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		req = Request{Country: tc.country, Subdivision: tc.sub, Name: "Test", IDs: []string{"geonames:1"}}
+		if err := r.Normalize(&req); err != nil {
+			t.Errorf("%s-%s with the extra subdivision: %v", tc.country, tc.sub, err)
+		}
+	}
+}

@@ -36,6 +36,23 @@ type Request struct {
 // not follow the rules.
 var ErrInvalid = errors.New("invalid")
 
+// ErrUnknownSubdivision is wrapped, beside ErrInvalid, by the error about
+// a well-formed subdivision that these rules do not know: one a log's
+// extra-subdivisions.txt may add. A verifier that has not read that file
+// cannot call such an entry invalid.
+var ErrUnknownSubdivision = errors.New("not in these rules' subdivisions")
+
+// UnknownSubdivisionError is the ErrInvalid error about a well-formed
+// subdivision the rules lack; it is also ErrUnknownSubdivision.
+type UnknownSubdivisionError struct {
+	Country, Subdivision string
+	err                  error
+}
+
+func (e *UnknownSubdivisionError) Error() string        { return e.err.Error() }
+func (e *UnknownSubdivisionError) Unwrap() error        { return e.err }
+func (e *UnknownSubdivisionError) Is(target error) bool { return target == ErrUnknownSubdivision }
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
@@ -122,10 +139,18 @@ func (r *Rules) Normalize(req *Request) error {
 		return invalid("country %q is not an ISO 3166-1 alpha-2 code (upper case, e.g. CN)", req.Country)
 	}
 	if !r.Subdivision(req.Country, req.Subdivision) {
+		var err error
 		if r.noSubs[req.Country] {
-			return invalid("subdivision %q: %s has no ISO 3166-2 subdivisions, use %q", req.Subdivision, req.Country, NoSubdivision)
+			err = invalid("subdivision %q: %s has no ISO 3166-2 subdivisions, use %q", req.Subdivision, req.Country, NoSubdivision)
+		} else {
+			err = invalid("subdivision %q is not an ISO 3166-2 subdivision of %s (the part after %s-, upper case)", req.Subdivision, req.Country, req.Country)
 		}
-		return invalid("subdivision %q is not an ISO 3166-2 subdivision of %s (the part after %s-, upper case)", req.Subdivision, req.Country, req.Country)
+		if req.Subdivision != NoSubdivision && validSubdivisionSyntax(req.Subdivision) {
+			// Well formed: an operator may have published it as newer
+			// than the data module.
+			return &UnknownSubdivisionError{Country: req.Country, Subdivision: req.Subdivision, err: err}
+		}
+		return err
 	}
 	name, err := normalName(req.Name)
 	if err != nil {

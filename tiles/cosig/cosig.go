@@ -140,6 +140,9 @@ func (v *Verifier) String() string { return VerifierKey(v.name, v.pub) }
 // KeyHash returns the key ID.
 func (v *Verifier) KeyHash() uint32 { return v.id }
 
+// PublicKey returns the witness's Ed25519 public key.
+func (v *Verifier) PublicKey() ed25519.PublicKey { return v.pub }
+
 // Verify checks sig = timestamp || signature over the cosignature message.
 func (v *Verifier) Verify(text, sig []byte) bool {
 	if len(sig) != 8+ed25519.SignatureSize {

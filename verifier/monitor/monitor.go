@@ -18,7 +18,6 @@ import (
 
 	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/internal/fptable"
-	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
 )
@@ -127,7 +126,8 @@ func (m *Monitor) Round(ctx context.Context) ([]Violation, verifier.Checkpoint, 
 				Checkpoint: string(cp.Signed), Previous: string(prevSigned)}), cp, nil
 		}
 	}
-	rules, err := m.rules(ctx)
+	// Read each round: the operator may add subdivisions as the log grows.
+	rules, err := verifier.ReadRules(ctx, m.src)
 	if err != nil {
 		return nil, cp, err
 	}
@@ -154,23 +154,6 @@ func (m *Monitor) Round(ctx context.Context) ([]Violation, verifier.Checkpoint, 
 func (m *Monitor) Since() time.Time {
 	st, _, _ := m.loadState()
 	return st.Since
-}
-
-// rules are the registry's rules as published: the data module plus the
-// operator's extra subdivisions from the public tree.
-func (m *Monitor) rules(ctx context.Context) (*entry.Rules, error) {
-	r := entry.DefaultRules()
-	b, err := m.src.Fetch(ctx, "extra-subdivisions.txt")
-	if errors.Is(err, source.ErrNotFound) {
-		return r, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := r.ParseExtraSubdivisions(b); err != nil {
-		return nil, fmt.Errorf("the log's extra-subdivisions.txt: %w", err)
-	}
-	return r, nil
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

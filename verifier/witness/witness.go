@@ -23,6 +23,7 @@ import (
 	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/cosig"
+	"github.com/citylog/citylog/verifier"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -64,12 +65,11 @@ func (w *Witness) latest(origin string) (tiles.Checkpoint, []byte, error) {
 	if err != nil {
 		return tiles.Checkpoint{}, nil, err
 	}
-	n, err := note.Open(b, note.VerifierList(w.logs[origin]))
+	cp, err := verifier.OpenCheckpoint(b, w.logs[origin])
 	if err != nil {
 		return tiles.Checkpoint{}, nil, fmt.Errorf("stored checkpoint of %s does not verify: %w", origin, err)
 	}
-	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
-	return cp, b, err
+	return cp.Checkpoint, b, nil
 }
 
 // Response is the answer to an add-checkpoint request.
@@ -112,14 +112,14 @@ func (w *Witness) AddCheckpoint(body []byte) Response {
 	if !ok {
 		return fail(http.StatusNotFound, "this witness does not witness %q", origin)
 	}
-	n, err := note.Open(signed, note.VerifierList(key))
-	if err != nil {
-		return fail(http.StatusForbidden, "checkpoint is not signed by %s: %v", key.Name(), err)
-	}
-	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
-	if err != nil || cp.Origin != origin {
+	opened, err := verifier.OpenCheckpoint(signed, key)
+	if errors.Is(err, verifier.ErrMalformed) {
 		return fail(http.StatusBadRequest, "malformed checkpoint: %v", err)
 	}
+	if err != nil {
+		return fail(http.StatusForbidden, "%v", err)
+	}
+	cp := opened.Checkpoint
 	if old > cp.Size {
 		return fail(http.StatusBadRequest, "old size %d is larger than the checkpoint's %d", old, cp.Size)
 	}
@@ -142,7 +142,7 @@ func (w *Witness) AddCheckpoint(body []byte) Response {
 	if err := tiles.VerifyConsistency(prev.Size, cp.Size, proof, prev.Root[:], cp.Root[:]); err != nil {
 		return fail(http.StatusUnprocessableEntity, "not consistent with the checkpoint of size %d this witness cosigned: %v", prev.Size, err)
 	}
-	cosigned, err := note.Sign(&note.Note{Text: n.Text}, w.signer)
+	cosigned, err := note.Sign(&note.Note{Text: opened.Body()}, w.signer)
 	if err != nil {
 		return fail(http.StatusInternalServerError, "couldn't cosign: %v", err)
 	}

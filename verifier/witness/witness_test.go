@@ -97,7 +97,7 @@ func TestAddCheckpoint(t *testing.T) {
 		{"malformed", []byte("old 0\n"), 400, "blank line"},
 		{"bad old line", []byte("new 0\n\n" + string(checkpointN(t, 3))), 400, "old <size>"},
 		{"unknown origin", []byte("old 0\n\nother.example/log\n1\nx\n\n— x y\n"), 404, "does not witness"},
-		{"bad signature", []byte("old 0\n\n" + strings.Replace(string(checkpointN(t, 3)), "\n3\n", "\n4\n", 1)), 403, "not signed"},
+		{"bad signature", []byte("old 0\n\n" + strings.Replace(string(checkpointN(t, 3)), "\n3\n", "\n4\n", 1)), 403, "does not verify"},
 		{"old beyond size", body(t, 0, 3, checkpointN(t, 3))[:0], 400, ""},
 		{"first contact", body(t, 0, 3, checkpointN(t, 3)), 200, "— witness.test "},
 		{"stale old", body(t, 0, 5, checkpointN(t, 5)), 409, "3\n"},
