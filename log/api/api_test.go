@@ -109,7 +109,7 @@ func TestAllocateAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := source.NewHTTP(ts.url, source.HTTPOptions{})
-	a, err := verifier.New(src, key).VerifyCode(context.Background(), entry.DefaultRules(), code)
+	a, err := verifier.New(src, key).VerifyCode(context.Background(), code)
 	if err != nil || a.Name != "Shijiazhuang" {
 		t.Fatalf("verify: %+v %v", a, err)
 	}
