@@ -103,7 +103,7 @@ func InitWithKey(dir, skey string) (vkey string, err error) {
 // verifierKeyOf derives the verifier key of an Ed25519 note signing key
 // (PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>).
 func verifierKeyOf(skey string) (string, error) {
-	parts := strings.Split(strings.TrimSpace(skey), "+")
+	parts := strings.SplitN(strings.TrimSpace(skey), "+", 5) // base64 may hold +
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return "", fmt.Errorf("not a note signing key (PRIVATE+KEY+<name>+<hash>+<key>)")
 	}
