@@ -320,7 +320,7 @@ func (w *Writer) readIDs(ctx context.Context, from, to uint64, sp *idSpool) erro
 			e, err := w.rules.Decode(raw)
 			if err != nil {
 				return fmt.Errorf("couldn't read the identifiers of entry %d (in bundle %s) for the identifier index: %w",
-					leaf, tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, to)}.Path(), err)
+					leaf, tiles.Bundle(bi, to).Path(), err)
 			}
 			for _, id := range e.IDs {
 				lines = appendRecord(lines, idshard.Key(id), id, leaf)

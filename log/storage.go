@@ -53,7 +53,7 @@ type Storage interface {
 
 // readBundle reads and splits entry bundle index of a log of size leaves.
 func readBundle(ctx context.Context, s Storage, index, size uint64) ([][]byte, error) {
-	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: index, Width: tiles.TileWidth(tiles.EntriesLevel, index, size)}
+	bt := tiles.Bundle(index, size)
 	data, err := s.ReadFile(ctx, bt.Path())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)

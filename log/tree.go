@@ -92,7 +92,7 @@ func (t *tree) checkEdgeBundle() error {
 	if w == 0 {
 		return nil
 	}
-	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: t.size / tiles.Width, Width: w}
+	bt := tiles.BundleOf(t.size, t.size)
 	entries, err := tiles.ParseBundle(t.bundle, w)
 	if err != nil {
 		return fmt.Errorf("%s: %w", bt.Path(), err)

@@ -147,6 +147,16 @@ func TileWidth(level int, index, size uint64) int {
 	return 0
 }
 
+// Bundle returns entry bundle number n of a tree of the given size, full
+// or partial (Width 0 if the tree has no such bundle).
+func Bundle(n, size uint64) Tile {
+	return Tile{Level: EntriesLevel, Index: n, Width: TileWidth(EntriesLevel, n, size)}
+}
+
+// BundleOf returns the entry bundle of a tree of the given size that holds
+// leaf.
+func BundleOf(leaf, size uint64) Tile { return Bundle(leaf/Width, size) }
+
 // EdgeTiles returns the partial tiles a tree of the given size implies at
 // its right edge, level by level (hash tiles, then the entry bundle).
 func EdgeTiles(size uint64) []Tile {
@@ -161,7 +171,7 @@ func EdgeTiles(size uint64) []Tile {
 		}
 	}
 	if w := int(size % Width); w > 0 {
-		out = append(out, Tile{Level: EntriesLevel, Index: size / Width, Width: w})
+		out = append(out, BundleOf(size, size))
 	}
 	return out
 }

@@ -101,3 +101,21 @@ func FuzzParsePath(f *testing.F) {
 		}
 	})
 }
+
+func TestBundleOf(t *testing.T) {
+	for _, tc := range []struct {
+		leaf, size uint64
+		want       Tile
+	}{
+		{0, 1, Tile{Level: EntriesLevel, Index: 0, Width: 1}},
+		{255, 256, Tile{Level: EntriesLevel, Index: 0, Width: 256}},
+		{256, 600, Tile{Level: EntriesLevel, Index: 1, Width: 256}},
+		{599, 600, Tile{Level: EntriesLevel, Index: 2, Width: 88}},
+		{600, 600, Tile{Level: EntriesLevel, Index: 2, Width: 88}}, // the bundle leaf 600 will join
+		{768, 600, Tile{Level: EntriesLevel, Index: 3, Width: 0}},
+	} {
+		if got := BundleOf(tc.leaf, tc.size); got != tc.want {
+			t.Errorf("BundleOf(%d, %d) = %+v, want %+v", tc.leaf, tc.size, got, tc.want)
+		}
+	}
+}

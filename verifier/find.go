@@ -56,7 +56,7 @@ func (l *Log) Find(ctx context.Context, id string) (Allocation, error) {
 			ErrNoCode, id, covered, cp.Size, cp.Size-covered)
 	}
 	for leaf := covered; leaf < cp.Size; {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: leaf / tiles.Width, Width: tiles.TileWidth(tiles.EntriesLevel, leaf/tiles.Width, cp.Size)}
+		bt := tiles.BundleOf(leaf, cp.Size)
 		entries, err := source.FetchBundle(ctx, l.src, bt)
 		if err != nil {
 			return Allocation{}, unchecked(err)

@@ -133,7 +133,7 @@ func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (
 	if index >= cp.Size {
 		return Inclusion{}, failed("index %d is not in the log (tree size %d)", index, cp.Size)
 	}
-	bt := tiles.Tile{Level: tiles.EntriesLevel, Index: index / tiles.Width, Width: tiles.TileWidth(tiles.EntriesLevel, index/tiles.Width, cp.Size)}
+	bt := tiles.BundleOf(index, cp.Size)
 	entries, err := source.FetchBundle(ctx, l.src, bt)
 	if err != nil {
 		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {

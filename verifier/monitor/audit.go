@@ -56,7 +56,7 @@ func (m *Monitor) newAudit(ctx context.Context, st state, cp verifier.Checkpoint
 // rebuild files the identifiers of entries [0, size) again.
 func (a *audit) rebuild(ctx context.Context, size uint64) error {
 	for bi := uint64(0); bi*tiles.Width < size; bi++ {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+		bt := tiles.Bundle(bi, size)
 		entries, err := source.FetchBundle(ctx, a.src, bt)
 		if err != nil {
 			return err
@@ -144,7 +144,7 @@ func (a *audit) prefetch(ctx context.Context, start, size uint64) <-chan fetched
 		defer close(out)
 		for leaf := start; leaf < size; {
 			bi := leaf / tiles.Width
-			bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+			bt := tiles.Bundle(bi, size)
 			f := fetched{bt: bt}
 			f.entries, f.err = source.FetchBundle(ctx, a.src, bt)
 			if f.err == nil {
@@ -251,7 +251,7 @@ func (a *audit) entryAt(ctx context.Context, leaf uint64) ([]byte, error) {
 	bi := leaf / tiles.Width
 	entries, ok := a.older[bi]
 	if !ok {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, a.cp.Size)}
+		bt := tiles.Bundle(bi, a.cp.Size)
 		var err error
 		if entries, err = source.FetchBundle(ctx, a.src, bt); err != nil {
 			return nil, fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
