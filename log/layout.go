@@ -27,7 +27,6 @@ const (
 	vkeyFile         = "vkey"                   // in state/: the note verifier key
 	lockFile         = "lock"                   // in state/
 	stagingFile      = "staging"                // in state/: staging.0 and .1, the last staged batches
-	idSplitFile      = "ids-split"              // in state/: a split or rebuild of the public identifier index, or its cleanup, is under way (indexMark)
 	indexFile        = "ids.idx"                // in state/: the dedup index (idindex.Stack manifest; levels ids.idx.N)
 	WitnessesFile    = "witnesses.json"         // in state/: the witness policy (witnessclient.Config)
 )

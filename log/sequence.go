@@ -12,6 +12,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
+	"github.com/citylog/citylog/log/idpublish"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
@@ -147,7 +148,7 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte
 		if err := w.idx.Insert(fps[i], code.Index); err != nil {
 			return Result{}, err
 		}
-		b.ids = appendRecord(b.ids, keys[i], id, code.Index)
+		b.ids = idpublish.AppendRecord(b.ids, keys[i], id, code.Index)
 	}
 	return Result{Code: code, Index: code.Index}, nil
 }
@@ -281,12 +282,11 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 	w.durable = b.size
 	if b.stage.count > 0 {
 		w.published = b.checkpoint
-		w.pending.add(b.ids)
+		w.ids.Add(b.ids)
 	}
-	pending := w.pending
 	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
 	w.mu.Unlock()
-	pending.spillIfFull() // outside the lock: Status and Prepare need not wait for it
+	w.ids.SpillIfFull() // outside the lock: Status and Prepare need not wait for it
 	return nil
 }
 

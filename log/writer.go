@@ -15,7 +15,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
-	"github.com/citylog/citylog/log/idshard"
+	"github.com/citylog/citylog/log/idpublish"
 	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
@@ -29,6 +29,9 @@ type Config struct {
 	// Workers is how many tile and bundle files are written at once; the
 	// default suits local disks and object stores alike.
 	Workers int
+	// IDIndex tunes the publication of the identifier index (its scratch
+	// files go to state/ unless it says otherwise).
+	IDIndex idpublish.Options
 }
 
 // Result is the answer to one request.
@@ -68,11 +71,9 @@ type Writer struct {
 	inflight  []*batch // prepared batches not yet published
 	failed    error    // once set, the writer refuses all work
 
-	// pending holds the identifiers published since the identifier
-	// index was last brought up to date, for PublishIDIndex.
-	pending    *idSpool
-	spoolLimit int                          // bytes of them held in memory; tests lower it
-	shardBits  func(identifiers uint64) int // the index's width; idshard.BitsFor but in tests
+	// ids publishes the identifier index; it holds the identifiers
+	// published since the index was last brought up to date.
+	ids *idpublish.Publisher
 }
 
 // batch is one prepared group of requests: its staged entries, the files
@@ -120,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 		}
 	}()
 	w = &Writer{state: state, store: cfg.Store, unlock: unlock, now: cfg.Now, workers: cfg.Workers, cache: map[uint64][][]byte{},
-		stager: stager{dir: state}, spoolLimit: spoolLimit, shardBits: idshard.BitsFor}
+		stager: stager{dir: state}}
 	if w.now == nil {
 		w.now = time.Now
 	}
@@ -163,7 +164,14 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 	if err := w.repairEdge(ctx); err != nil {
 		return nil, err
 	}
-	w.pending = newSpool(state, w.durable, w.spoolLimit)
+	ids := cfg.IDIndex
+	if ids.ScratchDir == "" {
+		ids.ScratchDir = state
+	}
+	w.ids = idpublish.New(w.store, w.rules, w.durable, ids)
+	// The first layout of the identifier index kept a mark of its splits
+	// here; the index now needs none.
+	os.Remove(filepath.Join(state, "ids-split"))
 	if err := w.openIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -244,15 +252,32 @@ func (w *Writer) Close() error {
 	return err
 }
 
+// PublishIDIndex brings the public identifier index (package idpublish)
+// up to the published log size, so that cityverify find can locate a
+// code by identifier. It may run while prepared batches are published,
+// not alongside Prepare, Allocate or Import.
+func (w *Writer) PublishIDIndex(ctx context.Context) error {
+	size, sp := w.takeIDs()
+	return w.ids.Publish(ctx, size, sp, w.idx.Len())
+}
+
+// takeIDs returns the published size and the identifiers the index lacks
+// up to it, taken together so that none is counted in the wrong size.
+func (w *Writer) takeIDs() (uint64, *idpublish.Spool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.durable, w.ids.Take(w.durable)
+}
+
 // Finish brings the identifier index up to date (PublishIDIndex) and
 // closes the log, saving the dedup index meanwhile: the two write
 // different files, so a command that ends with both waits for the
 // longer of them, not for their sum. The first error wins.
 func (w *Writer) Finish(ctx context.Context) error {
-	size, sp := w.takePending()
+	size, sp := w.takeIDs()
 	identifiers := w.idx.Len() // before the dedup index closes
 	published := make(chan error, 1)
-	go func() { published <- w.publishIDIndex(ctx, size, sp, identifiers) }()
+	go func() { published <- w.ids.Publish(ctx, size, sp, identifiers) }()
 	cerr := w.closeDedup()
 	err := <-published
 	if err == nil {
@@ -269,7 +294,7 @@ func (w *Writer) Finish(ctx context.Context) error {
 func (w *Writer) closeDedup() error {
 	w.mu.Lock()
 	failed, inflight, size := w.failed, len(w.inflight), w.durable
-	w.pending.close()
+	w.ids.Close()
 	w.mu.Unlock()
 	if failed == nil && inflight == 0 {
 		return w.idx.CloseClean(size)

@@ -208,6 +208,9 @@ func (s *Stack) Close() error {
 // levels as the counter rule says, records that the index is complete for
 // log size covered, and releases it.
 func (s *Stack) CloseClean(covered uint64) error {
+	if s.top == nil {
+		return nil // closed already
+	}
 	err := s.save(covered)
 	if cerr := s.Close(); err == nil {
 		err = cerr

@@ -2,11 +2,13 @@
 // log publishes next to its tiles, so a verifier can find which code holds
 // an identifier without a server:
 //
-//	index/ids/meta          {"size":N,"bits":B}: the log size the index covers, shard bits
-//	index/ids/<shard>       lines "<identifier>\t<leaf index>\n", sorted
+//	index/ids/meta              {"v":2,"size":N,"bits":B}: layout version, the log size the index covers, shard bits
+//	index/ids/<B>/<shard>       lines "<identifier>\t<leaf index>\n", sorted
 //
-// An identifier's shard is the first B bits of SHA-256(identifier), in
-// hex. The index is only a hint: a verifier proves every answer by the
+// An identifier's shard is the first B bits of SHA-256(identifier), as a
+// number in (B+3)/4 lower-case hex digits; each width has its directory,
+// so a writer builds a wider index beside the published one and switches
+// the meta. The index is only a hint: a verifier proves every answer by the
 // entry's inclusion, so a missing, stale or lying index can hide an
 // answer but never forge one.
 package idshard
@@ -37,23 +39,37 @@ const (
 	MaxShardSize = 16 << 20
 )
 
+// Version is the index layout this package reads and writes. (The first
+// layout, without a version, put every width's shards in index/ids/.)
+const Version = 2
+
 // Meta describes a published index.
 type Meta struct {
-	Size uint64 `json:"size"` // the log size the index covers
+	Size uint64 // the log size the index covers
+	Bits int
+}
+
+type metaJSON struct {
+	V    int    `json:"v"`
+	Size uint64 `json:"size"`
 	Bits int    `json:"bits"`
 }
 
 // ParseMeta reads the metadata file strictly.
 func ParseMeta(b []byte) (Meta, error) {
-	var m Meta
+	var j metaJSON
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := dec.Decode(&j); err != nil {
 		return Meta{}, fmt.Errorf("identifier index meta: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Meta{}, fmt.Errorf("identifier index meta: data after the object")
 	}
+	if j.V != Version {
+		return Meta{}, fmt.Errorf("identifier index meta: layout version %d, this software reads %d", j.V, Version)
+	}
+	m := Meta{Size: j.Size, Bits: j.Bits}
 	if m.Bits < MinBits || m.Bits > MaxBits {
 		return Meta{}, fmt.Errorf("identifier index meta: bits %d is not %d-%d", m.Bits, MinBits, MaxBits)
 	}
@@ -62,7 +78,7 @@ func ParseMeta(b []byte) (Meta, error) {
 
 // Marshal encodes the metadata.
 func (m Meta) Marshal() []byte {
-	b, _ := json.Marshal(m)
+	b, _ := json.Marshal(metaJSON{V: Version, Size: m.Size, Bits: m.Bits})
 	return append(b, '\n')
 }
 
@@ -95,17 +111,19 @@ func ShardIndexBytes(id []byte, bits int) uint32 {
 	return binary.BigEndian.Uint32(h[:4]) >> (32 - bits)
 }
 
-// NameDigits returns how many hex digits name a shard at width bits:
-// widths with as many digits name their shards alike.
+// NameDigits returns how many hex digits name a shard at width bits.
 func NameDigits(bits int) int { return (bits + 3) / 4 }
 
-// ShardPath returns the path of shard number i.
+// WidthDir returns the directory of the shards of width bits.
+func WidthDir(bits int) string { return Dir + strconv.Itoa(bits) + "/" }
+
+// ShardPath returns the path of shard number i at width bits.
 func ShardPath(i uint32, bits int) string {
 	const digits = "0123456789abcdef"
-	n := NameDigits(bits)
-	b := make([]byte, len(Dir)+n)
-	copy(b, Dir)
-	for k := len(b) - 1; k >= len(Dir); k-- {
+	dir := WidthDir(bits)
+	b := make([]byte, len(dir)+NameDigits(bits))
+	copy(b, dir)
+	for k := len(b) - 1; k >= len(dir); k-- {
 		b[k] = digits[i&15]
 		i >>= 4
 	}

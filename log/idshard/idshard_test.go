@@ -55,10 +55,21 @@ func TestMetaAndShards(t *testing.T) {
 	if BitsFor(0) != MinBits || BitsFor(2_000_000) != 9 || BitsFor(1<<40) != MaxBits {
 		t.Errorf("BitsFor: %d %d %d", BitsFor(0), BitsFor(2_000_000), BitsFor(1<<40))
 	}
-	if s := Shard("geonames:1", 4); len(s) != len(Dir)+1 {
-		t.Errorf("Shard = %q", s)
+	for _, tc := range []struct {
+		i    uint32
+		bits int
+		want string
+	}{
+		{6, 4, "index/ids/4/6"},
+		{0xcd, 9, "index/ids/9/0cd"},
+		{0x1ff, 9, "index/ids/9/1ff"},
+		{0xabcd, 16, "index/ids/16/abcd"},
+	} {
+		if got := ShardPath(tc.i, tc.bits); got != tc.want {
+			t.Errorf("ShardPath(%#x, %d) = %q, want %q", tc.i, tc.bits, got, tc.want)
+		}
 	}
-	if s := Shard("geonames:1", 9); len(s) != len(Dir)+3 {
+	if s := Shard("geonames:1", 9); s != ShardPath(ShardIndex("geonames:1", 9), 9) {
 		t.Errorf("Shard = %q", s)
 	}
 }
@@ -180,8 +191,10 @@ func TestParseMeta(t *testing.T) {
 		in string
 		ok bool
 	}{
-		{`{"size":1000,"bits":9}` + "\n", true},
-		{`{"size":0,"bits":4}`, true},
+		{`{"v":2,"size":1000,"bits":9}` + "\n", true},
+		{`{"v":2,"size":0,"bits":4}`, true},
+		{`{"size":1000,"bits":9}` + "\n", false}, // the first layout: shards elsewhere
+		{`{"v":3,"size":1000,"bits":9}`, false},
 		{`{"size":1,"bits":3}`, false},
 		{`{"size":1,"bits":17}`, false},
 		{`{"size":-1,"bits":9}`, false},

@@ -239,7 +239,7 @@ func writeIndex(t *testing.T, dir string, n int, edit func([]idshard.Line) []ids
 	for _, l := range lines {
 		shards[idshard.Shard(l.ID, bits)] = append(shards[idshard.Shard(l.ID, bits)], l)
 	}
-	os.MkdirAll(filepath.Join(dir, idshard.Dir), 0o755)
+	os.MkdirAll(filepath.Join(dir, idshard.WidthDir(bits)), 0o755)
 	for p, ls := range shards {
 		os.WriteFile(filepath.Join(dir, p), idshard.Marshal(ls), 0o644)
 	}

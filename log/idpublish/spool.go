@@ -1,4 +1,4 @@
-package log
+package idpublish
 
 import (
 	"bytes"
@@ -18,15 +18,15 @@ const (
 	// memory before it moves them to its files: about a million entries.
 	spoolLimit = 64 << 20
 	// spoolBits: a spill files each line by the first spoolBits bits of
-	// its identifier's hash, so PublishIDIndex reads about 1/64 of the
+	// its identifier's hash, so Publish reads about 1/64 of the
 	// spilled lines at a time (1/16 or 1/32 for an index of 4 or 5 bits,
 	// which holds at most 131,072 identifiers).
 	spoolBits = 6
 )
 
-// idSpool collects the records (see appendRecord) of the identifiers of
+// Spool collects the records (see AppendRecord) of the identifiers of
 // the entries published since the identifier index was brought up to from,
-// for PublishIDIndex. Records stay in memory, in pointer-free buffers (one
+// for Publish. Records stay in memory, in pointer-free buffers (one
 // per batch) that the garbage collector need not scan, until they pass the
 // spool's limit; then they move to nameless files in state/, filed by the
 // first spoolBits bits of their keys. So one import of any size, or a
@@ -34,7 +34,7 @@ const (
 // identifiers in memory. The files have no name and vanish with the
 // process: after a crash, the index is brought up to date from the bundles
 // instead.
-type idSpool struct {
+type Spool struct {
 	from  uint64 // the log size the index had reached when the spool started
 	dir   string // where the files are created
 	limit int
@@ -46,13 +46,13 @@ type idSpool struct {
 	err      error      // the first spill failure: the spool's lines are lost
 }
 
-func newSpool(dir string, from uint64, limit int) *idSpool {
-	return &idSpool{from: from, dir: dir, limit: limit}
+func newSpool(dir string, from uint64, limit int) *Spool {
+	return &Spool{from: from, dir: dir, limit: limit}
 }
 
 // add takes records (whole ones), which the caller must not change
 // afterwards.
-func (s *idSpool) add(lines []byte) {
+func (s *Spool) add(lines []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err == nil && len(lines) > 0 {
@@ -62,10 +62,10 @@ func (s *idSpool) add(lines []byte) {
 }
 
 // spillIfFull moves the lines in memory to the files once they pass the
-// limit. A failure is kept for PublishIDIndex, which then reads the
+// limit. A failure is kept for Publish, which then reads the
 // lines from the bundles again; the lines are dropped so that memory
 // stays bounded.
-func (s *idSpool) spillIfFull() {
+func (s *Spool) spillIfFull() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.memBytes >= s.limit {
@@ -75,7 +75,7 @@ func (s *idSpool) spillIfFull() {
 
 // finish makes the spool ready to be read: if any lines were spilled,
 // the rest follow them, so that every unit comes from the files.
-func (s *idSpool) finish() error {
+func (s *Spool) finish() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files != nil && s.memBytes > 0 {
@@ -84,7 +84,7 @@ func (s *idSpool) finish() error {
 	return s.err
 }
 
-func (s *idSpool) spill() {
+func (s *Spool) spill() {
 	defer func() { s.mem, s.memBytes = nil, 0 }()
 	if s.err != nil {
 		return
@@ -114,19 +114,19 @@ func (s *idSpool) spill() {
 }
 
 // lost reports whether a spill failed, losing the spool's lines.
-func (s *idSpool) lost() bool {
+func (s *Spool) lost() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err != nil
 }
 
-func (s *idSpool) fail(err error) {
+func (s *Spool) fail(err error) {
 	s.err = fmt.Errorf("couldn't spool identifiers for the index in %s: %w", s.dir, err)
 }
 
 // units returns into how many units the spool's lines are read at the
 // given shard width: 1 (all in memory) until it spilled.
-func (s *idSpool) units(bits int) int {
+func (s *Spool) units(bits int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files == nil {
@@ -137,7 +137,7 @@ func (s *idSpool) units(bits int) int {
 
 // unit returns the lines of unit u of n, grouped by shard at width bits:
 // element k holds the lines of shard u*len + k. Call finish first.
-func (s *idSpool) unit(u, n, bits int) ([][]byte, error) {
+func (s *Spool) unit(u, n, bits int) ([][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -168,7 +168,7 @@ func (s *idSpool) unit(u, n, bits int) ([][]byte, error) {
 }
 
 // close releases the spool's files.
-func (s *idSpool) close() {
+func (s *Spool) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.files {
@@ -182,8 +182,9 @@ func (s *idSpool) close() {
 // the line's shard at any width, computed once, where the identifier was
 // parsed.
 
-// appendRecord appends the record of identifier id at leaf.
-func appendRecord(b []byte, key uint32, id string, leaf uint64) []byte {
+// AppendRecord appends the record of identifier id at leaf; key is
+// idshard.Key(id), computed where the identifier was parsed.
+func AppendRecord(b []byte, key uint32, id string, leaf uint64) []byte {
 	b = append(binary.BigEndian.AppendUint32(b, key), id...)
 	b = append(b, '\t')
 	return append(strconv.AppendUint(b, leaf, 10), '\n')
