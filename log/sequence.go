@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/citylog/citylog/internal/parallel"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
@@ -330,35 +331,10 @@ func publishCheckpoint(ctx context.Context, s Storage, signed []byte, edge []til
 
 // createFiles writes files with up to w.workers at once.
 func (w *Writer) createFiles(ctx context.Context, files []file) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		next  = make(chan file)
-	)
-	for range min(w.workers, len(files)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range next {
-				if err := w.store.CreateFile(ctx, f.tile.Path(), f.data); err != nil {
-					once.Do(func() { first = fmt.Errorf("couldn't write %s: %w", f.tile.Path(), err); cancel() })
-				}
-			}
-		}()
-	}
-	for _, f := range files {
-		select {
-		case next <- f:
-		case <-ctx.Done():
+	return parallel.Each(ctx, len(files), w.workers, func(ctx context.Context, i int) error {
+		if err := w.store.CreateFile(ctx, files[i].tile.Path(), files[i].data); err != nil {
+			return fmt.Errorf("couldn't write %s: %w", files[i].tile.Path(), err)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = ctx.Err()
-	}
-	return first
+		return nil
+	})
 }

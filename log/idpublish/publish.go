@@ -36,10 +36,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/citylog/citylog/internal/parallel"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
-	"golang.org/x/sync/errgroup"
 )
 
 // Store is the part of the log's storage the index is written to (the
@@ -70,6 +70,10 @@ type Options struct {
 	// (default idshard.BitsFor).
 	Bits func(identifiers uint64) int
 }
+
+// workers is how many shard or bundle reads and writes are in flight at
+// once: enough to hide a remote store's latency, few enough for a disk.
+const workers = 4
 
 // DefaultSpoolLimit is the default Options.SpoolLimit.
 const DefaultSpoolLimit = 64 << 20
@@ -280,7 +284,7 @@ func (p *Publisher) merge(ctx context.Context, sp *Spool, bits int) error {
 				touched = append(touched, k)
 			}
 		}
-		err = each(ctx, len(touched), func(ctx context.Context, t int) error {
+		err = parallel.Each(ctx, len(touched), workers, func(ctx context.Context, t int) error {
 			k := touched[t]
 			path := idshard.ShardPath(uint32(first+k), bits)
 			old, err := p.store.ReadFile(ctx, path)
@@ -439,14 +443,14 @@ func (p *Publisher) exists(ctx context.Context, path string) bool {
 
 // removeAll removes the files path(0) ... path(n-1).
 func (p *Publisher) removeAll(ctx context.Context, n int, path func(int) string) error {
-	return each(ctx, n, func(ctx context.Context, i int) error { return p.store.RemoveFile(ctx, path(i)) })
+	return parallel.Each(ctx, n, workers, func(ctx context.Context, i int) error { return p.store.RemoveFile(ctx, path(i)) })
 }
 
 // readIDs adds the records of the identifiers of leaves [from, to) to sp,
 // read from the bundles and decoded on a few goroutines.
 func (p *Publisher) readIDs(ctx context.Context, from, to uint64, sp *Spool) error {
 	first := from / tiles.Width
-	return each(ctx, int((to+tiles.Width-1)/tiles.Width-first), func(ctx context.Context, k int) error {
+	return parallel.Each(ctx, int((to+tiles.Width-1)/tiles.Width-first), workers, func(ctx context.Context, k int) error {
 		bi := first + uint64(k)
 		bt := tiles.Bundle(bi, to)
 		data, err := p.store.ReadFile(ctx, bt.Path())
@@ -477,20 +481,6 @@ func (p *Publisher) readIDs(ctx context.Context, from, to uint64, sp *Spool) err
 	})
 }
 
-// each runs fn(0) ... fn(n-1) on a few goroutines and returns the first
-// error; after an error or a cancellation it starts no new call.
-func each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for i := 0; i < n && gctx.Err() == nil; i++ {
-		g.Go(func() error { return fn(gctx, i) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return ctx.Err()
-}
-
 // firstThenRest runs fn(0), then fn(1) ... fn(n-1) on a few goroutines.
 func firstThenRest(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	if n == 0 {
@@ -499,7 +489,7 @@ func firstThenRest(ctx context.Context, n int, fn func(ctx context.Context, i in
 	if err := fn(ctx, 0); err != nil {
 		return err
 	}
-	return each(ctx, n-1, func(ctx context.Context, i int) error { return fn(ctx, i+1) })
+	return parallel.Each(ctx, n-1, workers, func(ctx context.Context, i int) error { return fn(ctx, i+1) })
 }
 
 // parsePending reads the pending "identifier TAB leaf NL" lines.

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/citylog/citylog/internal/fptable"
+	"github.com/citylog/citylog/internal/parallel"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
@@ -322,36 +323,18 @@ func (a *audit) checkIndex(ctx context.Context) error {
 		return nil // lagging (a hint may lag) or unchanged
 	}
 	// Shards are checked on all cores: the identifier store is only read.
-	var (
-		mu       sync.Mutex
-		lines    uint64
-		firstErr error
-		next     = make(chan int)
-		wg       sync.WaitGroup
-	)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range next {
-				n, vs, err := a.checkShard(ctx, meta, s)
-				mu.Lock()
-				lines += n
-				a.vs = append(a.vs, vs...)
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for s := 0; s < 1<<meta.Bits; s++ {
-		next <- s
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	var mu sync.Mutex
+	var lines uint64
+	err = parallel.Each(ctx, 1<<meta.Bits, runtime.GOMAXPROCS(0), func(ctx context.Context, s int) error {
+		n, vs, err := a.checkShard(ctx, meta, s)
+		mu.Lock()
+		defer mu.Unlock()
+		lines += n
+		a.vs = append(a.vs, vs...)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if lines != a.idx.Len() {
 		a.violation("identifier index incomplete", a.cp.Size, nil, "it lists %d of the log's %d identifiers", lines, a.idx.Len())
