@@ -100,7 +100,7 @@ func (a *audit) run(ctx context.Context, m *Monitor) error {
 			if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) || errors.Is(err, context.Canceled) {
 				return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
 			}
-			a.violation("malformed bundle", leaf, nil, "%s: %v", bt.Path(), err)
+			a.violation(KindMalformedBundle, leaf, nil, "%s: %v", bt.Path(), err)
 			return nil
 		}
 		first := leaf % tiles.Width
@@ -201,14 +201,14 @@ func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte, d decodedEnt
 	}
 	e, err := d.e, d.err
 	if err != nil {
-		a.violation("invalid entry", leaf, raw, "%v", err)
+		a.violation(KindInvalidEntry, leaf, raw, "%v", err)
 		return nil
 	}
 	if e.Code.Index != leaf {
-		a.violation("code does not match index", leaf, raw, "entry %d carries %s, whose serial is index %d", leaf, e.Code, e.Code.Index)
+		a.violation(KindCodeMismatch, leaf, raw, "entry %d carries %s, whose serial is index %d", leaf, e.Code, e.Code.Index)
 	}
 	if e.Time.Before(a.st.LastTime) {
-		a.violation("time went backwards", leaf, raw, "integrated at %s, after an entry integrated at %s", e.Time, a.st.LastTime)
+		a.violation(KindTimeBackwards, leaf, raw, "integrated at %s, after an entry integrated at %s", e.Time, a.st.LastTime)
 	} else {
 		a.st.LastTime = e.Time
 	}
@@ -236,7 +236,7 @@ func (a *audit) entry(ctx context.Context, leaf uint64, raw []byte, d decodedEnt
 			return lookupErr
 		}
 		if other != nil {
-			a.vs = append(a.vs, Violation{Kind: "identifier reused", Index: leaf, Entry: string(raw), Other: string(other),
+			a.vs = append(a.vs, Violation{Kind: KindIdentifierReused, Index: leaf, Entry: string(raw), Other: string(other),
 				Detail: fmt.Sprintf("%s is already held by entry %d", id, holder), Checkpoint: string(a.cp.Signed)})
 			continue
 		}
@@ -275,9 +275,9 @@ func (a *audit) compareTile(t tiles.Tile, recomputed []byte) {
 	served, err := a.src.Fetch(context.Background(), t.Path())
 	switch {
 	case err != nil:
-		a.violation("missing tile", first, nil, "%s: %v", t.Path(), err)
+		a.violation(KindMissingTile, first, nil, "%s: %v", t.Path(), err)
 	case !bytes.Equal(served, recomputed):
-		a.violation("tile does not match entries", first, nil, "%s differs from the tile recomputed from the entries", t.Path())
+		a.violation(KindTileMismatch, first, nil, "%s differs from the tile recomputed from the entries", t.Path())
 	}
 }
 
@@ -285,7 +285,7 @@ func (a *audit) compareTile(t tiles.Tile, recomputed []byte) {
 // checkpoint's, and the recomputed partial tiles with the served ones.
 func (a *audit) checkRoot(ctx context.Context) error {
 	if root := a.tree.Root(); root != a.cp.Root {
-		a.violation("root does not match entries", a.cp.Size, nil, "the entries hash to %s, the checkpoint says %s", b64(root[:]), b64(a.cp.Root[:]))
+		a.violation(KindRootMismatch, a.cp.Size, nil, "the entries hash to %s, the checkpoint says %s", b64(root[:]), b64(a.cp.Root[:]))
 	}
 	for _, t := range tiles.EdgeTiles(a.cp.Size) {
 		if t.Level == tiles.EntriesLevel {
@@ -296,7 +296,7 @@ func (a *audit) checkRoot(ctx context.Context) error {
 			return fmt.Errorf("%w: %v", verifier.ErrUnchecked, err)
 		}
 		if !bytes.Equal(served, a.tree.EdgeTile(t.Level)) {
-			a.violation("tile does not match entries", a.cp.Size, nil, "%s differs from the tile recomputed from the entries", t.Path())
+			a.violation(KindTileMismatch, a.cp.Size, nil, "%s differs from the tile recomputed from the entries", t.Path())
 		}
 	}
 	return nil
@@ -316,7 +316,7 @@ func (a *audit) checkIndex(ctx context.Context) error {
 	}
 	meta, err := idshard.ParseMeta(mb)
 	if err != nil {
-		a.violation("malformed identifier index", a.cp.Size, nil, "%v", err)
+		a.violation(KindMalformedIndex, a.cp.Size, nil, "%v", err)
 		return nil
 	}
 	if meta.Size != a.cp.Size || meta.Size == a.st.IndexAt {
@@ -337,7 +337,7 @@ func (a *audit) checkIndex(ctx context.Context) error {
 		return err
 	}
 	if lines != a.idx.Len() {
-		a.violation("identifier index incomplete", a.cp.Size, nil, "it lists %d of the log's %d identifiers", lines, a.idx.Len())
+		a.violation(KindIndexIncomplete, a.cp.Size, nil, "it lists %d of the log's %d identifiers", lines, a.idx.Len())
 	}
 	a.st.IndexAt = meta.Size
 	return nil
@@ -355,11 +355,11 @@ func (a *audit) checkShard(ctx context.Context, meta idshard.Meta, s int) (uint6
 	}
 	var vs []Violation
 	bad := func(index uint64, format string, args ...any) {
-		vs = append(vs, Violation{Kind: "identifier index lies", Index: index, Detail: fmt.Sprintf(format, args...), Checkpoint: string(a.cp.Signed)})
+		vs = append(vs, Violation{Kind: KindIndexLies, Index: index, Detail: fmt.Sprintf(format, args...), Checkpoint: string(a.cp.Signed)})
 	}
 	ls, err := idshard.Parse(b)
 	if err != nil {
-		vs = append(vs, Violation{Kind: "malformed identifier index", Index: a.cp.Size, Detail: fmt.Sprintf("%s: %v", path, err), Checkpoint: string(a.cp.Signed)})
+		vs = append(vs, Violation{Kind: KindMalformedIndex, Index: a.cp.Size, Detail: fmt.Sprintf("%s: %v", path, err), Checkpoint: string(a.cp.Signed)})
 		return 0, vs, nil
 	}
 	var lines uint64

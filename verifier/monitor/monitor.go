@@ -22,6 +22,24 @@ import (
 	"github.com/citylog/citylog/verifier"
 )
 
+// The kinds of violation (Violation.Kind). They are a public contract:
+// scripts and alerting match on them, in the JSON lines of cityverify
+// monitor --json. Never change one; add new ones.
+const (
+	KindMalformedBundle  = "malformed bundle"            // an entry bundle does not parse
+	KindInvalidEntry     = "invalid entry"               // an entry breaks the allocation rule or is not canonical
+	KindCodeMismatch     = "code does not match index"   // an entry's code names another leaf
+	KindTimeBackwards    = "time went backwards"         // an entry was integrated before the one before it
+	KindIdentifierReused = "identifier reused"           // an identifier is held by two codes
+	KindMissingTile      = "missing tile"                // a tile the tree needs is not published
+	KindTileMismatch     = "tile does not match entries" // a published tile is not the one the entries give
+	KindRootMismatch     = "root does not match entries" // the signed root is not the entries' root
+	KindMalformedIndex   = "malformed identifier index"  // the identifier index's meta or a shard does not parse
+	KindIndexIncomplete  = "identifier index incomplete" // the identifier index lacks identifiers of the log
+	KindIndexLies        = "identifier index lies"       // the identifier index points an identifier at a leaf without it
+	KindInconsistent     = "inconsistent checkpoint"     // a checkpoint is not consistent with the last one audited: a fork
+)
+
 // Violation is one way the log broke its promises, with the evidence.
 type Violation struct {
 	Kind       string `json:"violation"`
@@ -122,7 +140,7 @@ func (m *Monitor) Round(ctx context.Context) ([]Violation, verifier.Checkpoint, 
 			if ev == nil {
 				return nil, cp, err
 			}
-			return append(vs, Violation{Kind: "inconsistent checkpoint", Index: cp.Size, Detail: ev.Reason,
+			return append(vs, Violation{Kind: KindInconsistent, Index: cp.Size, Detail: ev.Reason,
 				Checkpoint: string(cp.Signed), Previous: string(prevSigned)}), cp, nil
 		}
 	}

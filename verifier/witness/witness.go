@@ -8,7 +8,6 @@ package witness
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -86,27 +85,11 @@ func fail(status int, format string, args ...any) Response {
 // AddCheckpoint handles one add-checkpoint body (tlog-witness): "old N",
 // a consistency proof, a blank line, and the signed checkpoint.
 func (w *Witness) AddCheckpoint(body []byte) Response {
-	head, signed, ok := bytes.Cut(body, []byte("\n\n"))
-	if !ok {
-		return fail(http.StatusBadRequest, "body has no blank line before the checkpoint")
+	old, hashes, signed, err := tiles.ParseAddCheckpoint(body)
+	if err != nil {
+		return fail(http.StatusBadRequest, "%v", err)
 	}
-	lines := strings.Split(string(head), "\n")
-	oldStr, ok := strings.CutPrefix(lines[0], "old ")
-	old, err := strconv.ParseUint(oldStr, 10, 64)
-	if !ok || err != nil || strconv.FormatUint(old, 10) != oldStr {
-		return fail(http.StatusBadRequest, "first line is not \"old <size>\"")
-	}
-	if len(lines)-1 > tiles.MaxProofHashes-1 {
-		return fail(http.StatusBadRequest, "consistency proof has more than 63 hashes")
-	}
-	var proof [][]byte
-	for i, l := range lines[1:] {
-		h, err := base64.StdEncoding.DecodeString(l)
-		if err != nil || len(h) != tiles.HashSize || base64.StdEncoding.EncodeToString(h) != l {
-			return fail(http.StatusBadRequest, "proof line %d is not a base64 hash", i+1)
-		}
-		proof = append(proof, h)
-	}
+	proof := tiles.HashSlices(hashes)
 	origin, _, _ := strings.Cut(string(signed), "\n")
 	key, ok := w.logs[origin]
 	if !ok {
