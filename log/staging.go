@@ -34,14 +34,10 @@ type staging struct {
 // addWith stages the entry that encode appends to its argument, encoding
 // it in place rather than copying it.
 func (s *staging) addWith(encode func([]byte) []byte) error {
-	off := len(s.entries)
-	s.entries = encode(append(s.entries, 0, 0))
-	n := len(s.entries) - off - 2
-	if n > tiles.MaxEntrySize {
-		s.entries = s.entries[:off]
-		return fmt.Errorf("entry is %d bytes, larger than the %d a bundle can carry", n, tiles.MaxEntrySize)
+	var err error
+	if s.entries, err = tiles.AppendBundleEntryFunc(s.entries, encode); err != nil {
+		return err
 	}
-	binary.BigEndian.PutUint16(s.entries[off:], uint16(n))
 	s.count++
 	return nil
 }
@@ -79,21 +75,8 @@ func parseStaging(b []byte) (*staging, error) {
 
 // each calls fn with every staged entry in order.
 func (s *staging) each(fn func(entry []byte) error) (uint64, error) {
-	var n uint64
-	for rest := s.entries; len(rest) > 0; n++ {
-		if len(rest) < 2 {
-			return n, fmt.Errorf("dangling length")
-		}
-		l := int(binary.BigEndian.Uint16(rest))
-		if len(rest) < 2+l {
-			return n, fmt.Errorf("overrun")
-		}
-		if err := fn(rest[2 : 2+l]); err != nil {
-			return n, err
-		}
-		rest = rest[2+l:]
-	}
-	return n, nil
+	n, err := tiles.EachEntry(s.entries, func(_ int, e []byte) error { return fn(e) })
+	return uint64(n), err
 }
 
 // stagingSlots are the two files batches are staged in, in turn. Each is

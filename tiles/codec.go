@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -28,6 +29,43 @@ func AppendBundleEntry(bundle, entry []byte) ([]byte, error) {
 	return append(bundle, entry...), nil
 }
 
+// AppendBundleEntryFunc appends one entry to a bundle, the bytes that
+// encode appends to its argument: the entry is encoded in place, not
+// copied. On error the bundle is as it was.
+func AppendBundleEntryFunc(bundle []byte, encode func([]byte) []byte) ([]byte, error) {
+	off := len(bundle)
+	bundle = encode(append(bundle, 0, 0))
+	n := len(bundle) - off - 2
+	if n > MaxEntrySize {
+		return bundle[:off], fmt.Errorf("entry is %d bytes, larger than the %d a bundle can carry", n, MaxEntrySize)
+	}
+	binary.BigEndian.PutUint16(bundle[off:], uint16(n))
+	return bundle, nil
+}
+
+// EachEntry calls fn with every entry of bundle-encoded data (uint16
+// length, then the bytes, any number of times), in order, and returns how
+// many it read. The entries alias data.
+func EachEntry(data []byte, fn func(i int, entry []byte) error) (int, error) {
+	n := 0
+	for ; len(data) > 0; n++ {
+		if len(data) < 2 {
+			return n, fmt.Errorf("bundle: entry %d has a dangling length byte", n)
+		}
+		l := int(binary.BigEndian.Uint16(data))
+		if len(data)-2 < l {
+			return n, fmt.Errorf("bundle: entry %d claims %d bytes but only %d remain", n, l, len(data)-2)
+		}
+		if err := fn(n, data[2:2+l:2+l]); err != nil {
+			return n, err
+		}
+		data = data[2+l:]
+	}
+	return n, nil
+}
+
+var errTooMany = errors.New("too many entries")
+
 // ParseBundle splits an entry bundle into exactly width entries. The
 // entries alias data.
 func ParseBundle(data []byte, width int) ([][]byte, error) {
@@ -35,19 +73,18 @@ func ParseBundle(data []byte, width int) ([][]byte, error) {
 		return nil, fmt.Errorf("bundle width %d is not 1-%d", width, Width)
 	}
 	entries := make([][]byte, 0, width)
-	for len(data) > 0 {
-		if len(data) < 2 {
-			return nil, fmt.Errorf("bundle: entry %d has a dangling length byte", len(entries))
+	_, err := EachEntry(data, func(i int, e []byte) error {
+		if i == width {
+			return errTooMany
 		}
-		n := int(binary.BigEndian.Uint16(data))
-		if len(data)-2 < n {
-			return nil, fmt.Errorf("bundle: entry %d claims %d bytes but only %d remain", len(entries), n, len(data)-2)
-		}
-		if len(entries) == width {
-			return nil, fmt.Errorf("bundle holds more than %d entries", width)
-		}
-		entries = append(entries, data[2:2+n:2+n])
-		data = data[2+n:]
+		entries = append(entries, e)
+		return nil
+	})
+	if err == errTooMany {
+		return nil, fmt.Errorf("bundle holds more than %d entries", width)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(entries) != width {
 		return nil, fmt.Errorf("bundle holds %d entries, want %d", len(entries), width)

@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -79,4 +80,27 @@ func FuzzParseBundle(f *testing.F) {
 			t.Fatalf("ParseBundle(%x, %d) accepted %d entries that re-encode to %x", data, width, len(entries), rebuilt)
 		}
 	})
+}
+
+// TestAppendBundleEntryFunc: an entry encoded in place reads back as
+// itself, and one too large leaves the bundle as it was.
+func TestAppendBundleEntryFunc(t *testing.T) {
+	b, err := AppendBundleEntryFunc([]byte{0, 1, 'x'}, func(b []byte) []byte { return append(b, "hello"...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if n, err := EachEntry(b, func(_ int, e []byte) error { got = append(got, string(e)); return nil }); err != nil || n != 2 {
+		t.Fatalf("EachEntry = %d, %v", n, err)
+	}
+	if fmt.Sprint(got) != "[x hello]" {
+		t.Errorf("entries %q", got)
+	}
+	big, err := AppendBundleEntryFunc(b, func(b []byte) []byte { return append(b, make([]byte, MaxEntrySize+1)...) })
+	if err == nil || len(big) != len(b) {
+		t.Errorf("oversized entry: %v, bundle %d bytes (was %d)", err, len(big), len(b))
+	}
+	if _, err := EachEntry([]byte{0, 5, 'a'}, func(int, []byte) error { return nil }); err == nil {
+		t.Error("an overrun accepted")
+	}
 }
