@@ -55,6 +55,7 @@ retried.`,
 			if err != nil {
 				return err
 			}
+			defer m.Close()
 			total := 0
 			for {
 				n, err := auditRound(cmd.Context(), e, m, &f, follow, maxAge, interval)

@@ -105,6 +105,7 @@ serves the latest cosigned checkpoint.`,
 			if err != nil {
 				return err
 			}
+			defer w.Close()
 			logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {

@@ -53,9 +53,10 @@ type Violation struct {
 
 // Monitor audits one log.
 type Monitor struct {
-	log   *verifier.Log
-	src   source.Source
-	state string
+	log    *verifier.Log
+	src    source.Source
+	state  string
+	unlock func() error
 	// Progress, if set, is called with the entries audited so far and the
 	// checkpoint size being caught up to.
 	Progress func(done, total uint64)
@@ -76,13 +77,22 @@ type state struct {
 	Since time.Time `json:"checkpoint_since"`
 }
 
-// New returns a monitor of l, keeping its state in dir.
+// New returns a monitor of l, keeping its state in dir, which it locks:
+// two monitors on one state would each save their own progress over the
+// other's (one process per state; the lock goes with the process).
 func New(l *verifier.Log, dir string) (*Monitor, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create monitor state: %w", err)
 	}
-	return &Monitor{log: l, src: l.Source(), state: dir, SaveEvery: 1 << 18}, nil
+	unlock, err := durable.Lock(filepath.Join(dir, "lock"))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't take the monitor state %s (one monitor process per state): %w", dir, err)
+	}
+	return &Monitor{log: l, src: l.Source(), state: dir, unlock: unlock, SaveEvery: 1 << 18}, nil
 }
+
+// Close releases the state directory.
+func (m *Monitor) Close() error { return m.unlock() }
 
 func (m *Monitor) path(name string) string { return filepath.Join(m.state, name) }
 

@@ -94,6 +94,7 @@ func runAudit(t *testing.T, dir, state string, v note.Verifier) []Violation {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	vs, _, err := m.Round(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -207,8 +208,14 @@ func TestResume(t *testing.T) {
 	if _, _, err := m.Round(ctx); err == nil {
 		t.Fatal("the interrupted round succeeded")
 	}
+	// A second monitor on the state is refused while the first holds it.
+	if _, err := New(verifier.New(source.Dir(dir), v), state); err == nil || !strings.Contains(err.Error(), "one monitor process per state") {
+		t.Fatalf("a second monitor on one state: %v", err)
+	}
+	m.Close()
 	var resumedFrom uint64
 	m2, _ := New(verifier.New(source.Dir(dir), v), state)
+	defer m2.Close()
 	m2.Progress = func(done, total uint64) { resumedFrom = 3000 - total }
 	vs, cp, err := m2.Round(context.Background())
 	if err != nil || cp.Size != 3000 {

@@ -34,11 +34,15 @@ type Witness struct {
 	signer *cosig.Signer
 	logs   map[string]note.Verifier // origin -> the log's key
 	state  string
+	unlock func() error
 
 	mu sync.Mutex // serialises compare-and-swap of every origin's state
 }
 
-// New returns a witness keeping its state in dir.
+// New returns a witness keeping its state in dir, which it locks: a
+// second witness process on the same state could cosign two histories,
+// each consistent with what it alone saw, so it is refused (the lock is
+// flock on Unix, LockFileEx on Windows, and goes with the process).
 func New(signer *cosig.Signer, logs []note.Verifier, dir string) (*Witness, error) {
 	w := &Witness{signer: signer, logs: map[string]note.Verifier{}, state: dir}
 	for _, v := range logs {
@@ -47,8 +51,16 @@ func New(signer *cosig.Signer, logs []note.Verifier, dir string) (*Witness, erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create witness state: %w", err)
 	}
+	unlock, err := durable.Lock(filepath.Join(dir, "lock"))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't take the witness state %s (one witness process per state): %w", dir, err)
+	}
+	w.unlock = unlock
 	return w, nil
 }
+
+// Close releases the state directory.
+func (w *Witness) Close() error { return w.unlock() }
 
 func originDir(state, origin string) string {
 	h := sha256.Sum256([]byte(origin))

@@ -43,6 +43,7 @@ func newWitness(t testing.TB, dir string) (*Witness, *cosig.Verifier) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() })
 	v, _ := cosig.NewVerifier(vkey)
 	return w, v
 }
@@ -126,7 +127,12 @@ func TestAddCheckpoint(t *testing.T) {
 			}
 		}
 	}
+	// A second witness process on the same state is refused.
+	if _, err := New(w.signer, []note.Verifier{lv}, dir); err == nil || !strings.Contains(err.Error(), "one witness process per state") {
+		t.Fatalf("a second witness on one state: %v", err)
+	}
 	// After a restart the witness still refuses the split view and knows its size.
+	w.Close()
 	w2, _ := newWitness(t, dir)
 	if r := w2.AddCheckpoint(body(t, 15, 15, forged(t, 15))); r.Status != 422 {
 		t.Errorf("after restart, split view: %d %s", r.Status, r.Body)
