@@ -267,37 +267,43 @@ func (p *Publisher) gather(ctx context.Context, sp *Spool, from, size uint64) (*
 	return sp, sp.finish()
 }
 
-// merge adds sp's lines to the shards of the published width, rewriting
-// only the shards that gained lines. One unit of the spool is in memory
-// at a time, whatever the size of the import.
-func (p *Publisher) merge(ctx context.Context, sp *Spool, bits int) error {
+// eachUnit calls fn with the shards of width bits of each unit of the
+// spool in turn (shard first+k is shards[k]): one unit is in memory at a
+// time, whatever the size of the import or of the rebuild.
+func eachUnit(sp *Spool, bits int, fn func(first int, shards [][]byte) error) error {
 	n := sp.units(bits)
 	for u := range n {
 		shards, err := sp.unit(u, n, bits)
 		if err != nil {
 			return err
 		}
-		first := u * len(shards)
+		if err := fn(u*len(shards), shards); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge adds sp's lines to the shards of the published width, rewriting
+// only the shards that gained lines.
+func (p *Publisher) merge(ctx context.Context, sp *Spool, bits int) error {
+	return eachUnit(sp, bits, func(first int, shards [][]byte) error {
 		var touched []int
 		for k, lines := range shards {
 			if len(lines) > 0 {
 				touched = append(touched, k)
 			}
 		}
-		err = parallel.Each(ctx, len(touched), workers, func(ctx context.Context, t int) error {
+		return parallel.Each(ctx, len(touched), workers, func(ctx context.Context, t int) error {
 			k := touched[t]
 			path := idshard.ShardPath(uint32(first+k), bits)
-			old, err := p.store.ReadFile(ctx, path)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("couldn't read %s: %w", path, err)
+			old, err := p.readShard(ctx, path)
+			if err != nil {
+				return err
 			}
 			return p.writeShard(ctx, path, old, shards[k])
 		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // rebuild writes every shard of width bits from sp's lines alone: an
@@ -305,21 +311,20 @@ func (p *Publisher) merge(ctx context.Context, sp *Spool, bits int) error {
 // Shard 0 goes first, so a width whose shard 0 is missing has no files
 // (sweep looks for shard 0).
 func (p *Publisher) rebuild(ctx context.Context, sp *Spool, bits int) error {
-	n := sp.units(bits)
-	for u := range n {
-		shards, err := sp.unit(u, n, bits)
-		if err != nil {
-			return err
-		}
-		first := u * len(shards)
-		err = firstThenRest(ctx, len(shards), func(ctx context.Context, k int) error {
+	return eachUnit(sp, bits, func(first int, shards [][]byte) error {
+		return firstThenRest(ctx, len(shards), func(ctx context.Context, k int) error {
 			return p.writeShard(ctx, idshard.ShardPath(uint32(first+k), bits), nil, shards[k])
 		})
-		if err != nil {
-			return err
-		}
+	})
+}
+
+// readShard returns the shard at path, nil if there is none.
+func (p *Publisher) readShard(ctx context.Context, path string) ([]byte, error) {
+	b, err := p.store.ReadFile(ctx, path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
 	}
-	return nil
+	return b, nil
 }
 
 // split writes the index at width bits from the published shards of
@@ -338,10 +343,9 @@ func (p *Publisher) split(ctx context.Context, sp *Spool, oldBits, bits int) err
 		lo := u * per
 		err = firstThenRest(ctx, per, func(ctx context.Context, k int) error {
 			i := lo + k
-			path := idshard.ShardPath(uint32(i), oldBits)
-			old, err := p.store.ReadFile(ctx, path)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("couldn't read %s: %w", path, err)
+			old, err := p.readShard(ctx, idshard.ShardPath(uint32(i), oldBits))
+			if err != nil {
+				return err
 			}
 			parts := make([][]byte, 1<<d)
 			eachLine(old, func(line []byte) {
