@@ -1,5 +1,10 @@
 // Package entry is the registry's data model: the allocation request a
-// city submits and the canonical entry (leaf) the log records for it.
+// city submits, the rules it is checked against, and the canonical entry
+// (leaf) the log records for it.
+//
+// With log/idcode and log/idshard it is pure (no I/O) and shared by the
+// writer and every verifier, which must judge entries alike: they are the
+// only packages under log/ that the verifier side may import.
 package entry
 
 import (

@@ -4,6 +4,11 @@
 //
 // Because the serial is the leaf index, a consistent log cannot hold two
 // entries with one code, and a code names its entry without any index.
+//
+// With log/entry and log/idshard it is the registry's data model: pure
+// functions, no I/O, shared by the writer and every verifier (cityverify,
+// the monitor, the browser). They are the only packages under log/ that
+// the verifier side may import (verifier.TestNoWriterImports).
 package idcode
 
 import (

@@ -11,6 +11,10 @@
 // the meta. The index is only a hint: a verifier proves every answer by the
 // entry's inclusion, so a missing, stale or lying index can hide an
 // answer but never forge one.
+//
+// It is part of the registry's data model with log/idcode and log/entry:
+// pure (no I/O), shared by the writer (log/idpublish writes the index)
+// and the verifiers (cityverify find, the monitor's audit of the index).
 package idshard
 
 import (
