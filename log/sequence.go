@@ -115,6 +115,7 @@ func (w *Writer) prepare(ctx context.Context, reqs []request, spare *batch) (*ba
 // index. The tree takes the new entries later, in integrate.
 func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte) (Result, error) {
 	var held *entry.Entry
+	var heldBy string // the identifier that found held
 	fps, keys := req.hashIDs()
 	for i, id := range req.IDs {
 		e, err := w.holder(ctx, b, id, fps[i])
@@ -125,17 +126,49 @@ func (w *Writer) sequence(ctx context.Context, b *batch, req *request, ts []byte
 			continue
 		}
 		if held != nil && held.Code != e.Code {
-			return Result{Err: fmt.Errorf("%w: %s is held by %s but %s by %s; submit them separately", ErrConflict,
-				held.IDs[0], held.Code, id, e.Code)}, nil
+			return Result{Err: fmt.Errorf("%w: %s is held by %s (%s) but %s by %s (%s): one request is one city; submit them separately",
+				ErrConflict, heldBy, held.Code, held.Name, id, e.Code, e.Name)}, nil
 		}
 		if held == nil {
-			held = e
-			held.IDs = []string{id} // remember which identifier matched, for the message above
+			held, heldBy = e, id
 		}
 	}
-	if held != nil {
-		return Result{Code: held.Code, Index: held.Code.Index, Existing: true}, nil
+	if held == nil {
+		return w.stage(b, req, fps, keys, ts)
 	}
+	// One slip must never tell a city it holds another's code: an
+	// identifier of a city of another country is a conflict, not an
+	// answer.
+	if held.Country != req.Country {
+		return Result{Err: fmt.Errorf("%w: %s is held by %s (%s), a city of %s, not %s: check the identifier",
+			ErrConflict, heldBy, held.Code, held.Name, held.Country, req.Country)}, nil
+	}
+	return Result{Code: held.Code, Index: held.Code.Index, Existing: true, Differs: differences(held, &req.Request)}, nil
+}
+
+// differences returns where a request differs from the entry that
+// answers it, or nil.
+func differences(e *entry.Entry, req *entry.Request) *Differences {
+	var d Differences
+	if req.Name != e.Name {
+		d.Name = req.Name
+	}
+	if req.Subdivision != e.Subdivision {
+		d.Subdivision = req.Subdivision
+	}
+	for _, id := range req.IDs {
+		if !slices.Contains(e.IDs, id) {
+			d.IDs = append(d.IDs, id)
+		}
+	}
+	if d.Name == "" && d.Subdivision == "" && d.IDs == nil {
+		return nil
+	}
+	return &d
+}
+
+// stage stages req as a new entry at the next index of b.
+func (w *Writer) stage(b *batch, req *request, fps []uint64, keys []uint32, ts []byte) (Result, error) {
 	code := idcode.Code{Country: req.Country, Subdivision: req.Subdivision, Index: b.stage.start + b.stage.count}
 	if req.fields == nil {
 		req.fields = req.AppendFields(nil)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,12 +39,38 @@ type Config struct {
 type Result struct {
 	Code     idcode.Code
 	Index    uint64
-	Existing bool  // an identifier was already held: this is that city's code
-	Err      error // the request was refused; wraps entry.ErrInvalid or ErrConflict
+	Existing bool         // an identifier was already held: this is that city's code
+	Differs  *Differences // with Existing: where the request differs from the entry, if it does
+	Err      error        // the request was refused; wraps entry.ErrInvalid or ErrConflict
 }
 
-// ErrConflict means a request's identifiers are held by two different codes.
-var ErrConflict = errors.New("identifiers belong to different codes")
+// Differences are where a resubmitted request differs from the entry
+// that answers it. The entry never changes (the log is append-only), so
+// they are reported, never dropped silently.
+type Differences struct {
+	Name        string   `json:"name,omitempty"`        // the request's name, where the entry has another
+	Subdivision string   `json:"subdivision,omitempty"` // the request's subdivision, where the entry has another
+	IDs         []string `json:"ids,omitempty"`         // the request's identifiers the entry does not list
+}
+
+// String says the differences in a sentence, for people.
+func (d *Differences) String() string {
+	var parts []string
+	if d.Name != "" {
+		parts = append(parts, fmt.Sprintf("the request's name %q", d.Name))
+	}
+	if d.Subdivision != "" {
+		parts = append(parts, fmt.Sprintf("subdivision %s", d.Subdivision))
+	}
+	if len(d.IDs) > 0 {
+		parts = append(parts, "identifiers "+strings.Join(d.IDs, ", "))
+	}
+	return strings.Join(parts, ", ") + " are not in the entry"
+}
+
+// ErrConflict means a request's identifiers are held by two different
+// codes, or by a city of another country: nothing was written.
+var ErrConflict = errors.New("identifiers belong to another city")
 
 // Writer is the log's single writer. Its methods must not be called
 // concurrently; Import overlaps its own stages internally.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/entry"
@@ -39,32 +40,56 @@ subdivision 0.`,
 				return usageError("--lat and --lon go together")
 			}
 			req.HasLocation, req.Lat, req.Lon = latSet, lat, lon
+			// The receipt's place is checked before anything is allocated:
+			// an allocation is durable and cannot be taken back.
+			var out *receiptFile
+			if receipt != "" {
+				var err error
+				if out, err = createReceipt(receipt); err != nil {
+					return &cliError{code: exitUsage, err: err, hint: "give --receipt a path in a writable directory; nothing was allocated"}
+				}
+				defer out.abandon()
+			}
 			w, err := log.Open(cmd.Context(), log.Config{Dir: dir})
 			if err != nil {
 				return err
 			}
 			res, err := w.Allocate(cmd.Context(), []entry.Request{req})
-			if err == nil && res[0].Err == nil && receipt != "" {
-				err = writeReceipt(cmd.Context(), w, res[0].Index, receipt)
+			var proof []byte
+			if err == nil && res[0].Err == nil && out != nil {
+				proof, err = w.Receipt(cmd.Context(), res[0].Index)
 			}
-			if err = endWrite(cmd.Context(), w, err); err != nil {
+			if err = endWrite(cmd.Context(), w, err); err != nil && (res == nil || res[0].Err != nil) {
 				return err
 			}
 			r := res[0]
 			if r.Err != nil {
 				hint := "fix the request; citylog allocate --help lists the rules"
 				if errors.Is(r.Err, log.ErrConflict) {
-					hint = "one city, one code: submit identifiers of different cities separately"
+					hint = "one city, one code: an identifier of another city, or of two cities, cannot go in one request"
 				}
 				return &cliError{code: exitRefused, err: r.Err, hint: hint}
 			}
-			if asJSON {
-				return writeJSON(e.stdout, codeJSON{Code: r.Code.String(), Index: r.Index, Existing: r.Existing})
+			// Allocated, durably: the code is printed whatever follows.
+			if r.Differs != nil {
+				fmt.Fprintf(e.stderr, "citylog: warning: %s is this city's existing code; %s (an entry never changes)\n", r.Code, r.Differs)
 			}
-			if r.Existing {
+			if asJSON {
+				writeJSON(e.stdout, codeJSON{Code: r.Code.String(), Index: r.Index, Existing: r.Existing, Differs: r.Differs})
+			} else if r.Existing {
 				fmt.Fprintf(e.stdout, "%s\t%d\texisting\n", r.Code, r.Index)
 			} else {
 				fmt.Fprintf(e.stdout, "%s\t%d\n", r.Code, r.Index)
+			}
+			if err == nil && out != nil {
+				err = out.commit(proof)
+			}
+			if err != nil {
+				hint := "the allocation is durable; the next run of citylog on this log finishes the rest"
+				if out != nil {
+					hint = "the allocation is durable; run the same command again to get the receipt (it answers existing)"
+				}
+				return &cliError{code: exitFailure, err: fmt.Errorf("%s is allocated, but: %w", r.Code, err), hint: hint}
 			}
 			return nil
 		},
@@ -83,10 +108,11 @@ subdivision 0.`,
 }
 
 type codeJSON struct {
-	Line     int    `json:"line,omitempty"`
-	Code     string `json:"code"`
-	Index    uint64 `json:"index"`
-	Existing bool   `json:"existing"`
+	Line     int              `json:"line,omitempty"`
+	Code     string           `json:"code"`
+	Index    uint64           `json:"index"`
+	Existing bool             `json:"existing"`
+	Differs  *log.Differences `json:"differs,omitempty"`
 }
 
 // writeReceipt writes the offline receipt of a published leaf to path.
@@ -99,4 +125,49 @@ func writeReceipt(ctx context.Context, w *log.Writer, leaf uint64, path string) 
 		return fmt.Errorf("couldn't write receipt: %w", err)
 	}
 	return nil
+}
+
+// receiptFile is a receipt's place, taken before the allocation: a
+// temporary file beside the target, renamed over it once written.
+type receiptFile struct {
+	f    *os.File
+	path string
+}
+
+func createReceipt(path string) (*receiptFile, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("--receipt %s is a directory; give a file name, e.g. %s", path, filepath.Join(path, "CITY.tlog-proof"))
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("couldn't write the receipt to %s: %w", path, err)
+	}
+	return &receiptFile{f: f, path: path}, nil
+}
+
+// commit writes the receipt and gives it its name.
+func (r *receiptFile) commit(proof []byte) error {
+	_, err := r.f.Write(proof)
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(r.f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(r.f.Name(), r.path)
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't write the receipt to %s: %w", r.path, err)
+	}
+	r.f = nil
+	return nil
+}
+
+// abandon removes the temporary file unless commit gave it its name.
+func (r *receiptFile) abandon() {
+	if r.f != nil {
+		r.f.Close()
+		os.Remove(r.f.Name())
+	}
 }

@@ -133,6 +133,12 @@ func (p *lineWriter) print(lr log.LineResult) error {
 		_, err := fmt.Fprintf(p.stderr, "line %d: %v\n", lr.Line, lr.Err)
 		return err
 	}
+	if lr.Differs != nil {
+		fmt.Fprintf(p.stderr, "line %d: warning: %s is this city's existing code; %s (an entry never changes)\n", lr.Line, lr.Code, lr.Differs)
+		if p.asJSON {
+			return writeJSON(p.out, codeJSON{Line: lr.Line, Code: lr.Code.String(), Index: lr.Index, Existing: true, Differs: lr.Differs})
+		}
+	}
 	b := p.buf[:0]
 	if p.asJSON {
 		// As writeJSON(codeJSON{...}) writes it: a code needs no escaping.

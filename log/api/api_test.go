@@ -147,12 +147,19 @@ func TestAPIErrors(t *testing.T) {
 		{"duplicate key", ts.token, `{"name":"a","name":"b"}`, 400, "duplicate field"},
 		{"invalid country", ts.token, `{"country":"ZZ","subdivision":"BY","name":"x","ids":["geonames:7"]}`, 400, "ISO 3166-1"},
 		{"too large", ts.token, `{"name":"` + strings.Repeat("x", entry.MaxRequestSize) + `"}`, 413, "too large"},
-		{"conflict", ts.token, `{"country":"DE","subdivision":"BY","name":"x","ids":["geonames:2","geonames:50"]}`, 409, "different codes"},
+		{"conflict", ts.token, `{"country":"DE","subdivision":"BY","name":"x","ids":["geonames:2","geonames:50"]}`, 409, "one request is one city"},
+		{"another country's city", ts.token, `{"country":"FR","subdivision":"IDF","name":"x","ids":["geonames:2"]}`, 409, "a city of DE, not FR"},
 	} {
 		status, out := ts.post(t, tc.token, tc.body)
 		if status != tc.status || !strings.Contains(fmt.Sprint(out), tc.want) || out["error"] == nil || out["detail"] == nil {
 			t.Errorf("%s: %d %v, want %d mentioning %q", tc.name, status, out, tc.status, tc.want)
 		}
+	}
+	// A resubmission that differs from its entry answers the existing code
+	// with the differences.
+	if status, out := ts.post(t, ts.token, `{"country":"DE","subdivision":"BY","name":"Bee","ids":["geonames:50","geonames:51"]}`); status != 200 ||
+		out["existing"] != true || fmt.Sprint(out["differs"]) != "map[ids:[geonames:51] name:Bee]" {
+		t.Errorf("differing resubmission: %d %v", status, out)
 	}
 	// The rate-limited token: 2/s, so the third request in a row is refused.
 	codes := []int{}

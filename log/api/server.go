@@ -118,10 +118,11 @@ func writeError(w http.ResponseWriter, status int, short, detail string) {
 
 // allocateResponse is the answer to one allocation.
 type allocateResponse struct {
-	Code     string `json:"code"`
-	Index    uint64 `json:"index"`
-	Existing bool   `json:"existing"`
-	Receipt  string `json:"receipt"` // c2sp.org/tlog-proof text
+	Code     string           `json:"code"`
+	Index    uint64           `json:"index"`
+	Existing bool             `json:"existing"`
+	Differs  *log.Differences `json:"differs,omitempty"` // where a resubmission differs from the entry
+	Receipt  string           `json:"receipt"`           // c2sp.org/tlog-proof text
 }
 
 func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +180,7 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 		return fail(http.StatusBadRequest, "invalid request", rep.res.Err.Error())
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(allocateResponse{rep.res.Code.String(), rep.res.Index, rep.res.Existing, string(rep.receipt)})
+	json.NewEncoder(w).Encode(allocateResponse{rep.res.Code.String(), rep.res.Index, rep.res.Existing, rep.res.Differs, string(rep.receipt)})
 	return http.StatusOK
 }
 
