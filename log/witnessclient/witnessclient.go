@@ -55,15 +55,29 @@ func Load(path string) (*Config, error) {
 	return &c, c.Check()
 }
 
-// Check validates the policy.
+// Check validates the policy. A witness listed twice (by URL, name or
+// key) is refused: it would count twice towards the quorum.
 func (c *Config) Check() error {
+	var seen []*cosig.Verifier
 	for _, w := range c.Witnesses {
-		if _, err := cosig.NewVerifier(w.VKey); err != nil {
+		v, err := cosig.NewVerifier(w.VKey)
+		if err != nil {
 			return err
 		}
 		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
 			return fmt.Errorf("witness URL %q is not http(s)", w.URL)
 		}
+		for j, o := range seen {
+			switch {
+			case strings.TrimSuffix(c.Witnesses[j].URL, "/") == strings.TrimSuffix(w.URL, "/"):
+				return fmt.Errorf("witness %s is listed twice (URL %s): one witness cannot count twice towards the quorum", v.Name(), w.URL)
+			case o.Name() == v.Name():
+				return fmt.Errorf("witness %s is listed twice (by name): one witness cannot count twice towards the quorum", v.Name())
+			case o.PublicKey().Equal(v.PublicKey()):
+				return fmt.Errorf("witnesses %s and %s have the same key: one witness cannot count twice towards the quorum", o.Name(), v.Name())
+			}
+		}
+		seen = append(seen, v)
 	}
 	if c.Quorum < 0 || c.Quorum > len(c.Witnesses) {
 		return fmt.Errorf("quorum %d is not between 0 and the %d witnesses", c.Quorum, len(c.Witnesses))

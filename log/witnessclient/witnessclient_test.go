@@ -129,3 +129,31 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRefusesTwins: a policy file (written by citylog witness add,
+// or by hand) that lists one witness twice, by URL, name or key, is
+// refused, so a quorum of 2 can never be met by one witness.
+func TestConfigRefusesTwins(t *testing.T) {
+	const (
+		w1    = "witness.example.org+b8a2cf20+BFLN3yikSfFkVAJtrnh/CiY3Zozkoy7clp+P7XB28qUN"
+		w2    = "w2.example.org+73b791ab+BCYF7VuR9IpL5PPsCFbLJmwaR0cb3MBH7QNdiRja4UaF"
+		alias = "alias.example.org+125d1253+BCYF7VuR9IpL5PPsCFbLJmwaR0cb3MBH7QNdiRja4UaF" // w2's key
+	)
+	ok := Config{Quorum: 2, Witnesses: []Witness{{"http://a.example", w1}, {"http://b.example", w2}}}
+	if err := ok.Check(); err != nil {
+		t.Fatalf("two witnesses: %v", err)
+	}
+	for name, ws := range map[string][]Witness{
+		"same URL":  {{"http://a.example", w1}, {"http://a.example/", w2}},
+		"same name": {{"http://a.example", w1}, {"http://b.example", w1}},
+		"same key":  {{"http://a.example", w2}, {"http://b.example", alias}},
+	} {
+		c := Config{Quorum: 2, Witnesses: ws}
+		if err := c.Check(); err == nil || !strings.Contains(err.Error(), "count twice") {
+			t.Errorf("%s: %v, want a refusal", name, err)
+		}
+		if _, err := New(c); err == nil {
+			t.Errorf("%s: a client was made", name)
+		}
+	}
+}
