@@ -53,7 +53,7 @@ func serve(ctx context.Context, e *env, dir, listen string, interval time.Durati
 	if err != nil {
 		return err
 	}
-	checker, err := tokens.NewChecker(filepath.Join(dir, log.StateDir, tokensFile))
+	checker, err := tokens.NewChecker(filepath.Join(dir, log.StateDir, tokensFile), logger)
 	if err != nil {
 		w.Close()
 		return err

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +31,26 @@ type testServer struct {
 	srv   *httptest.Server
 	api   *Server
 	w     *log.Writer
+	// logged is what the server logged.
+	logged *lockedBuffer
+}
+
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T, dir string) *testServer {
@@ -40,7 +61,7 @@ func start(t *testing.T, dir string) *testServer {
 			t.Fatal(err)
 		}
 	}
-	ts := &testServer{dir: dir}
+	ts := &testServer{dir: dir, logged: &lockedBuffer{}}
 	path := filepath.Join(dir, log.StateDir, "tokens.json")
 	var err error
 	if ts.token, err = tokens.Add(path, fmt.Sprint("t", time.Now().UnixNano()), 0); err != nil {
@@ -49,7 +70,8 @@ func start(t *testing.T, dir string) *testServer {
 	if ts.slow, err = tokens.Add(path, fmt.Sprint("s", time.Now().UnixNano()), 2); err != nil {
 		t.Fatal(err)
 	}
-	checker, err := tokens.NewChecker(path)
+	logger := slog.New(slog.NewTextHandler(ts.logged, nil))
+	checker, err := tokens.NewChecker(path, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +79,7 @@ func start(t *testing.T, dir string) *testServer {
 		t.Fatal(err)
 	}
 	ts.api = New(ts.w, Config{PublicDir: filepath.Join(dir, log.PublicDir), StateDir: filepath.Join(dir, log.StateDir),
-		Tokens: checker, Interval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Tokens: checker, Interval: 20 * time.Millisecond, Logger: logger})
 	go ts.api.Run()
 	ts.srv = httptest.NewServer(ts.api)
 	ts.url = ts.srv.URL
@@ -153,6 +175,29 @@ func TestAPIErrors(t *testing.T) {
 		status, out := ts.post(t, tc.token, tc.body)
 		if status != tc.status || !strings.Contains(fmt.Sprint(out), tc.want) || out["error"] == nil || out["detail"] == nil {
 			t.Errorf("%s: %d %v, want %d mentioning %q", tc.name, status, out, tc.status, tc.want)
+		}
+	}
+	// Refused requests are logged with their status, reason and token
+	// name, never the token.
+	for _, want := range []string{"status=401", "status=409", "status=413", `reason="invalid request"`, "token=t"} {
+		if !strings.Contains(ts.logged.String(), want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	if strings.Contains(ts.logged.String(), ts.token) {
+		t.Error("the log holds a token")
+	}
+	// The bearer scheme is case-insensitive.
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer  "} {
+		req, _ := http.NewRequest("POST", ts.url+"/api/v1/allocate", strings.NewReader(reqJSON(300)))
+		req.Header.Set("Authorization", scheme+" "+ts.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("scheme %q: %d", scheme, resp.StatusCode)
 		}
 	}
 	// A resubmission that differs from its entry answers the existing code
@@ -314,5 +359,51 @@ func TestConcurrentClientsAndShutdown(t *testing.T) {
 		if !r.Existing || r.Code.String() != want[k] {
 			t.Fatalf("acknowledged as %s, after restart %+v", want[k], r)
 		}
+	}
+}
+
+// TestRefusalLogIsRateLimited: a flood of refused requests logs a bounded
+// number of lines, and the next line counts what was dropped.
+func TestRefusalLogIsRateLimited(t *testing.T) {
+	var buf lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	var l refusalLog
+	r := httptest.NewRequest("POST", "/api/v1/allocate", nil)
+	for range 1000 {
+		l.log(logger, r, 401, "unauthorized", "no token", "")
+	}
+	if n := strings.Count(buf.String(), "request refused"); n > int(refusalBurst)+2 || n < int(refusalBurst) {
+		t.Fatalf("%d lines for 1000 refusals, want about %v", n, refusalBurst)
+	}
+	time.Sleep(200 * time.Millisecond)
+	l.log(logger, r, 401, "unauthorized", "no token", "")
+	if !strings.Contains(buf.String(), "suppressed_before=") {
+		t.Errorf("the line after the flood does not count the dropped ones:\n%s", buf.String())
+	}
+}
+
+// TestTokensFileDamagedWhileServing: garbage over the tokens file is
+// reported at once by /healthz (degraded, 200) and the log, and the last
+// good tokens keep working.
+func TestTokensFileDamagedWhileServing(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	os.WriteFile(filepath.Join(ts.dir, log.StateDir, "tokens.json"), []byte("garbage"), 0o600)
+	time.Sleep(1100 * time.Millisecond) // the checker looks at the file at most once a second
+	resp, err := http.Get(ts.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || h["status"] != "degraded" || !strings.Contains(fmt.Sprint(h["detail"]), "tokens file unreadable") {
+		t.Errorf("healthz: %d %v", resp.StatusCode, h)
+	}
+	if status, out := ts.post(t, ts.token, reqJSON(1)); status != 200 {
+		t.Errorf("the last good token: %d %v", status, out)
+	}
+	if !strings.Contains(ts.logged.String(), "tokens file unreadable") {
+		t.Error("the damaged tokens file was not logged")
 	}
 }

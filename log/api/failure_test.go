@@ -47,7 +47,7 @@ func TestWriterFailureAnswersEveryone(t *testing.T) {
 	}
 	tokPath := filepath.Join(dir, log.StateDir, "tokens.json")
 	tok, _ := tokens.Add(tokPath, "t", 0)
-	checker, _ := tokens.NewChecker(tokPath)
+	checker, _ := tokens.NewChecker(tokPath, nil)
 	store, _ := dirstore.New(filepath.Join(dir, log.PublicDir))
 	w, err := log.Open(context.Background(), log.Config{Dir: dir, Store: &brokenStore{Storage: store}})
 	if err != nil {

@@ -42,6 +42,9 @@ type Server struct {
 	log     *slog.Logger
 	queue   chan *pending
 	metrics *metrics
+	// refusals rate-limits the log lines of refused requests: a flood of
+	// bad requests must not become a flood of log lines.
+	refusals refusalLog
 
 	mu         sync.Mutex
 	submitting sync.WaitGroup // submits between their check and the queue
@@ -130,18 +133,31 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 	s.metrics.add(requestsSeries(status), 1)
 }
 
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 7235).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
 func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
+	name := "" // the token's, once known
 	fail := func(status int, short, detail string) int {
 		writeError(w, status, short, detail)
+		s.refusals.log(s.log, r, status, short, detail, name)
 		return status
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		return fail(http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body")
 	}
-	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	name, valid := s.cfg.Tokens.Check(strings.TrimSpace(bearer))
+	bearer, ok := bearerToken(r.Header.Get("Authorization"))
+	name, valid := s.cfg.Tokens.Check(bearer)
 	if !ok || !valid {
+		name = ""
 		w.Header().Set("WWW-Authenticate", `Bearer realm="citylog"`)
 		return fail(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the operator creates tokens with citylog token add")
 	}
@@ -195,6 +211,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	case closing:
 		problem = "shutting down"
 	}
+	// Degraded, not unhealthy: the server still works as it did.
+	degraded := ""
+	if err := s.cfg.Tokens.Problem(); err != nil {
+		degraded = "tokens file unreadable; the last good tokens stay in force: " + err.Error()
+	}
 	if problem == "" {
 		if _, err := os.Stat(filepath.Join(s.cfg.PublicDir, "checkpoint")); err != nil {
 			problem = "checkpoint unreadable: " + err.Error()
@@ -215,5 +236,48 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "detail": problem})
 		return
 	}
+	if degraded != "" {
+		json.NewEncoder(w).Encode(map[string]any{"status": "degraded", "detail": degraded, "size": s.w.Size(), "origin": s.w.Origin()})
+		return
+	}
 	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "size": s.w.Size(), "origin": s.w.Origin()})
+}
+
+// refusalLog logs refused requests, at most refusalBurst at once and
+// refusalRate a second; the lines it drops are counted in the next one.
+type refusalLog struct {
+	mu         sync.Mutex
+	allowance  float64
+	last       time.Time
+	suppressed int
+}
+
+const refusalRate, refusalBurst = 10.0, 20.0
+
+func (l *refusalLog) log(logger *slog.Logger, r *http.Request, status int, reason, detail, token string) {
+	l.mu.Lock()
+	now := time.Now()
+	if l.last.IsZero() {
+		l.allowance = refusalBurst
+	} else {
+		l.allowance = min(refusalBurst, l.allowance+now.Sub(l.last).Seconds()*refusalRate)
+	}
+	l.last = now
+	if l.allowance < 1 {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.allowance--
+	suppressed := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	attrs := []any{"status", status, "reason", reason, "detail", detail, "remote", r.RemoteAddr}
+	if token != "" {
+		attrs = append(attrs, "token", token) // the token's name, never the token
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed_before", suppressed)
+	}
+	logger.Warn("request refused", attrs...)
 }

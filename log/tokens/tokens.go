@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"math"
 	"os"
 	"regexp"
 	"sync"
@@ -44,7 +46,32 @@ func Load(path string) ([]Token, error) {
 	if err := json.Unmarshal(b, &ts); err != nil {
 		return nil, fmt.Errorf("%s is damaged: %v", path, err)
 	}
+	if err := check(ts); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %v", path, err)
+	}
 	return ts, nil
+}
+
+// check validates tokens read from a file: a file that parses as JSON can
+// still hold what Add never writes.
+func check(ts []Token) error {
+	names := map[string]bool{}
+	for i, t := range ts {
+		if !validName.MatchString(t.Name) {
+			return fmt.Errorf("token %d: name %q is not 1-64 of [A-Za-z0-9._-]", i+1, t.Name)
+		}
+		if names[t.Name] {
+			return fmt.Errorf("token %q is listed twice", t.Name)
+		}
+		names[t.Name] = true
+		if h, err := hex.DecodeString(t.Hash); err != nil || len(h) != sha256.Size || hex.EncodeToString(h) != t.Hash {
+			return fmt.Errorf("token %q: sha256 is not 64 lower-case hex digits", t.Name)
+		}
+		if !(t.Rate >= 0) || math.IsInf(t.Rate, 0) {
+			return fmt.Errorf("token %q: rate %v is not a number of allocations per second", t.Name, t.Rate)
+		}
+	}
+	return nil
 }
 
 func save(path string, ts []Token) error {
@@ -60,8 +87,8 @@ func Add(path, name string, rate float64) (string, error) {
 	if !validName.MatchString(name) {
 		return "", fmt.Errorf("token name %q: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit", name)
 	}
-	if rate < 0 {
-		return "", fmt.Errorf("rate %v must not be negative", rate)
+	if !(rate >= 0) || math.IsInf(rate, 0) {
+		return "", fmt.Errorf("rate %v must be a number of allocations per second, 0 for unlimited", rate)
 	}
 	ts, err := Load(path)
 	if err != nil {
@@ -105,25 +132,42 @@ func hash(token string) string {
 
 // Checker authenticates bearer tokens and rate-limits them. It rereads
 // the file when it changes, so added and revoked tokens take effect
-// without a restart.
+// without a restart. A file that no longer reads (a bad hand edit, a
+// truncated copy) leaves the last good set in force, and is reported at
+// once in the log and by Problem until it reads again.
 type Checker struct {
 	path string
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	tokens  []Token
 	mtime   time.Time
 	checked time.Time
+	problem error
 	buckets map[string]*bucket
 }
 
-// NewChecker returns a Checker of the tokens file at path.
-func NewChecker(path string) (*Checker, error) {
-	c := &Checker{path: path, now: time.Now, buckets: map[string]*bucket{}}
+// NewChecker returns a Checker of the tokens file at path, which must
+// read; logger (nil for none) hears of later changes and problems.
+func NewChecker(path string, logger *slog.Logger) (*Checker, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Checker{path: path, now: time.Now, log: logger, buckets: map[string]*bucket{}}
 	if err := c.reload(true); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Problem rereads the file if it changed (at most once a second) and
+// returns why it does not read, or nil.
+func (c *Checker) Problem() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reload(false)
+	return c.problem
 }
 
 // reload rereads the file if it changed; it looks at most once a second.
@@ -143,9 +187,16 @@ func (c *Checker) reload(force bool) error {
 	}
 	ts, err := Load(c.path)
 	if err != nil {
+		if c.problem == nil || c.problem.Error() != err.Error() {
+			c.log.Error("tokens file unreadable; the last good tokens stay in force", "error", err.Error(), "tokens", len(c.tokens))
+		}
+		c.problem = err
 		return err
 	}
-	c.tokens, c.mtime = ts, mtime
+	if c.problem != nil || !force {
+		c.log.Info("tokens reloaded", "tokens", len(ts))
+	}
+	c.tokens, c.mtime, c.problem = ts, mtime, nil
 	return nil
 }
 
@@ -181,20 +232,23 @@ func (c *Checker) Allow(name string, n int) bool {
 	}
 	b := c.buckets[name]
 	if b == nil || b.rate != rate {
-		b = &bucket{rate: rate, level: rate, last: c.now()}
+		b = &bucket{rate: rate, level: capacity(rate), last: c.now()}
 		c.buckets[name] = b
 	}
 	return b.take(c.now(), float64(n))
 }
 
-// bucket is a token bucket holding up to one second of allowance.
+// bucket is a token bucket holding one second of allowance, and at least
+// one request: a rate of 0.5/s is one request every two seconds, not none.
 type bucket struct {
 	rate, level float64
 	last        time.Time
 }
 
+func capacity(rate float64) float64 { return max(rate, 1) }
+
 func (b *bucket) take(now time.Time, n float64) bool {
-	b.level = min(b.rate, b.level+now.Sub(b.last).Seconds()*b.rate)
+	b.level = min(capacity(b.rate), b.level+now.Sub(b.last).Seconds()*b.rate)
 	b.last = now
 	if b.level < n {
 		return false
