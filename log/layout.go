@@ -36,6 +36,36 @@ const extraSubdivsHeader = `# Subdivisions newer than the ISO 3166-2 data module
 # writer does, so add lines only; never remove one that entries use.
 `
 
+// ErrBadOrigin means an origin is not of the form the log's checkpoints
+// and keys need.
+var ErrBadOrigin = errors.New("not a log origin")
+
+// CheckOrigin checks a log origin: a schemeless URL naming the log
+// (c2sp.org/tlog-checkpoint), such as cities.example.org/log. It is the
+// first line of every checkpoint and the name of the signing key, so it
+// holds no space, no '+' (note key names) and no scheme.
+func CheckOrigin(origin string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: %q %s; write it as a schemeless URL such as cities.example.org/log", ErrBadOrigin, origin, why)
+	}
+	switch {
+	case origin == "":
+		return bad("is empty")
+	case strings.Contains(origin, "://"):
+		return bad("has a scheme")
+	case len(origin) > 255:
+		return bad("is longer than 255 bytes")
+	case strings.HasPrefix(origin, "/") || strings.HasPrefix(origin, "."):
+		return bad("does not start with a host name")
+	}
+	for _, c := range origin {
+		if c <= ' ' || c > '~' || c == '+' {
+			return bad(fmt.Sprintf("holds %q (printable ASCII only, no spaces or '+')", c))
+		}
+	}
+	return nil
+}
+
 // ErrNotInitialized means the directory holds no log.
 var ErrNotInitialized = errors.New("no citylog log here")
 
@@ -43,8 +73,8 @@ var ErrNotInitialized = errors.New("no citylog log here")
 // and state/ with a fresh Ed25519 signing key. It returns the verifier
 // key, which is what users of the log need to trust it.
 func Init(dir, origin string) (vkey string, err error) {
-	if origin == "" || strings.ContainsAny(origin, " +\n\t") {
-		return "", fmt.Errorf("origin %q must be non-empty, without spaces or '+' (e.g. cities.example.org/log)", origin)
+	if err := CheckOrigin(origin); err != nil {
+		return "", err
 	}
 	skey, _, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -15,7 +16,7 @@ import (
 
 func demoCmd(e *env) *cobra.Command {
 	var dir, sample, origin, listen string
-	var noServe bool
+	var noServe, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a demo registry of 25,000 real cities on localhost",
@@ -29,7 +30,7 @@ to run again: the sample's cities then all keep their codes.`,
   go run ./cmd/citylog demo --no-serve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			first, err := demoLoad(cmd.Context(), e, dir, sample, origin)
+			first, err := demoLoad(cmd.Context(), e, dir, sample, origin, asJSON)
 			if err != nil {
 				return err
 			}
@@ -38,11 +39,26 @@ to run again: the sample's cities then all keep their codes.`,
 			if err != nil {
 				return err
 			}
+			vkeyPath := filepath.Join(dir, log.StateDir, "vkey")
+			demo := func(url string) error {
+				vkey, err := os.ReadFile(vkeyPath)
+				if err != nil {
+					return err
+				}
+				return writeJSON(e.stdout, map[string]string{"dir": dir, "url": url, "token": token, "vkey": strings.TrimSpace(string(vkey)), "first_code": first})
+			}
 			if noServe {
+				if asJSON {
+					return demo("")
+				}
 				fmt.Fprintf(e.stdout, "demo token: %s\nnext: go run ./cmd/citylog serve --dir %s\n", token, dir)
 				return nil
 			}
 			return serve(cmd.Context(), e, dir, listen, 500*time.Millisecond, 4096, func(addr string) {
+				if asJSON {
+					demo("http://" + addr)
+					return
+				}
 				fmt.Fprintf(e.stdout, `
 the registry is running on http://%[1]s (Ctrl-C stops it)
 
@@ -57,7 +73,7 @@ verify a code against the live log, trusting only its key:
 
 the log's public tree, as any static host would serve it:
   curl http://%[1]s/checkpoint
-`, addr, token, first, filepath.Join(dir, log.StateDir, "vkey"))
+`, addr, token, first, vkeyPath)
 			})
 		},
 	}
@@ -66,12 +82,13 @@ the log's public tree, as any static host would serve it:
 	cmd.Flags().StringVar(&origin, "origin", "demo.citylog.example/log", "the demo log's origin")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
 	cmd.Flags().BoolVar(&noServe, "no-serve", false, "only create and load the registry")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"dir","url","token","vkey","first_code"} once the registry is ready`)
 	return cmd
 }
 
 // demoLoad creates the demo log if needed and imports the sample; it
 // returns the first code.
-func demoLoad(ctx context.Context, e *env, dir, sample, origin string) (string, error) {
+func demoLoad(ctx context.Context, e *env, dir, sample, origin string, asJSON bool) (string, error) {
 	f, err := os.Open(sample)
 	if err != nil {
 		return "", &cliError{code: exitFailure, err: fmt.Errorf("couldn't open the sample: %w", err), hint: "run from the repository root, or pass --sample FILE"}
@@ -98,7 +115,11 @@ func demoLoad(ctx context.Context, e *env, dir, sample, origin string) (string, 
 	if err = endWrite(ctx, w, err); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(e.stdout, "imported %s: %d allocated, %d already there, %d refused; the log holds %d cities\n",
+	out := e.stdout
+	if asJSON {
+		out = e.stderr // stdout holds one JSON document
+	}
+	fmt.Fprintf(out, "imported %s: %d allocated, %d already there, %d refused; the log holds %d cities\n",
 		sample, stats.Allocated, stats.Existing, stats.Refused, size)
 	return first, nil
 }

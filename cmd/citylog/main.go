@@ -85,6 +85,8 @@ func report(stderr io.Writer, err error) int {
 	}
 	switch {
 	case hint != "":
+	case errors.Is(err, log.ErrBadOrigin):
+		code, hint = exitUsage, "the origin names the log in every checkpoint and key: e.g. --origin cities.example.org/log"
 	case errors.Is(err, log.ErrNotInitialized):
 		hint = "create a log first: citylog init --dir DIR --origin ORIGIN"
 	case errors.Is(err, durable.ErrLocked):

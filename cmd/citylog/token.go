@@ -111,6 +111,7 @@ func tokenListCmd(e *env) *cobra.Command {
 
 func tokenRevokeCmd(e *env) *cobra.Command {
 	var dir string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "revoke NAME --dir DIR",
 		Short:   "Revoke a token",
@@ -123,11 +124,15 @@ func tokenRevokeCmd(e *env) *cobra.Command {
 			if err := tokens.Revoke(tokensPath(dir), args[0]); err != nil {
 				return err
 			}
+			if asJSON {
+				return writeJSON(e.stdout, map[string]any{"name": args[0], "revoked": true})
+			}
 			fmt.Fprintf(e.stderr, "token %q revoked\n", args[0])
 			return nil
 		},
 	}
 	dirFlag(cmd, &dir)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"name":..,"revoked":true}`)
 	return cmd
 }
 

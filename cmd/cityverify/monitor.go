@@ -116,6 +116,13 @@ func auditRound(ctx context.Context, e *env, m *monitor.Monitor, f *logFlags, fo
 	case err != nil:
 		return len(vs), err
 	default:
+		if f.asJSON {
+			// Every round ends with a line, so a script can tell "all is
+			// well" from "nothing ran".
+			b, _ := json.Marshal(roundJSON{Round: "audited", Origin: cp.Origin, Size: cp.Size, Root: cp.Root[:], Violations: len(vs),
+				Time: time.Now().UTC().Format(time.RFC3339)})
+			fmt.Fprintln(e.stdout, string(b))
+		}
 		fmt.Fprintf(e.stderr, "audited %s up to size %d: %d violations\n", cp.Origin, cp.Size, len(vs))
 		if since := m.Since(); maxAge > 0 && time.Since(since) > maxAge {
 			health(e, f.asJSON, fmt.Sprintf("the log's checkpoint has not changed since %s (more than %v)", since.Format(time.RFC3339), maxAge))
@@ -125,6 +132,16 @@ func auditRound(ctx context.Context, e *env, m *monitor.Monitor, f *logFlags, fo
 		health(e, f.asJSON, fmt.Sprintf("falling behind: the round took %v, longer than --interval %v", took.Round(time.Second), interval))
 	}
 	return len(vs), nil
+}
+
+// roundJSON is the line a --json round ends with.
+type roundJSON struct {
+	Round      string `json:"round"`
+	Origin     string `json:"origin"`
+	Size       uint64 `json:"size"`
+	Root       []byte `json:"root"`
+	Violations int    `json:"violations"`
+	Time       string `json:"time"`
 }
 
 func printViolation(e *env, v monitor.Violation, asJSON bool) {

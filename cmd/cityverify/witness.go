@@ -30,6 +30,7 @@ func witnessCmd(e *env) *cobra.Command {
 
 func witnessKeygenCmd(e *env) *cobra.Command {
 	var out string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "keygen NAME [--out FILE]",
 		Short: "Make a witness key pair",
@@ -55,14 +56,21 @@ cosignature/v1 verifier key, or with --out writes the signer key to FILE (mode
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(e.stdout, map[string]string{"name": args[0], "vkey": vkey, "key_file": out})
+				}
 				fmt.Fprintln(e.stdout, vkey)
 				return nil
+			}
+			if asJSON {
+				return writeJSON(e.stdout, map[string]string{"name": args[0], "vkey": vkey, "skey": skey})
 			}
 			fmt.Fprintf(e.stdout, "%s\n%s\n", skey, vkey)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the signer key to this file (0600) and print only the verifier key")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"name":..,"vkey":..} and "key_file" or "skey"`)
 	return cmd
 }
 
