@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
@@ -25,6 +26,10 @@ var ErrNoCode = errors.New("no code holds this identifier")
 // scanned, so a stale or lying index can hide a code but never forge one.
 func (l *Log) Find(ctx context.Context, id string) (Allocation, error) {
 	id = canonicalID(id)
+	if scheme, _, ok := strings.Cut(id, ":"); !ok || !slices.Contains(entry.Schemes, scheme) {
+		return Allocation{}, fmt.Errorf("%w: identifier %q is not scheme:value with a known scheme (%s), e.g. unlocode:FRPAR or geonames:2988507",
+			ErrInput, id, strings.Join(entry.Schemes, ", "))
+	}
 	cp, err := l.Checkpoint(ctx)
 	if err != nil {
 		return Allocation{}, err

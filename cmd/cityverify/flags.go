@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -96,10 +98,26 @@ func (f *logFlags) open() (*verifier.Log, error) {
 	return verifier.New(src, key, p), nil
 }
 
+// logDirInstead reports whether dir is a log directory made by citylog
+// init (public/ and state/) rather than the public tree itself: a common
+// slip.
+func logDirInstead(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint")); err == nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "public", "checkpoint"))
+	return err == nil
+}
+
 func (f *logFlags) source() (source.Source, error) {
 	if !strings.HasPrefix(f.log, "http://") && !strings.HasPrefix(f.log, "https://") {
 		if strings.Contains(f.log, "://") {
 			return nil, fmt.Errorf("%w: --log %q: only directories and http(s) URLs are supported", verifier.ErrInput, f.log)
+		}
+		if logDirInstead(f.log) {
+			public := filepath.Join(f.log, "public")
+			return nil, &hinted{fmt.Errorf("%w: --log %s is a citylog log directory, not its public tree", verifier.ErrInput, f.log),
+				fmt.Sprintf("use --log %s (what a static host serves)", public)}
 		}
 		return source.Dir(f.log), nil
 	}
