@@ -53,8 +53,9 @@ type env struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
-		Use:   "citylog",
-		Short: "Run a citylog registry: an append-only, verifiable log of city codes",
+		Use:     "citylog",
+		Version: cli.VersionString(),
+		Short:   "Run a citylog registry: an append-only, verifiable log of city codes",
 		Long: `citylog allocates one global code per city (CC-SSS-NNNN-K) and records every
 allocation in a C2SP tlog-tiles Merkle log with a signed checkpoint, published
 as static files under DIR/public that any web server or CDN can serve.`,

@@ -38,8 +38,9 @@ type env struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
-		Use:   "cityverify",
-		Short: "Verify city codes and the citylog log, trusting only the log's key",
+		Use:     "cityverify",
+		Version: cli.VersionString(),
+		Short:   "Verify city codes and the citylog log, trusting only the log's key",
 		Long: `cityverify checks what a citylog registry publishes, from a local copy or any
 static mirror, and trusts nothing but the log's public key (--key): every
 checkpoint, tile, bundle and receipt it reads is verified before it says so.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -42,4 +43,20 @@ func IsUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// Version is the release a binary was built as, set by the release script
+// (-ldflags -X); empty otherwise.
+var Version = ""
+
+// VersionString is what --version prints: the release, or the module
+// version go install recorded (cmd@v1.2.3), or "(devel)".
+func VersionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
