@@ -389,7 +389,11 @@ func TestTokensFileDamagedWhileServing(t *testing.T) {
 	ts := start(t, "")
 	defer ts.stop()
 	os.WriteFile(filepath.Join(ts.dir, log.StateDir, "tokens.json"), []byte("garbage"), 0o600)
-	time.Sleep(1100 * time.Millisecond) // the checker looks at the file at most once a second
+	// Reported within a couple of seconds with no request at all.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(ts.logged.String(), "tokens file unreadable") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	resp, err := http.Get(ts.url + "/healthz")
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,7 @@ func (s *Server) submit(p *pending) bool {
 // and is published while the next one fills. Answers go out only after
 // publication.
 func (s *Server) Run() {
+	go s.watchTokens()
 	jobs := make(chan *job, 1)
 	published := make(chan struct{})
 	go func() {
@@ -206,4 +207,20 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	<-s.done
+}
+
+// watchTokens looks at the tokens file every second until the server
+// stops, so that a file that stops reading is reported at once, not at
+// the next request.
+func (s *Server) watchTokens() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.cfg.Tokens.Problem()
+		}
+	}
 }
