@@ -36,7 +36,7 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 		}
 		return w.tree.append(e)
 	}); err != nil {
-		return fmt.Errorf("couldn't recover staged batch: %w", err)
+		return corrupt(fmt.Errorf("couldn't recover staged batch: %w", err))
 	}
 	if err := w.sign(b); err != nil {
 		return err
@@ -44,7 +44,9 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 	if err := w.publish(ctx, b); err != nil {
 		return fmt.Errorf("couldn't recover staged batch: %w", err)
 	}
+	w.mu.Lock()
 	w.durable, w.published = w.tree.size, b.checkpoint
+	w.mu.Unlock()
 	return nil
 }
 

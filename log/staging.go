@@ -140,7 +140,7 @@ func (st *stager) readStaged(size uint64) (*staging, error) {
 		other := slots[1-i]
 		torn := (other != nil && other.start+other.count >= size) || (other == nil && damaged[1-i] == nil && size == 0)
 		if !torn {
-			return nil, err
+			return nil, corrupt(err)
 		}
 		st.next = i // rewrite the torn slot first
 	}
@@ -152,8 +152,8 @@ func (st *stager) readStaged(size uint64) (*staging, error) {
 	case s.start+s.count <= size:
 		return nil, nil // published before the stop
 	case s.start != size:
-		return nil, fmt.Errorf("%s holds entries %d-%d, which do not continue the checkpoint at size %d",
-			filepath.Join(st.dir, stagingSlots[newest]), s.start, s.start+s.count-1, size)
+		return nil, corrupt(fmt.Errorf("%s holds entries %d-%d, which do not continue the checkpoint at size %d",
+			filepath.Join(st.dir, stagingSlots[newest]), s.start, s.start+s.count-1, size))
 	}
 	return s, nil
 }

@@ -48,6 +48,9 @@ func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tr
 	t := &tree{size: size}
 	r := storageReader{s}
 	hashes, err := tiles.CompactRange(ctx, r, size)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, corrupt(fmt.Errorf("the public tree is incomplete for size %d: %w", size, err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +58,7 @@ func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tr
 	for _, et := range tiles.EdgeTiles(size) {
 		data, err := s.ReadFile(ctx, et.Path())
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s is missing: the public tree is incomplete for size %d", et.Path(), size)
+			return nil, corrupt(fmt.Errorf("%s is missing: the public tree is incomplete for size %d", et.Path(), size))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read %s: %w", et.Path(), err)
@@ -65,7 +68,7 @@ func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tr
 			continue
 		}
 		if err := tiles.CheckHashTile(data, et.Width); err != nil {
-			return nil, fmt.Errorf("%s: %w", et.Path(), err)
+			return nil, corrupt(fmt.Errorf("%s: %w", et.Path(), err))
 		}
 		for len(edge) <= et.Level {
 			edge = append(edge, nil)
@@ -77,10 +80,10 @@ func loadTree(ctx context.Context, s Storage, size uint64, root tiles.Hash) (*tr
 	}
 	t.tiles.Full = func(tile tiles.Tile, data []byte) { t.full = append(t.full, file{tile, data}) }
 	if got := t.root(); got != root {
-		return nil, fmt.Errorf("the public tiles give root %x for size %d, but the checkpoint says %x: a tile was edited or truncated", got, size, root)
+		return nil, corrupt(fmt.Errorf("the public tiles give root %x for size %d, but the checkpoint says %x: a tile was edited or truncated", got, size, root))
 	}
 	if err := t.checkEdgeBundle(); err != nil {
-		return nil, err
+		return nil, corrupt(err)
 	}
 	return t, nil
 }

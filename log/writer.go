@@ -176,19 +176,7 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 			return nil, err
 		}
 	}
-	cp, signed, err := readCheckpoint(ctx, w.store, w.verifier)
-	if err != nil {
-		return nil, err
-	}
-	w.published = signed
-	if w.tree, err = loadTree(ctx, w.store, cp.Size, cp.Root); err != nil {
-		return nil, fmt.Errorf("couldn't load the log at size %d: %w", cp.Size, err)
-	}
-	w.durable = cp.Size
-	if err := w.recoverStaged(ctx); err != nil {
-		return nil, err
-	}
-	if err := w.repairEdge(ctx); err != nil {
+	if err := w.load(ctx); err != nil {
 		return nil, err
 	}
 	ids := cfg.IDIndex
@@ -238,14 +226,14 @@ func readCheckpoint(ctx context.Context, s Storage, v note.Verifier) (tiles.Chec
 	}
 	n, err := note.Open(data, note.VerifierList(v))
 	if err != nil {
-		return tiles.Checkpoint{}, nil, fmt.Errorf("%s/%s does not verify under the log's key %s: %w", PublicDir, CheckpointPath, v.Name(), err)
+		return tiles.Checkpoint{}, nil, corrupt(fmt.Errorf("%s/%s does not verify under the log's key %s: %w", PublicDir, CheckpointPath, v.Name(), err))
 	}
 	cp, _, err := tiles.ParseCheckpoint([]byte(n.Text))
 	if err != nil {
-		return tiles.Checkpoint{}, nil, fmt.Errorf("%s/%s: %w", PublicDir, CheckpointPath, err)
+		return tiles.Checkpoint{}, nil, corrupt(fmt.Errorf("%s/%s: %w", PublicDir, CheckpointPath, err))
 	}
 	if cp.Origin != v.Name() {
-		return tiles.Checkpoint{}, nil, fmt.Errorf("checkpoint origin %q is not the log's %q", cp.Origin, v.Name())
+		return tiles.Checkpoint{}, nil, corrupt(fmt.Errorf("checkpoint origin %q is not the log's %q", cp.Origin, v.Name()))
 	}
 	return cp, data, nil
 }
@@ -332,8 +320,12 @@ func (w *Writer) closeDedup() error {
 func (w *Writer) fail(err error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.failed == nil {
-		w.failed = fmt.Errorf("the writer stopped after an error; reopen the log to recover: %w", err)
+	if w.failed == nil || Permanent(err) && !Permanent(w.failed) {
+		if Permanent(err) {
+			w.failed = fmt.Errorf("the writer stopped: evidence that the log's files were changed; look before writing more: %w", err)
+		} else {
+			w.failed = fmt.Errorf("the writer stopped after an error (transient; Recover or a reopen resumes): %w", err)
+		}
 	}
 	return err
 }

@@ -167,6 +167,10 @@ func (s *Spool) unit(u, n, bits int) ([][]byte, error) {
 	return groupRecords([][]byte{recs}, bits, uint32(u*count), count, false)
 }
 
+// Drop releases the spool and its records, unpublished (Publish reads
+// them from the bundles next time).
+func (s *Spool) Drop() { s.close() }
+
 // close releases the spool's files.
 func (s *Spool) close() {
 	s.mu.Lock()
