@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -56,14 +57,23 @@ func (s *Server) Run() {
 	go s.watchTokens()
 	jobs := make(chan *job, 1)
 	published := make(chan struct{})
+	var publishing sync.WaitGroup // jobs sent and not yet published or failed
 	go func() {
 		defer close(published)
 		for j := range jobs {
 			s.publish(j)
+			publishing.Done()
 		}
 	}()
 	lastIndex := time.Now()
 	for {
+		if s.writerFailed() {
+			publishing.Wait() // every prepared batch has failed too
+			if !s.heal() {
+				s.refuseUntilStop()
+				break
+			}
+		}
 		if time.Since(lastIndex) >= s.cfg.IndexEvery {
 			s.publishIndex()
 			lastIndex = time.Now()
@@ -71,6 +81,9 @@ func (s *Server) Run() {
 		first, ok := s.next()
 		if !ok {
 			break
+		}
+		if first == nil {
+			continue // woken by a failure: heal first
 		}
 		batch := []*pending{first}
 		timer := time.NewTimer(s.cfg.Interval)
@@ -98,6 +111,7 @@ func (s *Server) Run() {
 			s.fail(err, batch)
 			continue
 		}
+		publishing.Add(1)
 		jobs <- &job{b, batch, time.Now()}
 	}
 	close(jobs)
@@ -116,11 +130,14 @@ func (s *Server) publishIndex() {
 	}
 }
 
-// next returns the next request, or false once closing and drained.
+// next returns the next request, or false once closing and drained; nil
+// and true when a writer failure wakes it.
 func (s *Server) next() (*pending, bool) {
 	select {
 	case p := <-s.queue:
 		return p, true
+	case <-s.wake:
+		return nil, true
 	case <-s.stop:
 		s.submitting.Wait() // no request can join the queue after this
 		select {
@@ -182,17 +199,115 @@ func (s *Server) publish(j *job) {
 		"size", s.w.Size(), "ms", time.Since(j.closed).Milliseconds())
 }
 
-// fail stops the server for writes after a writer error: the writer
-// itself refuses more work until the log is reopened.
+// fail answers a batch the writer could not publish with 503 and stops
+// taking writes: a transient failure until heal brings the writer back,
+// a permanent one (evidence of corruption) until an operator restarts.
 func (s *Server) fail(err error, reqs []*pending) {
+	_, permanent := s.w.Failure()
 	s.mu.Lock()
 	if s.failed == nil {
 		s.failed = err
+		s.permanent = permanent
 	}
 	s.mu.Unlock()
 	s.metrics.add("citylog_errors_total", 1)
-	s.log.Error("writer failed; refusing writes until restart", "err", err)
+	if permanent {
+		s.log.Error("writer stopped: evidence of corruption; refusing writes until an operator looks and restarts", "err", err)
+	} else {
+		s.log.Warn("batch failed; writes refused while the writer recovers", "err", err)
+	}
 	for _, p := range reqs {
+		p.reply <- reply{err: err}
+	}
+	select {
+	case s.wake <- struct{}{}: // the pooling loop may be waiting for a request that will not come
+	default:
+	}
+}
+
+// writerFailed reports whether writes stopped after a writer error.
+func (s *Server) writerFailed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed != nil
+}
+
+// Recovery backoff: the first retry soon, for a condition that clears in
+// a moment, then less and less often, up to maxBackoff.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// heal answers the requests queued when the writer failed with 503, then
+// runs the writer's recovery with backoff until it succeeds (true), the
+// failure turns out permanent or the server closes (false). Submissions
+// are refused meanwhile.
+func (s *Server) heal() bool {
+	s.answerQueued()
+	s.metrics.set("citylog_writer_degraded", 1)
+	defer s.metrics.set("citylog_writer_degraded", 0)
+	for wait := minBackoff; ; wait = min(2*wait, maxBackoff) {
+		if _, permanent := s.w.Failure(); permanent {
+			return false
+		}
+		err := s.w.Recover(context.Background())
+		if err == nil {
+			s.mu.Lock()
+			cause := s.failed
+			s.failed = nil
+			s.mu.Unlock()
+			s.metrics.add("citylog_writer_recoveries_total", 1)
+			s.metrics.set("citylog_log_size", float64(s.w.Size()))
+			s.log.Info("writer recovered; taking writes again", "after", cause.Error(), "size", s.w.Size())
+			return true
+		}
+		s.mu.Lock()
+		s.failed = err
+		s.permanent = log.Permanent(err)
+		s.mu.Unlock()
+		if log.Permanent(err) {
+			s.log.Error("recovery found evidence of corruption; refusing writes until an operator looks and restarts", "err", err)
+			return false
+		}
+		s.log.Warn("recovery failed; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-s.stop:
+			return false
+		case <-time.After(wait):
+		}
+	}
+}
+
+// answerQueued answers every queued request with the writer's failure.
+func (s *Server) answerQueued() {
+	s.mu.Lock()
+	err := s.failed
+	s.mu.Unlock()
+	for {
+		select {
+		case p := <-s.queue:
+			p.reply <- reply{err: err}
+		default:
+			return
+		}
+	}
+}
+
+// refuseUntilStop answers whatever is still queued after a permanent
+// failure, until the server closes.
+func (s *Server) refuseUntilStop() {
+	for {
+		p, ok := s.next()
+		if !ok {
+			return
+		}
+		if p == nil {
+			continue
+		}
+		s.mu.Lock()
+		err := s.failed
+		s.mu.Unlock()
 		p.reply <- reply{err: err}
 	}
 }

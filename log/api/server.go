@@ -49,9 +49,11 @@ type Server struct {
 	mu         sync.Mutex
 	submitting sync.WaitGroup // submits between their check and the queue
 	closing    bool
-	failed     error
+	failed     error         // writes are refused: the writer failed (and is recovering, unless permanent)
+	permanent  bool          // failed is evidence of corruption: no recovery
 	done       chan struct{} // closed when the pool has stopped
 	stop       chan struct{}
+	wake       chan struct{} // a writer failure wakes the pooling loop to heal
 }
 
 // New returns a server over an open writer; call Run to start pooling.
@@ -69,7 +71,7 @@ func New(w *log.Writer, cfg Config) *Server {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s := &Server{w: w, cfg: cfg, log: cfg.Logger, queue: make(chan *pending, cfg.MaxBatch),
-		metrics: newMetrics(), done: make(chan struct{}), stop: make(chan struct{})}
+		metrics: newMetrics(), done: make(chan struct{}), stop: make(chan struct{}), wake: make(chan struct{}, 1)}
 	m := s.metrics
 	m.describe("citylog_allocations_total", "counter", "Allocation requests answered, by result.")
 	m.describe("citylog_batches_total", "counter", "Batches published.")
@@ -78,7 +80,10 @@ func New(w *log.Writer, cfg Config) *Server {
 	m.describe("citylog_http_requests_total", "counter", "API requests by status code.")
 	m.describe("citylog_errors_total", "counter", "Writer errors.")
 	m.describe("citylog_log_size", "gauge", "Entries in the published log.")
+	m.describe("citylog_writer_degraded", "gauge", "1 while the writer recovers from a transient error and writes are refused.")
+	m.describe("citylog_writer_recoveries_total", "counter", "Times the writer recovered by itself from a transient error.")
 	m.set("citylog_log_size", float64(w.Size()))
+	m.set("citylog_writer_degraded", 0)
 	return s
 }
 
@@ -183,7 +188,7 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 	p := &pending{req: req, reply: make(chan reply, 1)}
 	if !s.submit(p) {
 		w.Header().Set("Retry-After", "5")
-		return fail(http.StatusServiceUnavailable, "unavailable", "the registry is shutting down or stopped after an error; retry later")
+		return fail(http.StatusServiceUnavailable, "unavailable", "the registry is shutting down or recovering from an error; retry later (resubmitting is safe)")
 	}
 	rep := <-p.reply // always answered: the pool never drops a submitted request
 	switch {
@@ -202,12 +207,14 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	failed, closing := s.failed, s.closing
+	failed, permanent, closing := s.failed, s.permanent, s.closing
 	s.mu.Unlock()
-	problem := ""
+	problem, recovering := "", false
 	switch {
+	case failed != nil && permanent:
+		problem = "writer stopped for good (an operator must look): " + failed.Error()
 	case failed != nil:
-		problem = "writer stopped: " + failed.Error()
+		problem, recovering = "writer recovering from a transient error; writes refused meanwhile: "+failed.Error(), true
 	case closing:
 		problem = "shutting down"
 	}
@@ -232,8 +239,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if problem != "" {
+		status := "unhealthy"
+		if recovering {
+			status = "degraded"
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "detail": problem})
+		json.NewEncoder(w).Encode(map[string]any{"status": status, "detail": problem})
 		return
 	}
 	if degraded != "" {
