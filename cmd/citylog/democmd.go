@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/tokens"
@@ -54,7 +53,9 @@ to run again: the sample's cities then all keep their codes.`,
 				fmt.Fprintf(e.stdout, "demo token: %s\nnext: go run ./cmd/citylog serve --dir %s\n", token, dir)
 				return nil
 			}
-			return serve(cmd.Context(), e, dir, listen, 500*time.Millisecond, 4096, func(addr string) {
+			o := defaultServeOptions()
+			o.listen = listen
+			return serve(cmd.Context(), e, dir, o, func(addr string) {
 				if asJSON {
 					demo("http://" + addr)
 					return

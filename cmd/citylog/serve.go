@@ -16,10 +16,24 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// serveOptions are serve's flags.
+type serveOptions struct {
+	listen        string
+	interval      time.Duration
+	maxBatch      int
+	limits        api.Limits
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+}
+
+func defaultServeOptions() serveOptions {
+	return serveOptions{listen: "127.0.0.1:8080", interval: 500 * time.Millisecond, maxBatch: 4096,
+		headerTimeout: 5 * time.Second, idleTimeout: 30 * time.Second}
+}
+
 func serveCmd(e *env) *cobra.Command {
-	var dir, listen string
-	var interval time.Duration
-	var maxBatch int
+	var dir string
+	o := defaultServeOptions()
 	cmd := &cobra.Command{
 		Use:   "serve --dir DIR [--listen ADDR]",
 		Short: "Serve the allocation API and the log's public tree over HTTP",
@@ -29,25 +43,41 @@ code and an offline receipt once the checkpoint is durably published; every
 other path serves DIR/public as a static host would, so the server's URL is a
 log source for cityverify. /healthz and /metrics (Prometheus) are for
 operators. SIGTERM stops it gracefully: requests already received are
-published and answered.`,
+published and answered.
+
+It is meant to face the public: connections are capped in total
+(--max-conns, by default the descriptor limit less a reserve for the
+writer's files) and per remote address (--max-conns-per-addr), and cut when
+a client is slow to send its headers (--header-timeout 5s) or idle between
+requests (--idle-timeout 30s). Connections over a cap are closed at once;
+the writer never runs out of descriptors for them. A transient writer error
+(full disk, descriptor shortage, I/O error) fails the batch in flight with
+503 and the server recovers by itself once the condition clears. Behind a
+reverse proxy, see docs/OPERATIONS.md.`,
 		Example: `  citylog serve --dir reg
   citylog serve --dir reg --listen :8080 --interval 200ms
   curl -H "Authorization: Bearer $TOKEN" -d '{"country":"FR","subdivision":"IDF","name":"Paris","ids":["unlocode:FRPAR"]}' localhost:8080/api/v1/allocate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), e, dir, listen, interval, maxBatch, nil)
+			return serve(cmd.Context(), e, dir, o, nil)
 		},
 	}
 	dirFlag(cmd, &dir)
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().DurationVar(&interval, "interval", 500*time.Millisecond, "longest a request waits for its batch to close")
-	cmd.Flags().IntVar(&maxBatch, "max-batch", 4096, "most requests in one batch")
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", o.listen, "address to listen on")
+	f.DurationVar(&o.interval, "interval", o.interval, "longest a request waits for its batch to close")
+	f.IntVar(&o.maxBatch, "max-batch", o.maxBatch, "most requests in one batch")
+	f.IntVar(&o.limits.Max, "max-conns", 0, fmt.Sprintf("most connections held at once (default %d here: the descriptor limit less the writer's reserve)", api.DefaultMaxConns()))
+	f.IntVar(&o.limits.PerAddr, "max-conns-per-addr", 0, "most connections one remote address may hold (default max-conns/8, at least 8)")
+	f.DurationVar(&o.headerTimeout, "header-timeout", o.headerTimeout, "time a client has to send a request's headers")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", o.idleTimeout, "how long an idle keep-alive connection is kept")
 	return cmd
 }
 
 // serve runs the server until ctx ends; ready, if set, gets the bound
 // address.
-func serve(ctx context.Context, e *env, dir, listen string, interval time.Duration, maxBatch int, ready func(addr string)) error {
+func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(addr string)) error {
+	listen, interval, maxBatch := o.listen, o.interval, o.maxBatch
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	w, err := log.Open(ctx, log.Config{Dir: dir})
 	if err != nil {
@@ -67,14 +97,17 @@ func serve(ctx context.Context, e *env, dir, listen string, interval time.Durati
 		w.Close()
 		return &cliError{code: exitFailure, err: fmt.Errorf("couldn't listen on %s: %w", listen, err), hint: "another program may use this address: pick another with --listen"}
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	logger.Info("serving", "addr", ln.Addr().String(), "origin", w.Origin(), "size", w.Size(), "interval", interval.String())
+	limited := api.Listen(ln, o.limits, logger)
+	lim := limited.Limits()
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: o.headerTimeout, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: o.idleTimeout, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	logger.Info("serving", "addr", ln.Addr().String(), "origin", w.Origin(), "size", w.Size(), "interval", interval.String(),
+		"max_conns", lim.Max, "max_conns_per_addr", lim.PerAddr, "header_timeout", o.headerTimeout.String(), "idle_timeout", o.idleTimeout.String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
