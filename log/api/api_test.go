@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -409,5 +410,98 @@ func TestTokensFileDamagedWhileServing(t *testing.T) {
 	}
 	if !strings.Contains(ts.logged.String(), "tokens file unreadable") {
 		t.Error("the damaged tokens file was not logged")
+	}
+}
+
+// TestReadPathStaysInPublic: nothing outside the public tree is served,
+// whatever links lie in it: a link to the state directory, or to the
+// signing key, is 404, as are dot-files and directories.
+func TestReadPathStaysInPublic(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	pub := filepath.Join(ts.dir, log.PublicDir)
+	state := filepath.Join(ts.dir, log.StateDir)
+	os.Symlink(state, filepath.Join(pub, "state"))
+	os.Symlink(filepath.Join(state, "key"), filepath.Join(pub, "key"))
+	os.Symlink("../state/key", filepath.Join(pub, "relkey"))
+	os.Symlink("checkpoint", filepath.Join(pub, "inside")) // even a link inside the tree
+	os.WriteFile(filepath.Join(pub, ".hidden"), []byte("x"), 0o644)
+	for _, p := range []string{"/state/key", "/state/tokens.json", "/key", "/relkey", "/inside", "/.hidden", "/tile", "/state", "/../state/key", "/%2e%2e/state/key"} {
+		resp, err := http.Get(ts.url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || strings.Contains(string(b), "PRIVATE+KEY") {
+			t.Errorf("GET %s: %d %q, want 404", p, resp.StatusCode, b)
+		}
+	}
+	if resp, _ := http.Get(ts.url + "/checkpoint"); resp.StatusCode != 200 {
+		t.Errorf("the checkpoint itself: %d", resp.StatusCode)
+	}
+}
+
+// TestCORS: a cross-origin reader's preflight on the public tree is
+// answered; the write API keeps no CORS.
+func TestCORS(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	req, _ := http.NewRequest("OPTIONS", ts.url+"/tile/0/000", nil)
+	req.Header.Set("Origin", "https://site.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "if-none-match")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") ||
+		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "If-None-Match") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, h)
+	}
+	req, _ = http.NewRequest("OPTIONS", ts.url+"/api/v1/allocate", nil)
+	req.Header.Set("Origin", "https://site.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 204 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("the write API answered a preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = http.Get(ts.url + "/checkpoint")
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Errorf("GET: %v", resp.Header)
+	}
+}
+
+// TestHealthzWritesNothing: /healthz creates no file and shows no path of
+// the file system, also when it reports a problem.
+func TestHealthzWritesNothing(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	count := func() int {
+		n := 0
+		filepath.WalkDir(ts.dir, func(string, fs.DirEntry, error) error { n++; return nil })
+		return n
+	}
+	before := count()
+	for range 50 {
+		resp, _ := http.Get(ts.url + "/healthz")
+		resp.Body.Close()
+	}
+	if after := count(); after != before {
+		t.Errorf("50 health checks left %d files, had %d", after, before)
+	}
+	os.WriteFile(filepath.Join(ts.dir, log.StateDir, "tokens.json"), []byte("garbage"), 0o600)
+	time.Sleep(1100 * time.Millisecond)
+	resp, _ := http.Get(ts.url + "/healthz")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(b), ts.dir) || !strings.Contains(string(b), "degraded") {
+		t.Errorf("healthz shows a path: %s", b)
 	}
 }

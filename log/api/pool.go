@@ -322,6 +322,9 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	<-s.done
+	if s.public != nil {
+		s.public.Close()
+	}
 }
 
 // watchTokens looks at the tokens file every second until the server

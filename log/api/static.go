@@ -15,13 +15,31 @@ import (
 // with the headers tlog-tiles clients and CDNs rely on: full tiles and
 // bundles are immutable for a year, the checkpoint and everything mutable
 // must be revalidated, partial tiles are cached briefly.
+//
+// Files are opened through an os.Root of the public tree: no path, and no
+// symbolic link, leads out of it (a stray link to ../state must not serve
+// the signing key); links, dot-files and anything but a regular file are
+// 404. Reads are open to every origin (CORS), preflights included: the
+// log is public, and the site and third-party pages read it across
+// origins.
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		// A CORS preflight: what a cross-origin reader may send.
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since, Range, Cache-Control")
+		h.Set("Access-Control-Max-Age", "86400")
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+		h.Set("Allow", "GET, HEAD, OPTIONS")
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed", "the public tree is read-only: use GET or HEAD")
 		return
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "ETag, Content-Length, Last-Modified")
 	p := strings.TrimPrefix(r.URL.Path, "/")
 	if p == "" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -32,18 +50,12 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := os.Open(filepath.Join(s.cfg.PublicDir, filepath.FromSlash(p)))
+	f, st, err := s.openPublic(p)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		http.NotFound(w, r) // no directory listings
-		return
-	}
-	h := w.Header()
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
 	h.Set("X-Content-Type-Options", "nosniff")
 	switch t, err := tiles.ParsePath(p); {
@@ -58,6 +70,29 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-cache")
 	}
 	http.ServeContent(w, r, "", st.ModTime(), f)
+}
+
+// openPublic opens the regular file at p (slash-separated) of the public
+// tree: never a directory (no listings), never a symbolic link, never
+// outside the tree.
+func (s *Server) openPublic(p string) (*os.File, fs.FileInfo, error) {
+	if s.public == nil {
+		return nil, nil, fs.ErrNotExist
+	}
+	name := filepath.FromSlash(p)
+	if st, err := s.public.Lstat(name); err != nil || !st.Mode().IsRegular() {
+		return nil, nil, fs.ErrNotExist
+	}
+	f, err := s.public.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fs.ErrNotExist
+	}
+	return f, st, nil
 }
 
 // hiddenSegment reports a path segment starting with a dot: temporary
