@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,6 +97,9 @@ func TestOracleSumdbTlog(t *testing.T) {
 			t.Errorf("unexpected file %s: %v", rel, err)
 			return nil
 		}
+		if !tile.Full() && !slices.Contains(tiles.EdgeTiles(size), tile) {
+			t.Errorf("%s: a partial that a full tile replaced was not collected", rel)
+		}
 		if tile.Level == tiles.EntriesLevel {
 			return nil
 		}
@@ -121,8 +125,19 @@ func TestOracleSumdbTlog(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pub, "tile/2/000.p/1")); err != nil {
 		t.Errorf("level-2 tile missing: %v", err)
 	}
-	if checked < 270 {
-		t.Errorf("checked only %d hash tiles", checked)
+	// Every full hash tile, and the partials at the right edge: the
+	// partials of earlier sizes are gone.
+	want := 0
+	for n := size / tiles.Width; n > 0; n /= tiles.Width {
+		want += int(n)
+	}
+	for _, et := range tiles.EdgeTiles(size) {
+		if et.Level != tiles.EntriesLevel {
+			want++
+		}
+	}
+	if checked != want || want < 260 {
+		t.Errorf("checked %d hash tiles, want %d", checked, want)
 	}
 	root, err := tiles.RootHash(context.Background(), storageReader{mustStore(t, pub)}, size)
 	if err != nil || root != tiles.Hash(wantRoot) {

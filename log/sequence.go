@@ -345,7 +345,32 @@ func (w *Writer) publish(ctx context.Context, b *batch) error {
 		}
 		b.checkpoint = cosigned
 	}
-	return publishCheckpoint(ctx, w.store, b.checkpoint, b.edge)
+	if err := publishCheckpoint(ctx, w.store, b.checkpoint, b.edge); err != nil {
+		return err
+	}
+	w.collectPartials(ctx, b.files)
+	return nil
+}
+
+// collectPartials removes the partial tiles and bundles that the full ones
+// of a published batch replace: tlog-tiles lets a log delete them once
+// the full tile exists, and a reader missing one uses the first hashes of
+// the full tile. Without it, a batch every few milliseconds leaves most of
+// the tree's files partial (2,083 of 2,509 tile files, about three times
+// the entry data, in one measured run). It runs after the checkpoint is
+// published: a reader of the previous checkpoint finds the full tile. A
+// failure leaves only disk space behind.
+func (w *Writer) collectPartials(ctx context.Context, files []file) {
+	var full []string
+	for _, f := range files {
+		if f.tile.Full() {
+			full = append(full, f.tile.Path()+".p")
+		}
+	}
+	parallel.Each(ctx, len(full), w.workers, func(ctx context.Context, i int) error {
+		w.store.RemoveAll(ctx, full[i])
+		return nil
+	})
 }
 
 // publishCheckpoint writes the edge file, then the checkpoint, both

@@ -22,6 +22,7 @@ import (
 	"fmt"
 
 	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/source"
 )
 
 // Storage is where the public tree lives: a directory, or a bucket. Paths
@@ -47,20 +48,22 @@ type Storage interface {
 	// as a shard of an identifier index of another width; a missing file
 	// is not an error. The removal need not be durable.
 	RemoveFile(ctx context.Context, path string) error
+	// RemoveAll removes every file under the directory dir (a prefix, on
+	// object storage) and dir itself: the partial tiles a full tile has
+	// replaced. A missing dir is not an error; the removal need not be
+	// durable.
+	RemoveAll(ctx context.Context, dir string) error
 	// Sync makes every CreateFile that returned before it durable.
 	Sync(ctx context.Context) error
 }
 
-// readBundle reads and splits entry bundle index of a log of size leaves.
+// readBundle reads and splits entry bundle index of a log of size
+// leaves; a partial bundle that was collected is read from the full one.
 func readBundle(ctx context.Context, s Storage, index, size uint64) ([][]byte, error) {
 	bt := tiles.Bundle(index, size)
-	data, err := s.ReadFile(ctx, bt.Path())
+	entries, err := source.FetchBundle(ctx, source.Func{Name: "the log's storage", Read: s.ReadFile}, bt)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-	}
-	entries, err := tiles.ParseBundle(data, bt.Width)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bt.Path(), err)
 	}
 	return entries, nil
 }

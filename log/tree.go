@@ -26,13 +26,23 @@ type file struct {
 	data []byte
 }
 
-// storageReader reads tiles from a Storage.
+// storageReader reads tiles from a Storage. A partial tile that was
+// collected once its full tile existed (see collectPartials) is read as
+// the first hashes of the full tile, as every reader of a tlog-tiles log
+// must.
 type storageReader struct{ s Storage }
 
 func (r storageReader) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
 	out := make([][]byte, len(ts))
 	for i, t := range ts {
 		b, err := r.s.ReadFile(ctx, t.Path())
+		if errors.Is(err, fs.ErrNotExist) && !t.Full() {
+			full := t
+			full.Width = tiles.Width
+			if fb, ferr := r.s.ReadFile(ctx, full.Path()); ferr == nil && len(fb) == tiles.Width*tiles.HashSize {
+				b, err = fb[:t.Width*tiles.HashSize], nil
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read %s: %w", t.Path(), err)
 		}

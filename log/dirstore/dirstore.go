@@ -124,6 +124,19 @@ func (s *Store) RemoveFile(_ context.Context, p string) error {
 	return nil
 }
 
+// RemoveAll removes the directory p and everything under it; a missing
+// directory is not an error.
+func (s *Store) RemoveAll(_ context.Context, p string) error {
+	full, err := s.path(p)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(full); err != nil {
+		return fmt.Errorf("couldn't remove %s: %w", p, err)
+	}
+	return nil
+}
+
 // Sync makes every file created or put so far durable (on Linux, one
 // syncfs(2) for the whole file system).
 func (s *Store) Sync(context.Context) error {

@@ -40,6 +40,7 @@ import (
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/source"
 )
 
 // Store is the part of the log's storage the index is written to (the
@@ -457,13 +458,11 @@ func (p *Publisher) readIDs(ctx context.Context, from, to uint64, sp *Spool) err
 	return parallel.Each(ctx, int((to+tiles.Width-1)/tiles.Width-first), workers, func(ctx context.Context, k int) error {
 		bi := first + uint64(k)
 		bt := tiles.Bundle(bi, to)
-		data, err := p.store.ReadFile(ctx, bt.Path())
+		// A partial bundle of an older size may have been collected: read
+		// it from the full one, as any reader does.
+		entries, err := source.FetchBundle(ctx, source.Func{Name: "the log's storage", Read: p.store.ReadFile}, bt)
 		if err != nil {
 			return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-		}
-		entries, err := tiles.ParseBundle(data, bt.Width)
-		if err != nil {
-			return fmt.Errorf("%s: %w", bt.Path(), err)
 		}
 		var records []byte
 		for i, raw := range entries {

@@ -112,6 +112,17 @@ func (d Dir) Fetch(_ context.Context, path string) ([]byte, error) {
 
 func (d Dir) String() string { return string(d) }
 
+// Func is a Source made of a read function, such as a writer's storage
+// (whose reads are fs.ErrNotExist for missing files, as ErrNotFound is):
+// the writer reads its own log with the readers' partial-tile fallback.
+type Func struct {
+	Name string
+	Read func(ctx context.Context, path string) ([]byte, error)
+}
+
+func (f Func) Fetch(ctx context.Context, path string) ([]byte, error) { return f.Read(ctx, path) }
+func (f Func) String() string                                         { return f.Name }
+
 // Tiles reads hash tiles from a Source for tiles' proof builders. A
 // partial tile the source no longer has is read from the full tile that
 // replaced it (tlog-tiles allows logs to delete partials), keeping the
