@@ -156,9 +156,19 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 		w.workers = 4
 	}
 	if w.store == nil {
-		if w.store, err = dirstore.New(filepath.Join(cfg.Dir, PublicDir)); err != nil {
+		ds, err := dirstore.New(filepath.Join(cfg.Dir, PublicDir))
+		if err != nil {
 			return nil, err
 		}
+		// Temporary files a crash left behind: only disk space, but a
+		// full disk is what the writer must survive.
+		if _, err := ds.RemoveTemps(); err != nil {
+			return nil, fmt.Errorf("couldn't clear temporary files: %w", err)
+		}
+		w.store = ds
+	}
+	if _, err := durable.RemoveTemps(state); err != nil {
+		return nil, fmt.Errorf("couldn't clear temporary files: %w", err)
 	}
 	if w.signer, w.verifier, err = readKeys(state); err != nil {
 		return nil, err

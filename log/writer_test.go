@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -247,5 +248,42 @@ func TestInitWithKey(t *testing.T) {
 		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
 			t.Errorf("InitWithKey(%q) wrote %d files", bad, len(entries))
 		}
+	}
+}
+
+// TestOpenRemovesTemporaryFiles: temporary files a crash left in the
+// public tree's root, its index directories and the state are removed at
+// start; everything else stays.
+func TestOpenRemovesTemporaryFiles(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	mustAllocate(t, w, genRequests(0, 10))
+	if err := w.Finish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pub, state := filepath.Join(dir, PublicDir), filepath.Join(dir, StateDir)
+	temps := []string{
+		filepath.Join(pub, ".checkpoint.tmp-123"),
+		filepath.Join(pub, ".checkpoint.edge.tmp-9"),
+		filepath.Join(pub, "index/ids/4/.tmp-77"),
+		filepath.Join(state, ".ids.idx.tmp-5"),
+		filepath.Join(state, ".scratch-3"),
+	}
+	for _, p := range temps {
+		if err := os.WriteFile(p, []byte("left by a crash"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := filepath.Join(pub, "keep.txt")
+	os.WriteFile(keep, []byte("x"), 0o644)
+	w = openLog(t, dir)
+	defer w.Close()
+	for _, p := range temps {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s survived an open: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("a file of the tree was removed: %v", err)
 	}
 }

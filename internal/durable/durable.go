@@ -22,6 +22,11 @@
 // Build with the tag citylog_portable to use the code of the other
 // platforms on Linux: the tests run both.
 //
+// BUG(durable): outside Linux, a crash while a Batch creates a file can
+// leave its temporary file (.tmp-*) in that file's directory; RemoveTemps
+// clears the directories it is given, and static hosts never serve
+// dot-files of ours.
+//
 // BUG(durable): on Windows a rename fails while another process holds the
 // target open without FILE_SHARE_DELETE (Go's own os.Open does not grant
 // it); WriteFile retries for a short while and then reports the error.
@@ -33,6 +38,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -247,6 +253,36 @@ func Lock(path string) (unlock func() error, err error) {
 	}
 	writePID(f)
 	return f.Close, nil // closing the descriptor releases the lock
+}
+
+// IsTemp reports whether name is one of the temporary files this package
+// creates (and a crash may leave behind): ".<name>.tmp-*", ".tmp-*" or
+// ".scratch-*".
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && (strings.Contains(name, ".tmp-") || strings.HasPrefix(name, ".scratch-"))
+}
+
+// RemoveTemps removes the temporary files a crash left in dir (not below
+// it) and returns how many it removed. Call it only where no write is in
+// progress: at start, under the writer's lock.
+func RemoveTemps(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Type().IsRegular() && IsTemp(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Scratch returns a new file in dir for data that must not outlive the

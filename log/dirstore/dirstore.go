@@ -124,6 +124,30 @@ func (s *Store) RemoveFile(_ context.Context, p string) error {
 	return nil
 }
 
+// RemoveTemps removes the temporary files a crash left where the store
+// writes replaced files (the root, with the checkpoint, and the index
+// directories below index/); it returns how many. Call it at start, under
+// the writer's lock. (On Linux, tiles and bundles never have temporary
+// files: they are unnamed until complete.)
+func (s *Store) RemoveTemps() (int, error) {
+	n, err := durable.RemoveTemps(s.root)
+	if err != nil {
+		return n, err
+	}
+	err = filepath.WalkDir(filepath.Join(s.root, "index"), func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		k, err := durable.RemoveTemps(path)
+		n += k
+		return err
+	})
+	return n, err
+}
+
 // RemoveAll removes the directory p and everything under it; a missing
 // directory is not an error.
 func (s *Store) RemoveAll(_ context.Context, p string) error {
