@@ -17,9 +17,9 @@ import (
 	"time"
 )
 
-// startServe starts a real citylog serve on 127.0.0.1 under a descriptor
-// limit of nofile (a shell's ulimit), and returns its address, a token,
-// and what it logged so far (read with the returned function).
+// startServe makes a log and starts a real citylog serve on it on
+// 127.0.0.1 under a descriptor limit of nofile (a shell's ulimit), and
+// returns its address, a token, and what it logged so far.
 func startServe(t *testing.T, nofile int, args ...string) (addr, token string, logged func() string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "reg")
@@ -31,6 +31,17 @@ func startServe(t *testing.T, nofile int, args ...string) (addr, token string, l
 		t.Fatal(err)
 	}
 	token = strings.TrimSpace(string(out))
+	addr, logged = startServeLimited(t, dir, nofile, args...)
+	return addr, token, logged
+}
+
+// startServeIn starts a real citylog serve on the log at dir.
+func startServeIn(t *testing.T, dir string) (addr string, logged func() string) {
+	return startServeLimited(t, dir, 4096)
+}
+
+func startServeLimited(t *testing.T, dir string, nofile int, args ...string) (addr string, logged func() string) {
+	t.Helper()
 	serve := append([]string{"serve", "--dir", dir, "--listen", "127.0.0.1:0", "--interval", "5ms"}, args...)
 	cmd := citylogCmd(serve...)
 	// exec through sh to lower the descriptor limit of the server alone.
@@ -64,7 +75,7 @@ func startServe(t *testing.T, nofile int, args ...string) (addr, token string, l
 	if addr == "" {
 		t.Fatalf("serve did not start:\n%s", all.String())
 	}
-	return addr, token, func() string { mu.Lock(); defer mu.Unlock(); return all.String() }
+	return addr, func() string { mu.Lock(); defer mu.Unlock(); return all.String() }
 }
 
 // TestServeSurvivesConnectionFlood: a server whose descriptor limit is
