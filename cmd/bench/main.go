@@ -51,6 +51,7 @@ func main() {
 	serveClients := flag.Int("serve", 0, "instead of the import benchmark: drive citylog serve with this many concurrent clients")
 	duration := flag.Duration("duration", 10*time.Second, "with -serve: how long to drive the server")
 	interval := flag.Duration("interval", 10*time.Millisecond, "with -serve: the server's batch interval")
+	flood := flag.Int("flood", 0, "with -serve: also hold this many slow connections from 127.0.0.1 (headers a byte at a time, reconnecting), the clients dialing from 127.0.0.2")
 	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
 	grow := flag.Bool("grow", false, "instead of the import benchmark: import -n new requests into a kept log of at least -base entries (it grows by -n each run)")
 	base := flag.Int("base", 10_000_000, "with -grow: entries in the kept log the first time")
@@ -77,7 +78,7 @@ func main() {
 	case *auditN > 0:
 		err = benchAudit(*auditN, defaultWork("citylog-bench-audit"))
 	case *serveClients > 0:
-		err = benchServe(*serveClients, *duration, *interval, defaultWork(""))
+		err = benchServe(*serveClients, *flood, *duration, *interval, defaultWork(""))
 	case *grow:
 		err = benchGrow(*n, *base, defaultWork("citylog-bench-grow"), *cpuProfile)
 	case *verifyN > 0:

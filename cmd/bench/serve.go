@@ -20,8 +20,10 @@ import (
 
 // benchServe starts citylog serve on a fresh log and drives it with
 // clients concurrent allocation requests for d, reporting sustained
-// allocations/s, latency percentiles and the server's peak RSS.
-func benchServe(clients int, d, interval time.Duration, work string) error {
+// allocations/s, latency percentiles and the server's peak RSS. With
+// flood > 0, that many slow connections from 127.0.0.1 try to hold the
+// server's connections meanwhile, and the clients dial from 127.0.0.2.
+func benchServe(clients, flood int, d, interval time.Duration, work string) error {
 	bin, err := buildCommand("citylog", work)
 	if err != nil {
 		return err
@@ -50,6 +52,26 @@ func benchServe(clients int, d, interval time.Duration, work string) error {
 	start := time.Now()
 	measureFrom := start.Add(warm)
 	deadline := measureFrom.Add(d)
+	var floodConns int64
+	if flood > 0 {
+		clientAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+		var fmu sync.Mutex
+		var fwg sync.WaitGroup
+		for range flood {
+			fwg.Add(1)
+			go func() {
+				defer fwg.Done()
+				n := slowConnections(addr, deadline)
+				fmu.Lock()
+				floodConns += n
+				fmu.Unlock()
+			}()
+		}
+		defer func() {
+			fwg.Wait()
+			fmt.Printf("flood: %d slow connections from 127.0.0.1 made by %d goroutines\n", floodConns, flood)
+		}()
+	}
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -72,8 +94,12 @@ func benchServe(clients int, d, interval time.Duration, work string) error {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
-	fmt.Printf("citylog serve, %d clients, interval %v, %v: %d allocations, %.0f/s sustained, latency p50 %v p99 %v max %v, errors %d, server peak RSS %.1f MiB\n",
-		clients, interval, d, len(lat), float64(len(lat))/elapsed.Seconds(), pct(.5).Round(time.Millisecond), pct(.99).Round(time.Millisecond),
+	floodNote := ""
+	if flood > 0 {
+		floodNote = fmt.Sprintf(", flood of %d slow connections", flood)
+	}
+	fmt.Printf("citylog serve, %d clients%s, interval %v, %v: %d allocations, %.0f/s sustained, latency p50 %v p99 %v max %v, errors %d, server peak RSS %.1f MiB\n",
+		clients, floodNote, interval, d, len(lat), float64(len(lat))/elapsed.Seconds(), pct(.5).Round(time.Millisecond), pct(.99).Round(time.Millisecond),
 		lat[len(lat)-1].Round(time.Millisecond), errs, rss)
 	return nil
 }
@@ -192,8 +218,15 @@ type httpConn struct {
 	r *bufio.Reader
 }
 
+// clientAddr, if set, is the local address the clients dial from.
+var clientAddr *net.TCPAddr
+
 func dialHTTP(addr string) (*httpConn, error) {
-	c, err := net.Dial("tcp", addr)
+	d := net.Dialer{}
+	if clientAddr != nil {
+		d.LocalAddr = clientAddr
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -262,4 +295,32 @@ func (c *httpConn) roundTrip(req []byte) (int, error) {
 		return status, err
 	}
 	return 0, fmt.Errorf("response has neither Content-Length nor chunked encoding")
+}
+
+// slowConnections holds one slow connection after another to addr from
+// 127.0.0.1 until deadline: the headers of a request a byte every 100 ms,
+// reconnecting as soon as the server drops it. It returns how many it
+// made.
+func slowConnections(addr string, deadline time.Time) int64 {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
+	var n int64
+	for time.Now().Before(deadline) {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		n++
+		for _, b := range []byte("POST /api/v1/allocate HTTP/1.1\r\nHost: x\r\n") {
+			if !time.Now().Before(deadline) {
+				break
+			}
+			if _, err := c.Write([]byte{b}); err != nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		c.Close()
+	}
+	return n
 }
