@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/store"
 )
 
 // ErrCorrupt marks evidence that the log's files are not what the writer
@@ -25,7 +25,7 @@ func corrupt(err error) error { return fmt.Errorf("%w: %w", ErrCorrupt, err) }
 // flight fails, and Recover brings the writer back once the condition
 // clears.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrCorrupt) || errors.Is(err, dirstore.ErrImmutable)
+	return errors.Is(err, ErrCorrupt) || errors.Is(err, store.ErrImmutable) || errors.Is(err, store.ErrLostRace)
 }
 
 // Failure returns the error that stopped the writer, if one did, and

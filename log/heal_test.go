@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/tiles"
 )

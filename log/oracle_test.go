@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"

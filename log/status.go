@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/store/dirstore"
 )
 
 // Status describes a log as its published checkpoint shows it.

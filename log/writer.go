@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/citylog/citylog/internal/durable"
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/citylog/citylog/log"
-	"github.com/citylog/citylog/log/dirstore"
+	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/log/tokens"
 )
 

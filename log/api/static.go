@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/internal/store"
 )
 
 // serveStatic serves the public tree read-only, as a static host would,
@@ -58,17 +58,9 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
 	h.Set("X-Content-Type-Options", "nosniff")
-	switch t, err := tiles.ParsePath(p); {
-	case err == nil && t.Full():
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	case err == nil:
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set("Cache-Control", "public, max-age=10")
-	default:
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("Cache-Control", "no-cache")
-	}
+	contentType, cacheControl := store.Metadata(p)
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", cacheControl)
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }
 

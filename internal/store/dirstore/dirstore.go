@@ -15,11 +15,12 @@ import (
 	"path/filepath"
 
 	"github.com/citylog/citylog/internal/durable"
+	"github.com/citylog/citylog/internal/store"
 )
 
 // ErrImmutable reports an attempt to put different bytes at a path that
 // already holds a file that must never change.
-var ErrImmutable = errors.New("immutable file already exists with different bytes")
+var ErrImmutable = store.ErrImmutable
 
 // Store is a directory holding a log's public tree. It is safe for
 // concurrent use.
