@@ -1,6 +1,7 @@
 package log
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/citylog/citylog/internal/durable"
+	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -69,16 +71,25 @@ func CheckOrigin(origin string) error {
 // ErrNotInitialized means the directory holds no log.
 var ErrNotInitialized = errors.New("no citylog log here")
 
-// Init creates a new log in dir: public/ with a signed empty checkpoint,
-// and state/ with a fresh Ed25519 signing key. It returns the verifier
-// key, which is what users of the log need to trust it.
-func Init(dir, origin string) (vkey string, err error) {
+// GenerateKey returns a fresh Ed25519 note signing key named origin.
+func GenerateKey(origin string) (string, error) {
 	if err := CheckOrigin(origin); err != nil {
 		return "", err
 	}
 	skey, _, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
 		return "", fmt.Errorf("couldn't generate key for origin %q: %w", origin, err)
+	}
+	return skey, nil
+}
+
+// Init creates a new log in dir: public/ with a signed empty checkpoint,
+// and state/ with a fresh Ed25519 signing key. It returns the verifier
+// key, which is what users of the log need to trust it.
+func Init(dir, origin string) (vkey string, err error) {
+	skey, err := GenerateKey(origin)
+	if err != nil {
+		return "", err
 	}
 	return InitWithKey(dir, skey)
 }
@@ -87,46 +98,81 @@ func Init(dir, origin string) (vkey string, err error) {
 // note signing key, PRIVATE+KEY+<origin>+...): the origin is the key's
 // name. It returns the verifier key.
 func InitWithKey(dir, skey string) (vkey string, err error) {
-	signer, err := note.NewSigner(skey)
+	vkey, _, err = InitStore(context.Background(), dir, skey, nil)
+	return vkey, err
+}
+
+// InitStore makes dir a log directory for the signing key skey, whose
+// public tree is in store (nil: dir/public). If the store already holds a
+// log signed by this key (a writer's machine was lost, and a new one
+// takes over with the key and the bucket), the log is adopted as it is
+// and adopted is true; the next Open rebuilds the private state from it.
+// A store holding a checkpoint of another key or origin is refused.
+func InitStore(ctx context.Context, dir, skey string, store Storage) (vkey string, adopted bool, err error) {
+	signer, err := note.NewSigner(strings.TrimSpace(skey))
 	if err != nil {
-		return "", fmt.Errorf("not a note signing key: %w", err)
+		return "", false, fmt.Errorf("not a note signing key: %w", err)
 	}
-	origin := signer.Name()
+	if err := CheckOrigin(signer.Name()); err != nil {
+		return "", false, err
+	}
 	if vkey, err = verifierKeyOf(skey); err != nil {
-		return "", err
+		return "", false, err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return "", false, err
 	}
 	state := filepath.Join(dir, StateDir)
 	if _, err := os.Stat(filepath.Join(state, keyFile)); err == nil {
-		return "", fmt.Errorf("%s already holds a log (found %s)", dir, filepath.Join(state, keyFile))
+		return "", false, fmt.Errorf("%s already holds a log (found %s)", dir, filepath.Join(state, keyFile))
 	}
-	if err := os.MkdirAll(filepath.Join(dir, PublicDir), 0o755); err != nil {
-		return "", fmt.Errorf("couldn't create log: %w", err)
-	}
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return "", fmt.Errorf("couldn't create log: %w", err)
-	}
-	cp := tiles.Checkpoint{Origin: origin, Size: 0, Root: tiles.EmptyRoot}
-	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, signer)
-	if err != nil {
-		return "", fmt.Errorf("couldn't sign the empty checkpoint: %w", err)
-	}
-	pub := filepath.Join(dir, PublicDir)
-	for _, f := range []struct {
-		path string
-		data string
-		perm fs.FileMode
-	}{
-		{filepath.Join(state, vkeyFile), vkey + "\n", 0o644},
-		{filepath.Join(pub, ExtraSubdivsPath), extraSubdivsHeader, 0o644},
-		{filepath.Join(pub, tiles.EdgePath), string(tiles.Edge{Checkpoint: signed}.Marshal()), 0o644},
-		{filepath.Join(pub, CheckpointPath), string(signed), 0o644},
-		{filepath.Join(state, keyFile), skey + "\n", 0o600}, // last: its presence means "initialised"
-	} {
-		if err := durable.WriteFile(f.path, []byte(f.data), f.perm); err != nil {
-			return "", err
+	if store == nil {
+		if err := os.MkdirAll(filepath.Join(dir, PublicDir), 0o755); err != nil {
+			return "", false, fmt.Errorf("couldn't create log: %w", err)
+		}
+		if store, err = dirstore.New(filepath.Join(dir, PublicDir)); err != nil {
+			return "", false, err
 		}
 	}
-	return vkey, nil
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return "", false, fmt.Errorf("couldn't create log: %w", err)
+	}
+	switch _, _, err := readCheckpoint(ctx, store, verifier); {
+	case err == nil:
+		adopted = true // the log is there, signed by this key: take it over
+	case errors.Is(err, fs.ErrNotExist):
+		if err := publishEmpty(ctx, store, signer); err != nil {
+			return "", false, err
+		}
+	default:
+		return "", false, fmt.Errorf("the public tree already holds something that is not this key's log: %w", err)
+	}
+	if err := durable.WriteFile(filepath.Join(state, vkeyFile), []byte(vkey+"\n"), 0o644); err != nil {
+		return "", false, err
+	}
+	// Last: the key's presence means "initialised".
+	if err := durable.WriteFile(filepath.Join(state, keyFile), []byte(strings.TrimSpace(skey)+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return vkey, adopted, nil
+}
+
+// publishEmpty publishes a new log's files: the extra subdivisions' header,
+// then the signed empty checkpoint and its edge.
+func publishEmpty(ctx context.Context, store Storage, signer note.Signer) error {
+	cp := tiles.Checkpoint{Origin: signer.Name(), Size: 0, Root: tiles.EmptyRoot}
+	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, signer)
+	if err != nil {
+		return fmt.Errorf("couldn't sign the empty checkpoint: %w", err)
+	}
+	if err := store.PutFile(ctx, ExtraSubdivsPath, []byte(extraSubdivsHeader)); err != nil {
+		return err
+	}
+	if err := store.Sync(ctx); err != nil {
+		return err
+	}
+	return publishCheckpoint(ctx, store, signed, nil)
 }
 
 // verifierKeyOf derives the verifier key of an Ed25519 note signing key

@@ -68,7 +68,7 @@ func TestCosignedCheckpoints(t *testing.T) {
 		t.Fatalf("without the witness: %v, want ErrNoQuorum", err)
 	}
 	w.Close()
-	if st, _ := ReadStatus(context.Background(), dir); st.Size != 910 {
+	if st, _ := ReadStatus(context.Background(), dir, nil); st.Size != 910 {
 		t.Errorf("size %d after the refused batch, want 910", st.Size)
 	}
 }

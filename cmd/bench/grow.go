@@ -22,7 +22,7 @@ func benchGrow(n, base int, work, cpuProfile string) error {
 	if err != nil {
 		return err
 	}
-	st, err := log.ReadStatus(context.Background(), dir)
+	st, err := log.ReadStatus(context.Background(), dir, nil)
 	if err != nil {
 		return err
 	}

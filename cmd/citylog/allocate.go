@@ -18,6 +18,7 @@ func allocateCmd(e *env) *cobra.Command {
 	var lat, lon float64
 	var asJSON bool
 	var receipt string
+	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "allocate --dir DIR --country CC --subdivision SSS --name NAME --id SCHEME:VALUE...",
 		Short: "Allocate the code of one city (or return the code it already has)",
@@ -50,7 +51,7 @@ subdivision 0.`,
 				}
 				defer out.abandon()
 			}
-			w, err := log.Open(cmd.Context(), log.Config{Dir: dir})
+			w, err := openLog(cmd.Context(), dir, &sf)
 			if err != nil {
 				return err
 			}
@@ -95,6 +96,7 @@ subdivision 0.`,
 		},
 	}
 	dirFlag(cmd, &dir)
+	sf.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&req.Country, "country", "", "ISO 3166-1 alpha-2 country code, e.g. CN")
 	f.StringVar(&req.Subdivision, "subdivision", "", "ISO 3166-2 subdivision after the dash, e.g. HE for CN-HE; 0 if the country has none")

@@ -20,6 +20,7 @@ func importCmd(e *env) *cobra.Command {
 	var asJSON bool
 	var batch int
 	var receipts string
+	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "import --dir DIR FILE",
 		Short: "Allocate codes for a file of requests, one JSON object per line",
@@ -56,7 +57,7 @@ every allocated or existing line (check it with cityverify receipt).`,
 					return fmt.Errorf("couldn't create receipts directory: %w", err)
 				}
 			}
-			stats, err := runImport(cmd.Context(), e, dir, in, size, batch, receipts, asJSON)
+			stats, err := runImport(cmd.Context(), e, dir, &sf, in, size, batch, receipts, asJSON)
 			if err != nil {
 				return err
 			}
@@ -68,6 +69,7 @@ every allocated or existing line (check it with cityverify receipt).`,
 		},
 	}
 	dirFlag(cmd, &dir)
+	sf.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per input line")
 	cmd.Flags().IntVar(&batch, "batch", 0, "requests per checkpoint (default 16384)")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "write an offline receipt per allocated line into this directory")
@@ -76,8 +78,8 @@ every allocated or existing line (check it with cityverify receipt).`,
 
 // runImport imports in into the log at dir, printing each line's result
 // once it is durable, then publishes the identifier index.
-func runImport(ctx context.Context, e *env, dir string, in io.Reader, size int64, batch int, receipts string, asJSON bool) (log.ImportStats, error) {
-	w, err := log.Open(ctx, log.Config{Dir: dir})
+func runImport(ctx context.Context, e *env, dir string, sf *storageFlags, in io.Reader, size int64, batch int, receipts string, asJSON bool) (log.ImportStats, error) {
+	w, err := openLog(ctx, dir, sf)
 	if err != nil {
 		return log.ImportStats{}, err
 	}

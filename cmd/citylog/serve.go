@@ -21,6 +21,7 @@ type serveOptions struct {
 	listen        string
 	interval      time.Duration
 	maxBatch      int
+	storage       storageFlags
 	limits        api.Limits
 	headerTimeout time.Duration
 	idleTimeout   time.Duration
@@ -63,6 +64,7 @@ reverse proxy, see docs/OPERATIONS.md.`,
 		},
 	}
 	dirFlag(cmd, &dir)
+	o.storage.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", o.listen, "address to listen on")
 	f.DurationVar(&o.interval, "interval", o.interval, "longest a request waits for its batch to close")
@@ -79,7 +81,7 @@ reverse proxy, see docs/OPERATIONS.md.`,
 func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(addr string)) error {
 	listen, interval, maxBatch := o.listen, o.interval, o.maxBatch
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	w, err := log.Open(ctx, log.Config{Dir: dir})
+	w, err := openLog(ctx, dir, &o.storage)
 	if err != nil {
 		return err
 	}

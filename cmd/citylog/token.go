@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -138,6 +137,5 @@ func tokenRevokeCmd(e *env) *cobra.Command {
 
 // requireLog fails unless dir holds a log.
 func requireLog(dir string) error {
-	_, err := log.ReadStatus(context.Background(), dir)
-	return err
+	return log.CheckLogDir(dir)
 }

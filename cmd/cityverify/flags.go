@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
 	"github.com/spf13/cobra"
@@ -28,7 +29,7 @@ type logFlags struct {
 
 func (f *logFlags) add(cmd *cobra.Command, needLog bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.log, "log", "", "the log's public tree: a directory or an http(s) base URL")
+	fl.StringVar(&f.log, "log", "", "the log's public tree: a directory, an http(s) base URL, or s3://BUCKET/PREFIX (AWS_* environment variables)")
 	fl.StringVar(&f.key, "key", "", "the log's note verifier key, or a file holding it (required)")
 	fl.StringVar(&f.cache, "cache", "", "cache directory for immutable tiles (default: the user cache dir)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the tile cache")
@@ -110,9 +111,24 @@ func logDirInstead(dir string) bool {
 }
 
 func (f *logFlags) source() (source.Source, error) {
+	if strings.HasPrefix(f.log, "s3://") {
+		// A bucket: the AWS environment variables say where and as whom;
+		// with no credentials the requests are anonymous (a public bucket).
+		cfg, err := s3store.FromEnv(f.log)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --log: %v", verifier.ErrInput, err)
+		}
+		cfg.AttemptTimeout = f.timeout
+		cfg.Attempts = 3
+		s, err := s3store.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --log: %v", verifier.ErrInput, err)
+		}
+		return s, nil
+	}
 	if !strings.HasPrefix(f.log, "http://") && !strings.HasPrefix(f.log, "https://") {
 		if strings.Contains(f.log, "://") {
-			return nil, fmt.Errorf("%w: --log %q: only directories and http(s) URLs are supported", verifier.ErrInput, f.log)
+			return nil, fmt.Errorf("%w: --log %q: only directories, http(s) URLs and s3://BUCKET/PREFIX are supported", verifier.ErrInput, f.log)
 		}
 		if logDirInstead(f.log) {
 			public := filepath.Join(f.log, "public")

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/internal/store/dirstore"
+	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/tokens"
 )
 

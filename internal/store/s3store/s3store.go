@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/citylog/citylog/internal/store"
+	"github.com/citylog/citylog/tiles/source"
 )
 
 // Config says where the tree is and how to reach it.
@@ -180,7 +181,7 @@ func (s *Store) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, etag, err := s.get(ctx, key)
+	data, etag, err := s.get(ctx, key, 1<<40)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -190,7 +191,28 @@ func (s *Store) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	return data, nil
 }
 
-func (s *Store) get(ctx context.Context, key string) ([]byte, string, error) {
+// Fetch reads the object at p for a verifier (tiles/source.Source): at
+// most source.MaxSize(p) bytes, so a hostile bucket cannot make the reader
+// allocate without bound; a missing object is source.ErrNotFound, one the
+// service would not give, source.ErrUnavailable.
+func (s *Store) Fetch(ctx context.Context, p string) ([]byte, error) {
+	key, err := s.key(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", source.ErrUnavailable, err)
+	}
+	data, _, err := s.get(ctx, key, source.MaxSize(p))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: %s: %w", s, p, source.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %s: %w: %v", s, p, source.ErrUnavailable, err)
+	}
+	return data, nil
+}
+
+var errTooLarge = errors.New("object larger than its kind may be")
+
+func (s *Store) get(ctx context.Context, key string, max int64) ([]byte, string, error) {
 	var data []byte
 	var etag string
 	err := s.retry(ctx, "GET "+key, func(ctx context.Context) error {
@@ -199,12 +221,18 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, string, error) {
 			return err
 		}
 		defer out.Body.Close()
+		if out.ContentLength != nil && *out.ContentLength > max {
+			return fmt.Errorf("%w: %d bytes, at most %d", errTooLarge, *out.ContentLength, max)
+		}
 		var buf bytes.Buffer
 		if out.ContentLength != nil && *out.ContentLength > 0 {
 			buf.Grow(int(*out.ContentLength))
 		}
-		if _, err := io.Copy(&buf, out.Body); err != nil {
+		if _, err := io.Copy(&buf, io.LimitReader(out.Body, max+1)); err != nil {
 			return err
+		}
+		if int64(buf.Len()) > max {
+			return fmt.Errorf("%w: more than %d bytes", errTooLarge, max)
 		}
 		data, etag = buf.Bytes(), aws.ToString(out.ETag)
 		return nil
@@ -226,7 +254,10 @@ func (s *Store) CreateFile(ctx context.Context, p string, data []byte) error {
 	if !errors.Is(err, errPrecondition) {
 		return err
 	}
-	old, _, gerr := s.get(ctx, key)
+	old, _, gerr := s.get(ctx, key, int64(len(data)))
+	if errors.Is(gerr, errTooLarge) {
+		return fmt.Errorf("%s: %w", p, store.ErrImmutable)
+	}
 	if gerr != nil {
 		return fmt.Errorf("%s exists; couldn't read it to compare: %w", p, gerr)
 	}
@@ -271,7 +302,7 @@ func (s *Store) ReplaceFile(ctx context.Context, p string, data []byte) error {
 	}
 	etag, err := s.put(ctx, key, data, cond)
 	if errors.Is(err, errPrecondition) {
-		cur, curTag, gerr := s.get(ctx, key)
+		cur, curTag, gerr := s.get(ctx, key, 1<<40)
 		switch {
 		case gerr == nil && bytes.Equal(cur, data):
 			etag, err = curTag, nil // our own write, whose answer was lost
