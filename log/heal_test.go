@@ -47,6 +47,9 @@ func (s *stepFaults) hit(step string, do func() error) error {
 
 func (s *stepFaults) arm(on bool) { s.mu.Lock(); s.armed = on; s.mu.Unlock() }
 
+// Shared passes on whether the store under it is shared (object storage).
+func (s *stepFaults) Shared() bool { return isShared(s.Storage) }
+
 func (s *stepFaults) CreateFile(ctx context.Context, p string, b []byte) error {
 	return s.hit("apply", func() error { return s.Storage.CreateFile(ctx, p, b) })
 }

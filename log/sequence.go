@@ -328,6 +328,11 @@ func (w *Writer) publish(ctx context.Context, b *batch) error {
 	if err := w.stager.write(&b.stage); err != nil {
 		return err
 	}
+	// On shared storage, the commit point between writers: a writer that
+	// lost the log stops here, before writing anything public.
+	if err := w.claimBatch(ctx, b.stage.start, b.size); err != nil {
+		return err
+	}
 	if err := w.createFiles(ctx, b.files); err != nil {
 		return err
 	}

@@ -33,6 +33,10 @@ type Config struct {
 	// IDIndex tunes the publication of the identifier index (its scratch
 	// files go to state/ unless it says otherwise).
 	IDIndex idpublish.Options
+	// TakeoverWait is how long a writer taking over a log on shared
+	// storage waits for an old writer that might still be publishing
+	// (default DefaultTakeoverWait; see claim.go).
+	TakeoverWait time.Duration
 }
 
 // Result is the answer to one request.
@@ -91,6 +95,7 @@ type Writer struct {
 	cache     map[uint64][][]byte      // parsed full bundles, for confirming dedup hits
 	witnesses *witnessclient.Client    // nil: publish without cosignatures
 	stager    stager
+	writerID  string // on shared storage: this writer's name in its claims (claim.go); "" otherwise
 
 	mu        sync.Mutex
 	durable   uint64   // size of the last published checkpoint
@@ -186,8 +191,28 @@ func Open(ctx context.Context, cfg Config) (w *Writer, err error) {
 			return nil, err
 		}
 	}
+	var claimed *claim
+	if isShared(w.store) {
+		if w.writerID, err = writerID(state); err != nil {
+			return nil, err
+		}
+		// Read before anything is claimed: it says whether a batch was
+		// being applied when the last writer stopped.
+		if claimed, err = w.readClaim(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.load(ctx); err != nil {
 		return nil, err
+	}
+	if w.writerID != "" {
+		wait := cfg.TakeoverWait
+		if wait <= 0 {
+			wait = DefaultTakeoverWait
+		}
+		if err := w.takeOver(ctx, claimed, wait); err != nil {
+			return nil, err
+		}
 	}
 	ids := cfg.IDIndex
 	if ids.ScratchDir == "" {

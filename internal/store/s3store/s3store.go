@@ -307,7 +307,11 @@ func (s *Store) ReplaceFile(ctx context.Context, p string, data []byte) error {
 		case gerr == nil && bytes.Equal(cur, data):
 			etag, err = curTag, nil // our own write, whose answer was lost
 		case gerr == nil || errors.Is(gerr, fs.ErrNotExist):
-			return fmt.Errorf("%s in %s: %w (its ETag is no longer %s): stop this writer; only one may write a log", p, s, store.ErrLostRace, prev)
+			seen := "missing"
+			if prev != "" {
+				seen = "version " + prev
+			}
+			return fmt.Errorf("%s in %s: %w (this writer last saw it %s): stop this writer; only one may write a log", p, s, store.ErrLostRace, seen)
 		default:
 			return fmt.Errorf("%s: the conditional write failed and the object could not be read: %w", p, gerr)
 		}
@@ -414,6 +418,10 @@ func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
 		token = page.NextContinuationToken
 	}
 }
+
+// Shared says that writers on several machines may share this store: the
+// writer then claims each batch in it before applying it.
+func (s *Store) Shared() bool { return true }
 
 // Sync does nothing: an object is durable when its PUT returns.
 func (s *Store) Sync(context.Context) error { return nil }

@@ -1,0 +1,195 @@
+package log
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citylog/citylog/internal/durable"
+	"github.com/citylog/citylog/internal/store"
+	"github.com/citylog/citylog/tiles"
+)
+
+// On object storage, writers on different machines share no lock, and
+// the checkpoint's compare-and-swap comes last: a writer that lost the
+// race would discover it only after writing tiles at paths the winner
+// needs. So before applying a batch, a writer on shared storage claims it:
+// it replaces the claim object with "this writer, from size A to size B"
+// by compare-and-swap (the store's ReplaceFile: If-Match on the version it
+// last read or wrote). The loser of a race fails there, before writing
+// anything public, and stops (store.ErrLostRace).
+//
+// The claim also tells a writer taking over the log (a new machine with
+// the key and the bucket) whether a batch was being applied when the old
+// one was lost: a claim past the published checkpoint that is not this
+// writer's names the range whose tiles may be half written. The new
+// writer claims the log, waits TakeoverWait for an old writer that might
+// still be publishing, and if the checkpoint has not moved, removes those
+// tiles: no checkpoint references them, and the new writer's own batch
+// needs their paths.
+
+// claimPath is the claim object, beside the public tree's files (a
+// dot-name: static hosts of ours never serve it; it holds no secret).
+const claimPath = ".citylog/claim"
+
+const claimMagic = "citylog-claim/v1"
+
+// writerIDFile, in state/, names this writer in its claims.
+const writerIDFile = "writer-id"
+
+// DefaultTakeoverWait is how long a writer taking over a log waits for an
+// old writer that might still be publishing a claimed batch.
+const DefaultTakeoverWait = 10 * time.Second
+
+type claim struct {
+	writer   string
+	from, to uint64
+}
+
+func (c claim) marshal() []byte {
+	return []byte(fmt.Sprintf("%s\nwriter %s\nfrom %d\nto %d\n", claimMagic, c.writer, c.from, c.to))
+}
+
+func parseClaim(b []byte) (claim, error) {
+	lines := strings.Split(string(b), "\n")
+	if len(lines) != 5 || lines[0] != claimMagic || lines[4] != "" {
+		return claim{}, fmt.Errorf("%s is not a %s record", claimPath, claimMagic)
+	}
+	var c claim
+	var ok1, ok2, ok3 bool
+	c.writer, ok1 = strings.CutPrefix(lines[1], "writer ")
+	from, ok2 := strings.CutPrefix(lines[2], "from ")
+	to, ok3 := strings.CutPrefix(lines[3], "to ")
+	var err1, err2 error
+	c.from, err1 = strconv.ParseUint(from, 10, 64)
+	c.to, err2 = strconv.ParseUint(to, 10, 64)
+	if !ok1 || !ok2 || !ok3 || err1 != nil || err2 != nil || c.writer == "" || c.to < c.from {
+		return claim{}, fmt.Errorf("%s is malformed", claimPath)
+	}
+	return c, nil
+}
+
+// isShared reports whether a store is shared by writers on several
+// machines (object storage), which says so with a Shared method.
+func isShared(s Storage) bool {
+	sh, ok := s.(interface{ Shared() bool })
+	return ok && sh.Shared()
+}
+
+// writerID returns this state directory's writer name, making one the
+// first time.
+func writerID(state string) (string, error) {
+	path := filepath.Join(state, writerIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var r [12]byte
+	rand.Read(r[:])
+	id := hex.EncodeToString(r[:])
+	if err := durable.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// readClaim reads the claim object (and, on object storage, remembers
+// its version for the next compare-and-swap); nil if there is none.
+func (w *Writer) readClaim(ctx context.Context) (*claim, error) {
+	b, err := w.store.ReadFile(ctx, claimPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", claimPath, err)
+	}
+	c, err := parseClaim(b)
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	return &c, nil
+}
+
+// claimBatch claims the batch from size from to size to for this writer,
+// before any of its files is written.
+func (w *Writer) claimBatch(ctx context.Context, from, to uint64) error {
+	if w.writerID == "" {
+		return nil // not shared storage
+	}
+	err := w.store.ReplaceFile(ctx, claimPath, claim{writer: w.writerID, from: from, to: to}.marshal())
+	if errors.Is(err, store.ErrLostRace) {
+		return fmt.Errorf("another writer claimed the log: %w", err)
+	}
+	return err
+}
+
+// takeOver runs at Open on shared storage, after the published log is
+// loaded: if the claim names a batch past the published checkpoint that
+// is not this writer's (its staged batch would have been published by
+// load), the old writer is presumed lost and its half-written tiles are
+// removed, after a wait for it to publish if it is alive after all.
+func (w *Writer) takeOver(ctx context.Context, c *claim, wait time.Duration) error {
+	if c == nil || c.to <= w.durable {
+		return nil
+	}
+	// Claim the log first: an old writer still alive fails its next claim.
+	if err := w.claimBatch(ctx, w.durable, w.durable); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+	}
+	cp, _, err := readCheckpoint(ctx, w.store, w.verifier)
+	if err != nil {
+		return err
+	}
+	if cp.Size != w.durable {
+		return fmt.Errorf("%w: the checkpoint moved from size %d to %d while this writer took over: another writer is alive; stop one of them",
+			store.ErrLostRace, w.durable, cp.Size)
+	}
+	for _, t := range grownTiles(w.durable, c.to) {
+		if err := w.store.RemoveFile(ctx, t.Path()); err != nil {
+			return fmt.Errorf("couldn't remove %s, left by a batch that was never published: %w", t.Path(), err)
+		}
+	}
+	return w.store.Sync(ctx)
+}
+
+// grownTiles returns every tile and bundle that growing a tree from size
+// a to size b writes: the full ones it completes and the partial ones at
+// b.
+func grownTiles(a, b uint64) []tiles.Tile {
+	var out []tiles.Tile
+	for _, level := range append([]int{tiles.EntriesLevel}, levels(b)...) {
+		shift := uint(0)
+		if level > 0 {
+			shift = tiles.Height * uint(level)
+		}
+		for i := (a >> shift) / tiles.Width; i < (b>>shift)/tiles.Width; i++ {
+			out = append(out, tiles.Tile{Level: level, Index: i, Width: tiles.Width})
+		}
+	}
+	return append(out, tiles.EdgeTiles(b)...)
+}
+
+// levels returns the hash tile levels of a tree of size n.
+func levels(n uint64) []int {
+	var out []int
+	for l := 0; n>>(tiles.Height*uint(l)) > 0; l++ {
+		out = append(out, l)
+	}
+	return out
+}

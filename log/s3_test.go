@@ -1,0 +1,198 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citylog/citylog/internal/store"
+	"github.com/citylog/citylog/internal/store/s3store"
+	"github.com/citylog/citylog/internal/testenv"
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// bucketStore returns a store on bucket of srv (made if needed).
+func bucketStore(t *testing.T, srv *testenv.S3, bucket string) *s3store.Store {
+	t.Helper()
+	s, err := s3store.New(s3store.Config{Bucket: bucket, Prefix: "log", Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateBucket(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sharedLog makes a log in a bucket and a second state directory that
+// takes it over with the same key, as a second machine would.
+func sharedLog(t *testing.T, srv *testenv.S3, bucket string) (skey string, dirs [2]string) {
+	t.Helper()
+	skey, _, err := note.GenerateKey(nil, "race.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range dirs {
+		dirs[i] = filepath.Join(t.TempDir(), "state")
+		_, adopted, err := InitStore(context.Background(), dirs[i], skey, bucketStore(t, srv, bucket))
+		if err != nil || adopted != (i == 1) {
+			t.Fatalf("init %d: adopted %v, %v", i, adopted, err)
+		}
+	}
+	return skey, dirs
+}
+
+// verifyBucketLog verifies the bucket's log as a city would, and that
+// each of the codes is in it.
+func verifyBucketLog(t *testing.T, srv *testenv.S3, bucket, dir string, acked []Result) {
+	t.Helper()
+	src := bucketStore(t, srv, bucket)
+	key, err := verifier.ParseKey(filepath.Join(dir, StateDir, vkeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := verifier.New(source.Source(src), key)
+	for _, r := range acked {
+		if _, err := l.VerifyCode(context.Background(), r.Code.String()); err != nil {
+			t.Fatalf("acknowledged %s: %v", r.Code, err)
+		}
+	}
+}
+
+// TestS3WritersRace: two writers, on two state directories (two
+// machines), on one bucket, allocating at once. Exactly one proceeds; the
+// other stops with a clear error before writing anything the winner
+// needs, and the log verifies with every code the winner acknowledged.
+func TestS3WritersRace(t *testing.T) {
+	srv := testenv.StartS3(t)
+	_, dirs := sharedLog(t, srv, "race")
+	ctx := context.Background()
+	var ws [2]*Writer
+	for i, d := range dirs {
+		w, err := Open(ctx, Config{Dir: d, Store: bucketStore(t, srv, "race"), Now: tickingClock(), Workers: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		ws[i] = w
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[int][]Result{}
+	stopped := map[int]error{}
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range 20 {
+				res, err := w.Allocate(ctx, genRequests(i*100000+b*50, 50))
+				mu.Lock()
+				if err != nil {
+					stopped[i] = err
+					mu.Unlock()
+					return
+				}
+				acked[i] = append(acked[i], res...)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(stopped) != 1 {
+		t.Fatalf("%d writers stopped (%v), want exactly one", len(stopped), stopped)
+	}
+	for i, err := range stopped {
+		if !errors.Is(err, store.ErrLostRace) || !Permanent(err) {
+			t.Errorf("writer %d stopped with %v, want ErrLostRace", i, err)
+		}
+		winner := 1 - i
+		if len(acked[winner]) != 20*50 {
+			t.Errorf("the winner allocated %d, want 1000", len(acked[winner]))
+		}
+		verifyBucketLog(t, srv, "race", dirs[winner], acked[winner])
+		t.Logf("writer %d won; writer %d stopped after %d allocations: %v", winner, i, len(acked[i]), err)
+	}
+}
+
+// TestS3TakeoverRemovesUnpublished: a writer dies after writing a batch's
+// tiles but before publishing its checkpoint; a new machine with the key
+// and the bucket takes over, removes the half-written batch, and
+// allocates other cities at the same indices. The log verifies.
+func TestS3TakeoverRemovesUnpublished(t *testing.T) {
+	srv := testenv.StartS3(t)
+	_, dirs := sharedLog(t, srv, "takeover")
+	ctx := context.Background()
+	st := &stepFaults{Storage: bucketStore(t, srv, "takeover"), step: "publish", err: errors.New("the machine died")}
+	a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := mustAllocate(t, a, genRequests(0, 300))
+	st.arm(true)
+	if _, err := a.Allocate(ctx, genRequests(300, 300)); err == nil {
+		t.Fatal("the dying batch was published")
+	}
+	a.Close() // the machine is gone: its staging with it
+
+	b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, "takeover"), Now: tickingClock(), TakeoverWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("taking over: %v", err)
+	}
+	defer b.Close()
+	res := mustAllocate(t, b, genRequests(5000, 400)) // other cities at indices 300...
+	if res[0].Index != 300 {
+		t.Fatalf("the new writer allocated from %d, want 300", res[0].Index)
+	}
+	acked = append(acked, res...)
+	verifyBucketLog(t, srv, "takeover", dirs[1], acked)
+}
+
+// recordingStore records the paths CreateFile writes.
+type recordingStore struct {
+	Storage
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+func (r *recordingStore) CreateFile(ctx context.Context, p string, b []byte) error {
+	r.mu.Lock()
+	r.paths[p] = true
+	r.mu.Unlock()
+	return r.Storage.CreateFile(ctx, p, b)
+}
+
+// TestGrownTiles: the tiles grownTiles names for a growth are exactly the
+// tiles and bundles the writer writes for it.
+func TestGrownTiles(t *testing.T) {
+	for _, tc := range []struct{ a, b int }{{0, 1}, {100, 300}, {255, 256}, {256, 257}, {3000, 70000}} {
+		dir := newLog(t)
+		rec := &recordingStore{Storage: mustStore(t, filepath.Join(dir, PublicDir)), paths: map[string]bool{}}
+		w, err := Open(context.Background(), Config{Dir: dir, Store: rec, Now: tickingClock()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.a > 0 {
+			mustAllocate(t, w, genRequests(0, tc.a))
+		}
+		rec.paths = map[string]bool{}
+		mustAllocate(t, w, genRequests(tc.a, tc.b-tc.a))
+		w.Close()
+		want := map[string]bool{}
+		for _, tl := range grownTiles(uint64(tc.a), uint64(tc.b)) {
+			want[tl.Path()] = true
+		}
+		if len(want) != len(rec.paths) {
+			t.Errorf("%d->%d: grownTiles names %d files, the writer wrote %d", tc.a, tc.b, len(want), len(rec.paths))
+		}
+		for p := range rec.paths {
+			if !want[p] {
+				t.Errorf("%d->%d: the writer wrote %s, which grownTiles does not name", tc.a, tc.b, p)
+			}
+		}
+	}
+}
