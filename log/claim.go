@@ -23,7 +23,7 @@ import (
 // race would discover it only after writing tiles at paths the winner
 // needs. So before applying a batch, a writer on shared storage claims it:
 // it replaces the claim object with "this writer, from size A to size B"
-// by compare-and-swap (the store's ReplaceFile: If-Match on the version it
+// by compare-and-swap (the store's SwapFile: If-Match on the version it
 // last read or wrote). The loser of a race fails there, before writing
 // anything public, and stops (store.ErrLostRace).
 //
@@ -127,7 +127,7 @@ func (w *Writer) claimBatch(ctx context.Context, from, to uint64) error {
 	if w.writerID == "" {
 		return nil // not shared storage
 	}
-	err := w.store.ReplaceFile(ctx, claimPath, claim{writer: w.writerID, from: from, to: to}.marshal())
+	err := w.store.SwapFile(ctx, claimPath, claim{writer: w.writerID, from: from, to: to}.marshal())
 	if errors.Is(err, store.ErrLostRace) {
 		return fmt.Errorf("another writer claimed the log: %w", err)
 	}

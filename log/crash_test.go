@@ -49,6 +49,10 @@ func (f *faultStore) ReplaceFile(ctx context.Context, p string, b []byte) error 
 	return f.fault(func() error { return f.Storage.ReplaceFile(ctx, p, b) })
 }
 
+func (f *faultStore) SwapFile(ctx context.Context, p string, b []byte) error {
+	return f.fault(func() error { return f.Storage.SwapFile(ctx, p, b) })
+}
+
 func (f *faultStore) Sync(ctx context.Context) error {
 	return f.fault(func() error { return f.Storage.Sync(ctx) })
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // stepFaults fails the calls of one kind of storage step (CreateFile:
-// apply; Sync: apply's flush; ReplaceFile of the checkpoint: publish)
+// apply; Sync: apply's flush; SwapFile of the checkpoint: publish)
 // with err while armed, optionally after letting the call take effect.
 type stepFaults struct {
 	Storage
@@ -58,12 +58,12 @@ func (s *stepFaults) Sync(ctx context.Context) error {
 	return s.hit("sync", func() error { return s.Storage.Sync(ctx) })
 }
 
-func (s *stepFaults) ReplaceFile(ctx context.Context, p string, b []byte) error {
+func (s *stepFaults) SwapFile(ctx context.Context, p string, b []byte) error {
 	step := "other"
 	if p == CheckpointPath {
 		step = "publish"
 	}
-	return s.hit(step, func() error { return s.Storage.ReplaceFile(ctx, p, b) })
+	return s.hit(step, func() error { return s.Storage.SwapFile(ctx, p, b) })
 }
 
 // The transient conditions a writer meets, as the operating system or a

@@ -386,7 +386,7 @@ func publishCheckpoint(ctx context.Context, s Storage, signed []byte, edge []til
 	if err := s.ReplaceFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: signed, Hashes: edge}.Marshal()); err != nil {
 		return fmt.Errorf("couldn't publish %s: %w", tiles.EdgePath, err)
 	}
-	if err := s.ReplaceFile(ctx, CheckpointPath, signed); err != nil {
+	if err := s.SwapFile(ctx, CheckpointPath, signed); err != nil {
 		return fmt.Errorf("couldn't publish checkpoint: %w", err)
 	}
 	return nil

@@ -127,6 +127,13 @@ func (o *outageStore) ReplaceFile(ctx context.Context, p string, d []byte) error
 	return o.Storage.ReplaceFile(ctx, p, d)
 }
 
+func (o *outageStore) SwapFile(ctx context.Context, p string, d []byte) error {
+	if o.down.Load() {
+		return errOutage
+	}
+	return o.Storage.SwapFile(ctx, p, d)
+}
+
 // TestServerHealsAfterOutage: while the storage is down, requests get 503
 // with Retry-After and /healthz says degraded and why; once it is back,
 // the server allocates again without a restart, and every code it

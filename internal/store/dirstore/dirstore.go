@@ -113,6 +113,12 @@ func (s *Store) ReplaceFile(_ context.Context, p string, data []byte) error {
 	return durable.WriteFile(full, data, 0o644)
 }
 
+// SwapFile is ReplaceFile: on a directory one writer holds the lock, so
+// there is no other writer to lose to.
+func (s *Store) SwapFile(ctx context.Context, p string, data []byte) error {
+	return s.ReplaceFile(ctx, p, data)
+}
+
 // RemoveFile removes p; a missing file is not an error.
 func (s *Store) RemoveFile(_ context.Context, p string) error {
 	full, err := s.path(p)

@@ -283,12 +283,20 @@ func (s *Store) PutFile(ctx context.Context, p string, data []byte) error {
 	return err
 }
 
-// ReplaceFile replaces p with data only if p is still the object this
+// ReplaceFile replaces p with data, unconditionally; the object is
+// durable when it returns (the edge file, the index's meta).
+func (s *Store) ReplaceFile(ctx context.Context, p string, data []byte) error {
+	return s.PutFile(ctx, p, data)
+}
+
+// SwapFile replaces p with data only if p is still the object this
 // store last read or wrote (If-Match: its ETag), or creates it if this
 // store saw it missing (If-None-Match: *). Otherwise another writer
 // replaced it: store.ErrLostRace, and nothing is written. A retry whose
-// first answer was lost finds its own bytes there and succeeds.
-func (s *Store) ReplaceFile(ctx context.Context, p string, data []byte) error {
+// first answer was lost finds its own bytes there and succeeds. The
+// checkpoint and the writer's claim are swapped: on a bucket, the lock
+// between writers.
+func (s *Store) SwapFile(ctx context.Context, p string, data []byte) error {
 	key, err := s.key(p)
 	if err != nil {
 		return err

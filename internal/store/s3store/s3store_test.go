@@ -56,27 +56,27 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 	if _, err := s.ReadFile(ctx, "checkpoint"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	if err := s.ReplaceFile(ctx, "checkpoint", []byte("cp 1")); err != nil {
+	if err := s.SwapFile(ctx, "checkpoint", []byte("cp 1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReplaceFile(ctx, "checkpoint", []byte("cp 2")); err != nil {
+	if err := s.SwapFile(ctx, "checkpoint", []byte("cp 2")); err != nil {
 		t.Fatal(err)
 	}
 	other := newStore(t, srv, "tree", "logs/cities")
 	if _, err := other.ReadFile(ctx, "checkpoint"); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.ReplaceFile(ctx, "checkpoint", []byte("cp 3 by another writer")); err != nil {
+	if err := other.SwapFile(ctx, "checkpoint", []byte("cp 3 by another writer")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReplaceFile(ctx, "checkpoint", []byte("cp 3")); !errors.Is(err, store.ErrLostRace) {
+	if err := s.SwapFile(ctx, "checkpoint", []byte("cp 3")); !errors.Is(err, store.ErrLostRace) {
 		t.Errorf("replacing over another writer's checkpoint: %v, want ErrLostRace", err)
 	}
 	if b, _ := other.ReadFile(ctx, "checkpoint"); string(b) != "cp 3 by another writer" {
 		t.Errorf("the checkpoint now holds %q", b)
 	}
 	fresh := newStore(t, srv, "tree", "logs/cities")
-	if err := fresh.ReplaceFile(ctx, "checkpoint", []byte("blind")); !errors.Is(err, store.ErrLostRace) {
+	if err := fresh.SwapFile(ctx, "checkpoint", []byte("blind")); !errors.Is(err, store.ErrLostRace) {
 		t.Errorf("creating a checkpoint that exists: %v, want ErrLostRace", err)
 	}
 
