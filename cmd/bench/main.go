@@ -50,7 +50,7 @@ func main() {
 	runs := flag.Int("runs", 20, "with -verify: codes to check")
 	serveClients := flag.Int("serve", 0, "instead of the import benchmark: drive citylog serve with this many concurrent clients")
 	duration := flag.Duration("duration", 10*time.Second, "with -serve: how long to drive the server")
-	interval := flag.Duration("interval", 10*time.Millisecond, "with -serve: the server's batch interval")
+	interval := flag.Duration("interval", 0, "with -serve: the server's --interval (default 0: its default, group commit)")
 	flood := flag.Int("flood", 0, "with -serve: also hold this many slow connections from 127.0.0.1 (headers a byte at a time, reconnecting), the clients dialing from 127.0.0.2")
 	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
 	grow := flag.Bool("grow", false, "instead of the import benchmark: import -n new requests into a kept log of at least -base entries (it grows by -n each run)")

@@ -28,7 +28,7 @@ type serveOptions struct {
 }
 
 func defaultServeOptions() serveOptions {
-	return serveOptions{listen: "127.0.0.1:8080", interval: 500 * time.Millisecond, maxBatch: 4096,
+	return serveOptions{listen: "127.0.0.1:8080", maxBatch: 4096,
 		headerTimeout: 5 * time.Second, idleTimeout: 30 * time.Second}
 }
 
@@ -56,7 +56,7 @@ the writer never runs out of descriptors for them. A transient writer error
 503 and the server recovers by itself once the condition clears. Behind a
 reverse proxy, see docs/OPERATIONS.md.`,
 		Example: `  citylog serve --dir reg
-  citylog serve --dir reg --listen :8080 --interval 200ms
+  citylog serve --dir reg --listen :8080 --interval 50ms   # a bucket: bound the requests a second
   curl -H "Authorization: Bearer $TOKEN" -d '{"country":"FR","subdivision":"IDF","name":"Paris","ids":["unlocode:FRPAR"]}' localhost:8080/api/v1/allocate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -67,7 +67,7 @@ reverse proxy, see docs/OPERATIONS.md.`,
 	o.storage.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", o.listen, "address to listen on")
-	f.DurationVar(&o.interval, "interval", o.interval, "longest a request waits for its batch to close")
+	f.DurationVar(&o.interval, "interval", o.interval, "least time between the starts of two batches (default 0: a batch starts as soon as the last is published, with what arrived meanwhile)")
 	f.IntVar(&o.maxBatch, "max-batch", o.maxBatch, "most requests in one batch")
 	f.IntVar(&o.limits.Max, "max-conns", 0, fmt.Sprintf("most connections held at once (default %d here: the descriptor limit less the writer's reserve)", api.DefaultMaxConns()))
 	f.IntVar(&o.limits.PerAddr, "max-conns-per-addr", 0, "most connections one remote address may hold (default max-conns/8, at least 8)")

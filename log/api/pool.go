@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -57,15 +58,23 @@ func (s *Server) Run() {
 	go s.watchTokens()
 	jobs := make(chan *job, 1)
 	published := make(chan struct{})
-	var publishing sync.WaitGroup // jobs sent and not yet published or failed
+	var publishing sync.WaitGroup  // jobs sent and not yet published or failed
+	var inFlight atomic.Int32      // the same, as a number
+	done := make(chan struct{}, 1) // a publication ended
 	go func() {
 		defer close(published)
 		for j := range jobs {
 			s.publish(j)
+			inFlight.Add(-1)
 			publishing.Done()
+			select {
+			case done <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	lastIndex := time.Now()
+	var lastBatch time.Time
 	for {
 		if s.writerFailed() {
 			publishing.Wait() // every prepared batch has failed too
@@ -85,23 +94,8 @@ func (s *Server) Run() {
 		if first == nil {
 			continue // woken by a failure: heal first
 		}
-		batch := []*pending{first}
-		timer := time.NewTimer(s.cfg.Interval)
-	fill:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case p := <-s.queue:
-				batch = append(batch, p)
-			case <-timer.C:
-				break fill
-			case <-s.stop:
-				for len(batch) < s.cfg.MaxBatch && len(s.queue) > 0 {
-					batch = append(batch, <-s.queue)
-				}
-				break fill
-			}
-		}
-		timer.Stop()
+		batch := s.gather(first, lastBatch, &inFlight, done)
+		lastBatch = time.Now()
 		reqs := make([]entry.Request, len(batch))
 		for i, p := range batch {
 			reqs[i] = p.req
@@ -112,12 +106,67 @@ func (s *Server) Run() {
 			continue
 		}
 		publishing.Add(1)
+		inFlight.Add(1)
 		jobs <- &job{b, batch, time.Now()}
 	}
 	close(jobs)
 	<-published
 	s.publishIndex()
 	close(s.done)
+}
+
+// gather is group commit: the batch that starts with first takes every
+// request that arrives while the previous batch is still being published
+// (and at least until Interval after the previous batch started, if an
+// interval is set), up to MaxBatch. A lone request on an idle server is
+// published at once; under load, batches grow to what arrives during one
+// publication, so the server keeps pace with its storage, a disk or a
+// bucket alike.
+func (s *Server) gather(first *pending, lastBatch time.Time, inFlight *atomic.Int32, done <-chan struct{}) []*pending {
+	batch := []*pending{first}
+	notBefore := lastBatch.Add(s.cfg.Interval)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(batch) < s.cfg.MaxBatch {
+		if inFlight.Load() == 0 && !time.Now().Before(notBefore) {
+			return s.takeQueued(batch) // ready to publish: what is queued already, and go
+		}
+		var wake <-chan time.Time
+		if wait := time.Until(notBefore); wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			wake = timer.C
+		}
+		select {
+		case p := <-s.queue:
+			batch = append(batch, p)
+		case <-done:
+		case <-wake:
+		case <-s.stop:
+			return s.takeQueued(batch)
+		}
+	}
+	return batch
+}
+
+// takeQueued adds to batch what is in the queue now, up to MaxBatch.
+func (s *Server) takeQueued(batch []*pending) []*pending {
+	for len(batch) < s.cfg.MaxBatch {
+		select {
+		case p := <-s.queue:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // publishIndex brings the identifier index up to date. It runs on the

@@ -26,8 +26,11 @@ type Config struct {
 	PublicDir string          // the log's public tree
 	StateDir  string          // the writer's private state (named, never shown, by /healthz)
 	Tokens    *tokens.Checker // who may write
-	Interval  time.Duration   // longest a request waits for its batch to close (default 500 ms)
-	MaxBatch  int             // most requests in one batch (default 4096)
+	// Interval is the least time between the starts of two batches (0:
+	// none, group commit alone decides); it bounds the storage requests
+	// of a busy server.
+	Interval time.Duration
+	MaxBatch int // most requests in one batch (default 4096)
 	// IndexEvery is how often the identifier index for cityverify find is
 	// brought up to date (default one minute; also on Close).
 	IndexEvery time.Duration
@@ -58,9 +61,6 @@ type Server struct {
 
 // New returns a server over an open writer; call Run to start pooling.
 func New(w *log.Writer, cfg Config) *Server {
-	if cfg.Interval <= 0 {
-		cfg.Interval = 500 * time.Millisecond
-	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 4096
 	}
