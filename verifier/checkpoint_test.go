@@ -108,4 +108,17 @@ func TestFixtureIsReproducible(t *testing.T) {
 	if n < 30 {
 		t.Fatalf("the generator wrote %d files", n)
 	}
+	// And nothing in the fixture that the generator does not write.
+	for _, d := range []string{"log", "fork", "receipt"} {
+		filepath.WalkDir(filepath.Join("testdata", d), func(path string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel("testdata", path)
+			if _, err := os.Stat(filepath.Join(out, rel)); err != nil {
+				t.Errorf("%s is in the fixture but the generator does not write it", rel)
+			}
+			return nil
+		})
+	}
 }
