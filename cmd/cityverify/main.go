@@ -54,7 +54,7 @@ check (source unreachable or incomplete).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(codeCmd(e), findCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e), monitorCmd(e), witnessCmd(e))
+	root.AddCommand(codeCmd(e), findCmd(e), inclusionCmd(e), consistencyCmd(e), receiptCmd(e), monitorCmd(e), witnessCmd(e), mirrorCmd(e))
 	err := cli.Execute(ctx, root, args, stdin, stdout, stderr, func(err error) error { return fmt.Errorf("%w: %v", verifier.ErrInput, err) })
 	if err == nil {
 		return exitVerified

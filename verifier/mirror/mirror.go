@@ -1,0 +1,398 @@
+// Package mirror keeps a verified copy of a log's public tree, for
+// organisations that want the log to stay verifiable whatever happens to
+// its operator's host: every bundle and tile is checked against the
+// source's signed checkpoint (and witness policy) before anything is
+// written, the new checkpoint must be consistent with the mirror's last
+// one, and the mirror's own checkpoint is replaced last. A tampered or
+// forked source is refused and the mirror keeps its last good state.
+//
+// A round is two passes. The first fetches the new entry bundles, spools
+// them to a scratch file, recomputes the hash tiles from the entries and
+// compares each with the source's, and checks the root against the signed
+// checkpoint. Only then does the second write the bundles (from the
+// spool), the recomputed tiles, the edge and the checkpoint to the mirror.
+// Files beyond the mirror's checkpoint are written with the same bytes
+// any round would write, so a round cut off by a crash is simply run
+// again.
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/citylog/citylog/internal/durable"
+	"github.com/citylog/citylog/internal/parallel"
+	"github.com/citylog/citylog/log/idshard"
+	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+)
+
+// Dest is where the mirror is written: a directory (internal/store/
+// dirstore) or a bucket (internal/store/s3store). The methods are those of
+// the writer's storage, with the same contracts.
+type Dest interface {
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	CreateFile(ctx context.Context, path string, data []byte) error
+	PutFile(ctx context.Context, path string, data []byte) error
+	ReplaceFile(ctx context.Context, path string, data []byte) error
+	SwapFile(ctx context.Context, path string, data []byte) error
+	RemoveAll(ctx context.Context, dir string) error
+	Sync(ctx context.Context) error
+}
+
+// Mirror copies one log.
+type Mirror struct {
+	src     *verifier.Log
+	dest    Dest
+	scratch string // where a round spools bundles (default os.TempDir)
+	workers int
+	// Progress, if set, hears of the entries verified so far in a round.
+	Progress func(done, total uint64)
+}
+
+// New returns a mirror of the log l into dest.
+func New(l *verifier.Log, dest Dest) *Mirror {
+	return &Mirror{src: l, dest: dest, scratch: os.TempDir(), workers: 8}
+}
+
+// Report says what a round did.
+type Report struct {
+	From     uint64  `json:"from"`    // the mirror's size before
+	To       uint64  `json:"to"`      // and after
+	Entries  uint64  `json:"entries"` // entries verified and copied
+	Files    int     `json:"files"`   // files written
+	Seconds  float64 `json:"seconds"` // the round's duration
+	Index    bool    `json:"index"`   // the identifier index was copied
+	Evidence []byte  `json:"-"`       // for a fork: both checkpoints, as JSON
+}
+
+// Round brings the mirror up to the source's current checkpoint. A
+// source that does not check out is an error wrapping verifier.ErrFailed,
+// and the mirror is unchanged.
+func (m *Mirror) Round(ctx context.Context) (Report, error) {
+	start := time.Now()
+	cp, err := m.src.Checkpoint(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	mine, err := m.mirrored(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{From: mine.Size, To: mine.Size}
+	switch {
+	case cp.Size < mine.Size:
+		return rep, fmt.Errorf("%w: the source's checkpoint (size %d) is older than the mirror's (size %d): a stale or rolled-back source", verifier.ErrFailed, cp.Size, mine.Size)
+	case mine.Size > 0:
+		if _, ev, err := m.src.ProveConsistency(ctx, mine, cp); err != nil {
+			if ev != nil {
+				rep.Evidence, _ = ev.MarshalJSON()
+			}
+			return rep, fmt.Errorf("the source's checkpoint is not an extension of the mirror's: %w", err)
+		}
+	}
+	if cp.Size == mine.Size && bytes.Equal(cp.Signed, mine.Signed) {
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, nil
+	}
+	files, err := m.verify(ctx, mine, cp)
+	if err != nil {
+		return rep, err
+	}
+	defer files.close()
+	n, err := m.write(ctx, files, cp)
+	if err != nil {
+		return rep, err
+	}
+	rep.To, rep.Entries, rep.Files = cp.Size, cp.Size-mine.Size, n
+	rep.Index = m.copyIndex(ctx, cp.Size) == nil
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// mirrored returns the mirror's checkpoint (size 0 if it has none yet),
+// verified under the log's key: its bytes are the source's, signed.
+func (m *Mirror) mirrored(ctx context.Context) (verifier.Checkpoint, error) {
+	b, err := m.dest.ReadFile(ctx, "checkpoint")
+	if errors.Is(err, fs.ErrNotExist) {
+		return verifier.Checkpoint{Checkpoint: tiles.Checkpoint{Origin: m.src.Key().Name(), Root: tiles.EmptyRoot}}, nil
+	}
+	if err != nil {
+		return verifier.Checkpoint{}, fmt.Errorf("couldn't read the mirror's checkpoint: %w", err)
+	}
+	cp, err := verifier.OpenCheckpoint(b, m.src.Key())
+	if err != nil {
+		return verifier.Checkpoint{}, fmt.Errorf("the mirror's own checkpoint does not verify (was the mirror changed?): %w", err)
+	}
+	return cp, nil
+}
+
+// roundFiles is a verified round: the bundles spooled, the tiles
+// recomputed, the edge.
+type roundFiles struct {
+	spool   *os.File
+	bundles []spooled
+	tiles   []tileFile
+	edge    []tiles.Hash
+}
+
+type spooled struct {
+	tile     tiles.Tile
+	off, len int64
+}
+
+type tileFile struct {
+	tile tiles.Tile
+	data []byte
+}
+
+func (f *roundFiles) close() {
+	if f.spool != nil {
+		f.spool.Close()
+	}
+}
+
+// verify is the first pass (see the package doc).
+func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*roundFiles, error) {
+	b, err := m.builder(ctx, mine)
+	if err != nil {
+		return nil, err
+	}
+	out := &roundFiles{}
+	b.Full = func(t tiles.Tile, data []byte) {
+		out.tiles = append(out.tiles, tileFile{t, append([]byte(nil), data...)})
+	}
+	if out.spool, err = durable.Scratch(m.scratch); err != nil {
+		return nil, err
+	}
+	var offset int64
+	var h tiles.Hasher
+	// The first bundle, fetched at the new size, holds entries the mirror
+	// has already: they must be the ones it verified (its level-0 edge
+	// tile), or the rewritten bundle would carry changed old entries.
+	known := append([]byte(nil), b.EdgeTile(0)...)
+	first, end := mine.Size/tiles.Width, (cp.Size+tiles.Width-1)/tiles.Width
+	const chunk = 64 // bundles fetched at once
+	for lo := first; lo < end; lo += chunk {
+		hi := min(lo+chunk, end)
+		got := make([][][]byte, hi-lo)
+		raw := make([][]byte, hi-lo)
+		err := parallel.Each(ctx, int(hi-lo), m.workers, func(ctx context.Context, i int) error {
+			bt := tiles.Bundle(lo+uint64(i), cp.Size)
+			entries, err := source.FetchBundle(ctx, m.src.Source(), bt)
+			if err != nil {
+				return fmt.Errorf("%w: %s from %s: %v", sourceKind(err), bt.Path(), m.src.Source(), err)
+			}
+			got[i] = entries
+			var enc []byte
+			for _, e := range entries {
+				if enc, err = tiles.AppendBundleEntry(enc, e); err != nil {
+					return fmt.Errorf("%w: %s: %v", verifier.ErrFailed, bt.Path(), err)
+				}
+			}
+			raw[i] = enc
+			return nil
+		})
+		if err != nil {
+			out.close()
+			return nil, err
+		}
+		for i, entries := range got {
+			bi := lo + uint64(i)
+			for k, e := range entries {
+				leaf, lh := bi*tiles.Width+uint64(k), h.Leaf(e)
+				if leaf < mine.Size {
+					if !bytes.Equal(lh[:], known[k*tiles.HashSize:(k+1)*tiles.HashSize]) {
+						out.close()
+						return nil, fmt.Errorf("%w: entry %d in %s from %s is not the one the mirror verified before: the source changed an old entry",
+							verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source())
+					}
+					continue
+				}
+				if err := b.Append(lh); err != nil {
+					out.close()
+					return nil, err
+				}
+			}
+			if _, err := out.spool.WriteAt(raw[i], offset); err != nil {
+				out.close()
+				return nil, err
+			}
+			out.bundles = append(out.bundles, spooled{tiles.Bundle(bi, cp.Size), offset, int64(len(raw[i]))})
+			offset += int64(len(raw[i]))
+		}
+		if m.Progress != nil {
+			m.Progress(min(hi*tiles.Width, cp.Size)-mine.Size, cp.Size-mine.Size)
+		}
+	}
+	if root := b.Root(); root != cp.Root {
+		out.close()
+		return nil, fmt.Errorf("%w: the entries from %s hash to root %x, but the signed checkpoint of size %d says %x: a bundle was changed",
+			verifier.ErrFailed, m.src.Source(), root, cp.Size, cp.Root)
+	}
+	for _, et := range tiles.EdgeTiles(cp.Size) {
+		if et.Level != tiles.EntriesLevel {
+			out.tiles = append(out.tiles, tileFile{et, append([]byte(nil), b.EdgeTile(et.Level)...)})
+		}
+	}
+	for _, h := range b.Range() {
+		out.edge = append(out.edge, tiles.Hash(h))
+	}
+	// The source's tiles must be the ones its entries give: a mirror that
+	// copied a tampered tile would serve it.
+	if err := m.compareTiles(ctx, out.tiles); err != nil {
+		out.close()
+		return nil, err
+	}
+	return out, nil
+}
+
+// sourceKind sorts a fetch error: a missing or unreachable file cannot be
+// checked; anything else is the source's fault.
+func sourceKind(err error) error {
+	if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+		return verifier.ErrUnchecked
+	}
+	return verifier.ErrFailed
+}
+
+// builder continues the mirror's tree from its own files at its size,
+// checked against its checkpoint's root.
+func (m *Mirror) builder(ctx context.Context, mine verifier.Checkpoint) (*tiles.Builder, error) {
+	r := source.Tiles{Source: source.Func{Name: "the mirror", Read: m.dest.ReadFile}}
+	hashes, err := tiles.CompactRange(ctx, r, mine.Size)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the mirror's tiles at size %d: %w", mine.Size, err)
+	}
+	var edge [][]byte
+	for _, et := range tiles.EdgeTiles(mine.Size) {
+		if et.Level == tiles.EntriesLevel {
+			continue
+		}
+		data, err := source.FetchTile(ctx, source.Func{Name: "the mirror", Read: m.dest.ReadFile}, et)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read the mirror's %s: %w", et.Path(), err)
+		}
+		for len(edge) <= et.Level {
+			edge = append(edge, nil)
+		}
+		edge[et.Level] = data
+	}
+	b, err := tiles.NewBuilder(mine.Size, tiles.HashSlices(hashes), edge)
+	if err != nil {
+		return nil, err
+	}
+	if b.Root() != mine.Root {
+		return nil, fmt.Errorf("the mirror's tiles do not give its checkpoint's root: the mirror was changed; start it afresh")
+	}
+	return b, nil
+}
+
+// compareTiles checks the source's copy of every tile against the one
+// recomputed from the entries.
+func (m *Mirror) compareTiles(ctx context.Context, ts []tileFile) error {
+	return parallel.Each(ctx, len(ts), m.workers, func(ctx context.Context, i int) error {
+		t := ts[i]
+		got, err := source.FetchTile(ctx, m.src.Source(), t.tile)
+		if err != nil {
+			return fmt.Errorf("%w: %s from %s: %v", sourceKind(err), t.tile.Path(), m.src.Source(), err)
+		}
+		if !bytes.Equal(got, t.data) {
+			return fmt.Errorf("%w: %s from %s is not the tile its entries give: the source's tile was changed", verifier.ErrFailed, t.tile.Path(), m.src.Source())
+		}
+		return nil
+	})
+}
+
+// write is the second pass: bundles, tiles, then the edge and the
+// checkpoint, which replaces the mirror's last.
+func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoint) (int, error) {
+	err := parallel.Each(ctx, len(f.bundles), m.workers, func(ctx context.Context, i int) error {
+		b := f.bundles[i]
+		data := make([]byte, b.len)
+		if _, err := f.spool.ReadAt(data, b.off); err != nil && err != io.EOF {
+			return err
+		}
+		return m.dest.CreateFile(ctx, b.tile.Path(), data)
+	})
+	if err == nil {
+		err = parallel.Each(ctx, len(f.tiles), m.workers, func(ctx context.Context, i int) error {
+			return m.dest.CreateFile(ctx, f.tiles[i].tile.Path(), f.tiles[i].data)
+		})
+	}
+	if err == nil {
+		err = m.dest.Sync(ctx)
+	}
+	if err == nil {
+		err = m.dest.ReplaceFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: cp.Signed, Hashes: f.edge}.Marshal())
+	}
+	if err == nil {
+		err = m.dest.SwapFile(ctx, "checkpoint", cp.Signed)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("couldn't write the mirror: %w", err)
+	}
+	// Partials that the new full tiles replace go, as the writer's do.
+	for _, t := range append(f.tiles, bundleFiles(f.bundles)...) {
+		if t.tile.Full() {
+			m.dest.RemoveAll(ctx, t.tile.Path()+".p")
+		}
+	}
+	if b, err := m.src.Source().Fetch(ctx, verifier.ExtraSubdivisionsPath); err == nil {
+		m.dest.PutFile(ctx, verifier.ExtraSubdivisionsPath, b) // unsigned, as at the source: the rules' extension
+	}
+	return len(f.bundles) + len(f.tiles) + 2, m.dest.Sync(ctx)
+}
+
+func bundleFiles(bs []spooled) []tileFile {
+	out := make([]tileFile, len(bs))
+	for i, b := range bs {
+		out[i] = tileFile{tile: b.tile}
+	}
+	return out
+}
+
+// copyIndex copies the source's identifier index when it covers the
+// mirrored size: a hint, never trusted, which verifiers prove anyway, so
+// that cityverify find works against the mirror.
+func (m *Mirror) copyIndex(ctx context.Context, size uint64) error {
+	b, err := m.src.Source().Fetch(ctx, idshard.MetaPath)
+	if err != nil {
+		return err
+	}
+	meta, err := idshard.ParseMeta(b)
+	if err != nil || meta.Size != size {
+		return fmt.Errorf("the source's index does not cover size %d", size)
+	}
+	if old, err := m.dest.ReadFile(ctx, idshard.MetaPath); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	err = parallel.Each(ctx, 1<<meta.Bits, m.workers, func(ctx context.Context, i int) error {
+		p := idshard.ShardPath(uint32(i), meta.Bits)
+		shard, err := m.src.Source().Fetch(ctx, p)
+		if errors.Is(err, source.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := idshard.Parse(shard); err != nil {
+			return fmt.Errorf("%s from the source: %w", p, err)
+		}
+		return m.dest.PutFile(ctx, p, shard)
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.dest.Sync(ctx); err != nil {
+		return err
+	}
+	return m.dest.ReplaceFile(ctx, idshard.MetaPath, b)
+}

@@ -1,0 +1,200 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/citylog/citylog/internal/store/dirstore"
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+)
+
+const fixture = "../testdata"
+
+// copyTree copies dir to a new temporary directory.
+func copyTree(t *testing.T, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(out, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(out, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// at300 is the fixture log as it was at size 300: its checkpoint then,
+// no edge file, the same tiles (a reader falls back to the full ones).
+func at300(t *testing.T) string {
+	src := copyTree(t, filepath.Join(fixture, "log"))
+	b, err := os.ReadFile(filepath.Join(src, "checkpoint.300"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "checkpoint"), b, 0o644)
+	os.Remove(filepath.Join(src, "checkpoint.edge"))
+	return src
+}
+
+func logOf(t *testing.T, dir string) *verifier.Log {
+	t.Helper()
+	key, err := verifier.ParseKey(filepath.Join(fixture, "vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verifier.New(source.Dir(dir), key)
+}
+
+func newDest(t *testing.T) (string, *dirstore.Store) {
+	dir := t.TempDir()
+	d, err := dirstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, d
+}
+
+// checkMirror verifies the mirror as a city would, from the mirror alone.
+func checkMirror(t *testing.T, dir string, size uint64) {
+	t.Helper()
+	l := logOf(t, dir)
+	ctx := context.Background()
+	cp, err := l.Checkpoint(ctx)
+	if err != nil || cp.Size != size {
+		t.Fatalf("the mirror's checkpoint: size %d, %v; want %d", cp.Size, err, size)
+	}
+	for _, i := range []uint64{0, 7, size / 2, size - 1} {
+		inc, err := l.ProveInclusion(ctx, cp, i)
+		if err != nil {
+			t.Fatalf("leaf %d in the mirror: %v", i, err)
+		}
+		a, err := l.Rules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verifier.CheckEntry(a, inc); err != nil {
+			t.Errorf("entry %d in the mirror: %v", i, err)
+		}
+	}
+}
+
+func TestMirrorIncrementally(t *testing.T) {
+	ctx := context.Background()
+	dir, dest := newDest(t)
+	rep, err := New(logOf(t, at300(t)), dest).Round(ctx)
+	if err != nil || rep.From != 0 || rep.To != 300 || rep.Entries != 300 {
+		t.Fatalf("first round: %+v, %v", rep, err)
+	}
+	checkMirror(t, dir, 300)
+	src := filepath.Join(fixture, "log")
+	rep, err = New(logOf(t, src), dest).Round(ctx)
+	if err != nil || rep.From != 300 || rep.To != 600 || rep.Entries != 300 {
+		t.Fatalf("second round: %+v, %v", rep, err)
+	}
+	checkMirror(t, dir, 600)
+	// The mirror serves find: the index was copied.
+	if !rep.Index {
+		t.Error("the identifier index was not copied")
+	}
+	a, err := logOf(t, dir).Find(ctx, "national:CN:fixture:XQ-0001")
+	if err != nil || a.Code != "CN-XQ-009C-Y" {
+		t.Errorf("find in the mirror: %+v, %v", a, err)
+	}
+	// Nothing new: a round that changes nothing.
+	rep, err = New(logOf(t, src), dest).Round(ctx)
+	if err != nil || rep.Entries != 0 || rep.Files != 0 {
+		t.Errorf("an idle round: %+v, %v", rep, err)
+	}
+	// The mirror is a log of its own: it can be mirrored.
+	dir2, dest2 := newDest(t)
+	if _, err := New(logOf(t, dir), dest2).Round(ctx); err != nil {
+		t.Fatalf("mirroring the mirror: %v", err)
+	}
+	checkMirror(t, dir2, 600)
+}
+
+// TestMirrorRefusesHostileSources: a changed bundle, a changed tile, a
+// changed old entry, a forked checkpoint and a rolled-back one are each
+// refused as verification failures, and the mirror keeps its last good
+// checkpoint, byte for byte.
+func TestMirrorRefusesHostileSources(t *testing.T) {
+	ctx := context.Background()
+	flip := func(path string, at int) func(t *testing.T, src string) {
+		return func(t *testing.T, src string) {
+			p := filepath.Join(src, path)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at < 0 {
+				at += len(b) // from the end
+			}
+			b[at] ^= 1
+			os.WriteFile(p, b, 0o644)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(t *testing.T, src string)
+		want  string
+		start int // the size the mirror holds before the round: 0, 300 or 600
+	}{
+		{"flipped byte in a new bundle", flip("tile/entries/001", -10), "hash to root", 300},
+		{"flipped byte in a hash tile", flip("tile/1/000.p/2", 10), "not the tile its entries give", 0},
+		{"flipped byte in a tile of the proof", flip("tile/0/001", 100), "not consistent", 300},
+		{"flipped byte in an old entry", flip("tile/entries/001", 20), "not the one the mirror verified", 300},
+		{"a forked checkpoint", func(t *testing.T, src string) {
+			for _, f := range []string{"checkpoint", "checkpoint.edge"} {
+				b, _ := os.ReadFile(filepath.Join(fixture, "fork", f))
+				os.WriteFile(filepath.Join(src, f), b, 0o644)
+			}
+		}, "not consistent", 600},
+		{"a rolled-back checkpoint", func(t *testing.T, src string) {
+			b, _ := os.ReadFile(filepath.Join(src, "checkpoint.300"))
+			os.WriteFile(filepath.Join(src, "checkpoint"), b, 0o644)
+			os.Remove(filepath.Join(src, "checkpoint.edge"))
+		}, "older than the mirror", 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, dest := newDest(t)
+			// The mirror's last good state: empty, at 300, or the whole fixture.
+			switch tc.start {
+			case 300:
+				if _, err := New(logOf(t, at300(t)), dest).Round(ctx); err != nil {
+					t.Fatal(err)
+				}
+			case 600:
+				if _, err := New(logOf(t, filepath.Join(fixture, "log")), dest).Round(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := dest.ReadFile(ctx, "checkpoint")
+			src := copyTree(t, filepath.Join(fixture, "log"))
+			tc.edit(t, src)
+			_, err := New(logOf(t, src), dest).Round(ctx)
+			if !errors.Is(err, verifier.ErrFailed) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("round over a hostile source: %v, want ErrFailed saying %q", err, tc.want)
+			}
+			if after, _ := dest.ReadFile(ctx, "checkpoint"); string(after) != string(before) {
+				t.Error("the mirror's checkpoint changed after a refused round")
+			}
+		})
+	}
+}
