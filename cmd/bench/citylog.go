@@ -8,14 +8,33 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/log"
 )
 
 // importCitylog imports the requests in file in into the log in out,
-// creating it first if create is set.
+// creating it first if create is set. With $CITYLOG_BENCH_S3 set
+// (s3://BUCKET/PREFIX, the AWS_* variables saying where), the public tree
+// is in that bucket and out holds the private state.
 func importCitylog(ctx context.Context, in, out string, create bool) error {
+	var store log.Storage
+	if u := os.Getenv("CITYLOG_BENCH_S3"); u != "" {
+		cfg, err := s3store.FromEnv(u)
+		if err != nil {
+			return err
+		}
+		s, err := s3store.New(cfg)
+		if err != nil {
+			return err
+		}
+		store = s
+	}
 	if create {
-		if _, err := log.Init(out, "bench.citylog.example/log"); err != nil {
+		skey, err := log.GenerateKey("bench.citylog.example/log")
+		if err != nil {
+			return err
+		}
+		if _, _, err := log.InitStore(ctx, out, skey, store); err != nil {
 			return err
 		}
 	}
@@ -41,7 +60,11 @@ func importCitylog(ctx context.Context, in, out string, create bool) error {
 		}
 	}()
 	opening, cpu0 := time.Now(), cpuTime()
-	w, err := log.Open(ctx, log.Config{Dir: out})
+	cfg := log.Config{Dir: out, Store: store}
+	if store != nil {
+		cfg.Workers = 16
+	}
+	w, err := log.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,8 @@ func main() {
 	serveClients := flag.Int("serve", 0, "instead of the import benchmark: drive citylog serve with this many concurrent clients")
 	duration := flag.Duration("duration", 10*time.Second, "with -serve: how long to drive the server")
 	interval := flag.Duration("interval", 0, "with -serve: the server's --interval (default 0: its default, group commit)")
+	versitygw := flag.String("versitygw", filepath.Join("..", "..", ".bin", "versitygw"), "the versitygw binary for the citylog-s3 system and -serve -s3")
+	serveS3 := flag.Bool("s3", false, "with -serve: the server's public tree in a bucket of a versitygw started for the run")
 	flood := flag.Int("flood", 0, "with -serve: also hold this many slow connections from 127.0.0.1 (headers a byte at a time, reconnecting), the clients dialing from 127.0.0.2")
 	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
 	grow := flag.Bool("grow", false, "instead of the import benchmark: import -n new requests into a kept log of at least -base entries (it grows by -n each run)")
@@ -78,13 +80,13 @@ func main() {
 	case *auditN > 0:
 		err = benchAudit(*auditN, defaultWork("citylog-bench-audit"))
 	case *serveClients > 0:
-		err = benchServe(*serveClients, *flood, *duration, *interval, defaultWork(""))
+		err = benchServe(*serveClients, *flood, *duration, *interval, defaultWork(""), s3Bin(*serveS3, *versitygw))
 	case *grow:
 		err = benchGrow(*n, *base, defaultWork("citylog-bench-grow"), *cpuProfile)
 	case *verifyN > 0:
 		err = benchVerify(*verifyN, *runs, defaultWork("citylog-bench-verify"))
 	default:
-		err = runBench(*n, splitComma(*systems), *work, *asJSON)
+		err = runBench(*n, splitComma(*systems), *work, *asJSON, *versitygw)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: error:", err)
@@ -110,7 +112,15 @@ func childMain(system, in, out, cpuProfile string) int {
 	return 0
 }
 
-func runBench(n int, systems []string, work string, asJSON bool) error {
+// s3Bin returns the versitygw binary if the run wants a bucket.
+func s3Bin(want bool, bin string) string {
+	if want {
+		return bin
+	}
+	return ""
+}
+
+func runBench(n int, systems []string, work string, asJSON bool, versitygw string) error {
 	if work == "" {
 		tmp, err := os.MkdirTemp("", "citylog-bench-")
 		if err != nil {
@@ -118,6 +128,8 @@ func runBench(n int, systems []string, work string, asJSON bool) error {
 		}
 		defer os.RemoveAll(tmp)
 		work = tmp
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
 	}
 	input := filepath.Join(work, "requests.jsonl")
 	if err := generate(input, n); err != nil {
@@ -129,13 +141,31 @@ func runBench(n int, systems []string, work string, asJSON bool) error {
 		outDir := filepath.Join(work, sys)
 		cmd := exec.Command(os.Args[0], "-child", sys, "-in", input, "-out", outDir)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		var srv *s3Server
+		if sys == "citylog-s3" {
+			var err error
+			if srv, err = startS3(versitygw, work); err != nil {
+				return err
+			}
+			cmd.Env = append(append(os.Environ(), srv.env...), "CITYLOG_BENCH_S3=s3://"+benchBucket+"/log")
+		}
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
+			if srv != nil {
+				srv.stop()
+			}
 			return fmt.Errorf("%s: %w", sys, err)
 		}
 		elapsed := time.Since(start).Seconds()
 		files, bytes := countFiles(outDir)
 		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		if srv != nil {
+			objects, objBytes := countFiles(srv.dir)
+			fmt.Fprintf(os.Stderr, "citylog-s3: %d objects (%.1f MiB) in the bucket, %.0f objects/s; versitygw peak RSS %.1f MiB\n",
+				objects, float64(objBytes)/(1<<20), float64(objects)/elapsed, peakRSS(srv.pid()))
+			files, bytes = files+objects, bytes+objBytes
+			srv.stop()
+		}
 		r := result{sys, n, elapsed, float64(n) / elapsed, rss, files, float64(bytes) / (1 << 20)}
 		results = append(results, r)
 		if asJSON {
@@ -159,6 +189,8 @@ func runChild(system, in, out string) error {
 	ctx := context.Background()
 	switch system {
 	case "citylog":
+		return importCitylog(ctx, in, out, true)
+	case "citylog-s3":
 		return importCitylog(ctx, in, out, true)
 	case "citylog-append":
 		return importCitylog(ctx, in, out, false)

@@ -23,14 +23,29 @@ import (
 // allocations/s, latency percentiles and the server's peak RSS. With
 // flood > 0, that many slow connections from 127.0.0.1 try to hold the
 // server's connections meanwhile, and the clients dial from 127.0.0.2.
-func benchServe(clients, flood int, d, interval time.Duration, work string) error {
+// With versitygw set, the log's public tree is in a bucket of a versitygw
+// started for the run.
+func benchServe(clients, flood int, d, interval time.Duration, work, versitygw string) error {
 	bin, err := buildCommand("citylog", work)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Join(work, fmt.Sprintf("serve-%d", time.Now().UnixNano()))
 	defer os.RemoveAll(dir)
-	if out, err := exec.Command(bin, "init", "--dir", dir, "--origin", "bench.citylog.example/log").CombinedOutput(); err != nil {
+	var env []string
+	initArgs := []string{"init", "--dir", dir, "--origin", "bench.citylog.example/log"}
+	if versitygw != "" {
+		s3, err := startS3(versitygw, work)
+		if err != nil {
+			return err
+		}
+		defer s3.stop()
+		env = append(os.Environ(), s3.env...)
+		initArgs = append(initArgs, "--storage", "s3://"+benchBucket+"/log")
+	}
+	initCmd := exec.Command(bin, initArgs...)
+	initCmd.Env = env
+	if out, err := initCmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("init: %v: %s", err, out)
 	}
 	tok, err := exec.Command(bin, "token", "add", "bench", "--dir", dir).Output()
@@ -38,7 +53,7 @@ func benchServe(clients, flood int, d, interval time.Duration, work string) erro
 		return fmt.Errorf("token: %w", err)
 	}
 	token := strings.TrimSpace(string(tok))
-	srv, addr, err := startServer(bin, dir, interval)
+	srv, addr, err := startServer(bin, dir, interval, env)
 	if err != nil {
 		return err
 	}
@@ -98,15 +113,21 @@ func benchServe(clients, flood int, d, interval time.Duration, work string) erro
 	if flood > 0 {
 		floodNote = fmt.Sprintf(", flood of %d slow connections", flood)
 	}
-	fmt.Printf("citylog serve, %d clients%s, interval %v, %v: %d allocations, %.0f/s sustained, latency p50 %v p99 %v max %v, errors %d, server peak RSS %.1f MiB\n",
-		clients, floodNote, interval, d, len(lat), float64(len(lat))/elapsed.Seconds(), pct(.5).Round(time.Millisecond), pct(.99).Round(time.Millisecond),
+	where := "local disk"
+	if versitygw != "" {
+		where = "versitygw bucket"
+	}
+	fmt.Printf("citylog serve (%s), %d clients%s, interval %v, %v: %d allocations, %.0f/s sustained, latency p50 %v p99 %v max %v, errors %d, server peak RSS %.1f MiB\n",
+		where, clients, floodNote, interval, d, len(lat), float64(len(lat))/elapsed.Seconds(), pct(.5).Round(time.Millisecond), pct(.99).Round(time.Millisecond),
 		lat[len(lat)-1].Round(time.Millisecond), errs, rss)
 	return nil
 }
 
 // startServer starts citylog serve on a free port and returns its address.
-func startServer(bin, dir string, interval time.Duration) (*exec.Cmd, string, error) {
+// env, if not nil, is its environment.
+func startServer(bin, dir string, interval time.Duration, env []string) (*exec.Cmd, string, error) {
 	srv := exec.Command(bin, "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--interval", interval.String(), "--max-batch", "16384")
+	srv.Env = env
 	stderr, _ := srv.StderrPipe()
 	if err := srv.Start(); err != nil {
 		return nil, "", err

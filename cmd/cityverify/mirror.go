@@ -20,6 +20,7 @@ func mirrorCmd(e *env) *cobra.Command {
 	var to string
 	var follow bool
 	var interval time.Duration
+	var workers int
 	cmd := &cobra.Command{
 		Use:   "mirror --log SRC --key KEY --to DEST [--follow]",
 		Short: "Keep a verified copy of a log's public tree in a directory or a bucket",
@@ -49,8 +50,20 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).`,
 				return err
 			}
 			m := mirror.New(l, dest)
+			m.Workers = workers
 			for {
+				bar := progress(e, "verifying")
+				if bar != nil {
+					m.Progress = func(done, all uint64) {
+						bar.ChangeMax64(int64(all))
+						bar.Set64(int64(done))
+					}
+				}
 				rep, err := m.Round(cmd.Context())
+				if bar != nil {
+					bar.Finish()
+					fmt.Fprintln(e.stderr)
+				}
 				if err != nil {
 					if rep.Evidence != nil {
 						path := fmt.Sprintf("fork-evidence-%s.json", time.Now().UTC().Format("20060102T150405Z"))
@@ -83,6 +96,7 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).`,
 	cmd.MarkFlagRequired("to")
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep mirroring, a round every --interval")
 	cmd.Flags().DurationVar(&interval, "interval", time.Minute, "time between rounds with --follow")
+	cmd.Flags().IntVar(&workers, "workers", 16, "files fetched or written at once (a bucket's requests each wait a round trip)")
 	return cmd
 }
 

@@ -95,7 +95,7 @@ retried.`,
 // follow mode an unreachable source is a health report instead).
 func auditRound(ctx context.Context, e *env, m *monitor.Monitor, f *logFlags, follow bool, maxAge, interval time.Duration) (int, error) {
 	start := time.Now()
-	bar := progress(e)
+	bar := progress(e, "auditing")
 	if bar != nil {
 		m.Progress = func(done, all uint64) {
 			bar.ChangeMax64(int64(all))
@@ -166,10 +166,10 @@ func health(e *env, asJSON bool, detail string) {
 }
 
 // progress returns a progress bar on a terminal stderr.
-func progress(e *env) *progressbar.ProgressBar {
+func progress(e *env, what string) *progressbar.ProgressBar {
 	f, ok := e.stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("auditing"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 }

@@ -52,14 +52,17 @@ type Mirror struct {
 	src     *verifier.Log
 	dest    Dest
 	scratch string // where a round spools bundles (default os.TempDir)
-	workers int
+	// Workers is how many files a round fetches, compares or writes at
+	// once (default 8): an object store answers each request a round trip
+	// later, so a mirror into a bucket wants more.
+	Workers int
 	// Progress, if set, hears of the entries verified so far in a round.
 	Progress func(done, total uint64)
 }
 
 // New returns a mirror of the log l into dest.
 func New(l *verifier.Log, dest Dest) *Mirror {
-	return &Mirror{src: l, dest: dest, scratch: os.TempDir(), workers: 8}
+	return &Mirror{src: l, dest: dest, scratch: os.TempDir(), Workers: 8}
 }
 
 // Report says what a round did.
@@ -184,7 +187,7 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 		hi := min(lo+chunk, end)
 		got := make([][][]byte, hi-lo)
 		raw := make([][]byte, hi-lo)
-		err := parallel.Each(ctx, int(hi-lo), m.workers, func(ctx context.Context, i int) error {
+		err := parallel.Each(ctx, int(hi-lo), m.Workers, func(ctx context.Context, i int) error {
 			bt := tiles.Bundle(lo+uint64(i), cp.Size)
 			entries, err := source.FetchBundle(ctx, m.src.Source(), bt)
 			if err != nil {
@@ -298,7 +301,7 @@ func (m *Mirror) builder(ctx context.Context, mine verifier.Checkpoint) (*tiles.
 // compareTiles checks the source's copy of every tile against the one
 // recomputed from the entries.
 func (m *Mirror) compareTiles(ctx context.Context, ts []tileFile) error {
-	return parallel.Each(ctx, len(ts), m.workers, func(ctx context.Context, i int) error {
+	return parallel.Each(ctx, len(ts), m.Workers, func(ctx context.Context, i int) error {
 		t := ts[i]
 		got, err := source.FetchTile(ctx, m.src.Source(), t.tile)
 		if err != nil {
@@ -314,7 +317,7 @@ func (m *Mirror) compareTiles(ctx context.Context, ts []tileFile) error {
 // write is the second pass: bundles, tiles, then the edge and the
 // checkpoint, which replaces the mirror's last.
 func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoint) (int, error) {
-	err := parallel.Each(ctx, len(f.bundles), m.workers, func(ctx context.Context, i int) error {
+	err := parallel.Each(ctx, len(f.bundles), m.Workers, func(ctx context.Context, i int) error {
 		b := f.bundles[i]
 		data := make([]byte, b.len)
 		if _, err := f.spool.ReadAt(data, b.off); err != nil && err != io.EOF {
@@ -323,7 +326,7 @@ func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoin
 		return m.dest.CreateFile(ctx, b.tile.Path(), data)
 	})
 	if err == nil {
-		err = parallel.Each(ctx, len(f.tiles), m.workers, func(ctx context.Context, i int) error {
+		err = parallel.Each(ctx, len(f.tiles), m.Workers, func(ctx context.Context, i int) error {
 			return m.dest.CreateFile(ctx, f.tiles[i].tile.Path(), f.tiles[i].data)
 		})
 	}
@@ -374,7 +377,7 @@ func (m *Mirror) copyIndex(ctx context.Context, size uint64) error {
 	if old, err := m.dest.ReadFile(ctx, idshard.MetaPath); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	err = parallel.Each(ctx, 1<<meta.Bits, m.workers, func(ctx context.Context, i int) error {
+	err = parallel.Each(ctx, 1<<meta.Bits, m.Workers, func(ctx context.Context, i int) error {
 		p := idshard.ShardPath(uint32(i), meta.Bits)
 		shard, err := m.src.Source().Fetch(ctx, p)
 		if errors.Is(err, source.ErrNotFound) {
