@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/internal/testenv"
+	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
 )
 
@@ -120,11 +122,46 @@ func TestS3Log(t *testing.T) {
 		}
 	}
 	verifyBucket(t, srv, "s3://cities/log", vkey, []string{codes[0], codes[1234], codes[2999], paris})
-	r, err := os.ReadFile(receipt)
+	// citylog serve on the bucket: its read path is the bucket, with the
+	// tlog-tiles headers, so the server's URL is a log source too.
+	serveCmd := citylogIn(env, "serve", "--dir", dir, "--listen", "127.0.0.1:0")
+	addr := startServing(t, serveCmd)
+	defer func() {
+		serveCmd.Process.Signal(syscall.SIGTERM)
+		serveCmd.Wait()
+	}()
+	for _, c := range []struct{ path, cache string }{
+		{"checkpoint", "no-cache"},
+		{"tile/entries/000", "public, max-age=31536000, immutable"},
+		{"tile/0/011.p/185", "public, max-age=10"},
+	} {
+		resp, err := http.Get("http://" + addr + "/" + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != c.cache || resp.Header.Get("ETag") == "" {
+			t.Errorf("GET %s from serve on a bucket: %d, Cache-Control %q, ETag %q; want 200, %q and an ETag",
+				c.path, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("ETag"), c.cache)
+		}
+	}
+	for _, p := range []string{".citylog/claim", "missing"} {
+		if resp, err := http.Get("http://" + addr + "/" + p); err != nil || resp.StatusCode != 404 {
+			t.Errorf("GET %s from serve on a bucket: %v %v, want 404", p, resp.StatusCode, err)
+		}
+	}
+	web, err := source.NewHTTP("http://"+addr, source.HTTPOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := verifier.ParseKey(vkey)
+	if _, err := verifier.New(web, key).VerifyCode(context.Background(), paris); err != nil {
+		t.Errorf("%s through serve on the bucket: %v", paris, err)
+	}
+	r, err := os.ReadFile(receipt)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := verifier.VerifyReceipt(r, key, nil); err != nil {
 		t.Errorf("receipt: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/api"
 	"github.com/citylog/citylog/log/tokens"
+	"github.com/citylog/citylog/tiles/source"
 	"github.com/spf13/cobra"
 )
 
@@ -42,7 +43,8 @@ func serveCmd(e *env) *cobra.Command {
 token) pools requests into one checkpoint per batch and answers each with its
 code and an offline receipt once the checkpoint is durably published; every
 other path serves DIR/public as a static host would, so the server's URL is a
-log source for cityverify. /healthz and /metrics (Prometheus) are for
+log source for cityverify (on a bucket, --storage, the read path is read from
+the bucket; give the public the bucket or its CDN). /healthz and /metrics (Prometheus) are for
 operators. SIGTERM stops it gracefully: requests already received are
 published and answered.
 
@@ -81,16 +83,26 @@ reverse proxy, see docs/OPERATIONS.md.`,
 func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(addr string)) error {
 	listen, interval, maxBatch := o.listen, o.interval, o.maxBatch
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	w, err := openLog(ctx, dir, &o.storage)
+	st, _, err := o.storage.open(dir)
 	if err != nil {
 		return err
+	}
+	w, err := openStore(ctx, dir, st)
+	if err != nil {
+		return err
+	}
+	// On a bucket the read path is the bucket, read as a verifier reads
+	// it (never through the writer's own view of its versions).
+	var public source.Source
+	if fetcher, ok := st.(source.Source); ok {
+		public = fetcher
 	}
 	checker, err := tokens.NewChecker(filepath.Join(dir, log.StateDir, tokensFile), logger)
 	if err != nil {
 		w.Close()
 		return err
 	}
-	s := api.New(w, api.Config{PublicDir: filepath.Join(dir, log.PublicDir), StateDir: filepath.Join(dir, log.StateDir),
+	s := api.New(w, api.Config{PublicDir: filepath.Join(dir, log.PublicDir), Public: public, StateDir: filepath.Join(dir, log.StateDir),
 		Tokens: checker, Interval: interval, MaxBatch: maxBatch, Logger: logger})
 	go s.Run()
 	ln, err := net.Listen("tcp", listen)

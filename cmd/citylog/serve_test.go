@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,27 +35,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 	}
 	token := strings.TrimSpace(string(out))
 	cmd := citylogCmd("serve", "--dir", dir, "--listen", "127.0.0.1:0", "--interval", "50ms")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	var addr string
-	for sc.Scan() {
-		var l struct{ Msg, Addr string }
-		json.Unmarshal(sc.Bytes(), &l)
-		if l.Msg == "serving" {
-			addr = l.Addr
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if addr == "" {
-		t.Fatal("server did not report its address")
-	}
+	addr := startServing(t, cmd)
 	var mu sync.Mutex
 	acked := map[int]string{}
 	var wg sync.WaitGroup
@@ -112,4 +93,34 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged before SIGTERM, all in the log", len(acked))
+}
+
+// startServing starts a citylog serve command and returns the address it
+// reports; the rest of its log is drained.
+func startServing(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var addr string
+	for sc.Scan() {
+		var l struct{ Msg, Addr string }
+		json.Unmarshal(sc.Bytes(), &l)
+		if l.Msg == "serving" {
+			addr = l.Addr
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if addr == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("server did not report its address")
+	}
+	return addr
 }

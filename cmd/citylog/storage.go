@@ -91,6 +91,12 @@ func openLog(ctx context.Context, dir string, f *storageFlags) (*log.Writer, err
 	if err != nil {
 		return nil, err
 	}
+	return openStore(ctx, dir, st)
+}
+
+// openStore opens the log of DIR with its public tree in st (nil:
+// DIR/public).
+func openStore(ctx context.Context, dir string, st log.Storage) (*log.Writer, error) {
 	cfg := log.Config{Dir: dir}
 	if st != nil {
 		cfg.Store = st

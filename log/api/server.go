@@ -19,13 +19,20 @@ import (
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/tokens"
+	"github.com/citylog/citylog/tiles/source"
 )
 
 // Config configures a Server.
 type Config struct {
-	PublicDir string          // the log's public tree
-	StateDir  string          // the writer's private state (named, never shown, by /healthz)
-	Tokens    *tokens.Checker // who may write
+	PublicDir string // the log's public tree
+	// Public, if set, is where the read path reads the public tree
+	// instead of PublicDir: a bucket (the writer's store read through
+	// its verifier-side Fetch, which keeps no state the writer's
+	// compare-and-swap depends on). The bucket or its CDN is the read
+	// path to give the public; this keeps the server's URL a log source.
+	Public   source.Source
+	StateDir string          // the writer's private state (named, never shown, by /healthz)
+	Tokens   *tokens.Checker // who may write
 	// Interval is the least time between the starts of two batches (0:
 	// none, group commit alone decides); it bounds the storage requests
 	// of a busy server.
@@ -72,7 +79,9 @@ func New(w *log.Writer, cfg Config) *Server {
 	}
 	s := &Server{w: w, cfg: cfg, log: cfg.Logger, queue: make(chan *pending, cfg.MaxBatch),
 		metrics: newMetrics(), done: make(chan struct{}), stop: make(chan struct{}), wake: make(chan struct{}, 1)}
-	if root, err := os.OpenRoot(cfg.PublicDir); err == nil {
+	if cfg.Public != nil {
+		// The read path is the bucket.
+	} else if root, err := os.OpenRoot(cfg.PublicDir); err == nil {
 		s.public = root
 	} else {
 		s.log.Error("couldn't open the public tree; the read path serves nothing", "err", err)

@@ -1,14 +1,19 @@
 package api
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/citylog/citylog/internal/store"
+	"github.com/citylog/citylog/tiles/source"
 )
 
 // serveStatic serves the public tree read-only, as a static host would,
@@ -50,6 +55,10 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if s.cfg.Public != nil {
+		s.serveFetched(w, r, p)
+		return
+	}
 	f, st, err := s.openPublic(p)
 	if err != nil {
 		http.NotFound(w, r)
@@ -62,6 +71,30 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", cacheControl)
 	http.ServeContent(w, r, "", st.ModTime(), f)
+}
+
+// serveFetched serves the file at p of a public tree in a bucket: the
+// same headers as from a directory, an ETag from the content's hash.
+func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, p string) {
+	data, err := s.cfg.Public.Fetch(r.Context(), p)
+	switch {
+	case errors.Is(err, source.ErrNotFound):
+		http.NotFound(w, r)
+		return
+	case err != nil:
+		s.log.Warn("couldn't read the public tree's bucket", "path", p, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the log's storage did not answer; retry later")
+		return
+	}
+	h := w.Header()
+	sum := sha256.Sum256(data)
+	h.Set("ETag", fmt.Sprintf(`"%x"`, sum[:16]))
+	h.Set("X-Content-Type-Options", "nosniff")
+	contentType, cacheControl := store.Metadata(p)
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", cacheControl)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
 // openPublic opens the regular file at p (slash-separated) of the public
