@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/internal/store"
 	"github.com/citylog/citylog/tiles"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // On object storage, writers on different machines share no lock, and
@@ -32,9 +34,22 @@ import (
 // one was lost: a claim past the published checkpoint that is not this
 // writer's names the range whose tiles may be half written. The new
 // writer claims the log, waits TakeoverWait for an old writer that might
-// still be publishing, and if the checkpoint has not moved, removes those
-// tiles: no checkpoint references them, and the new writer's own batch
-// needs their paths.
+// still be publishing, and if the checkpoint has not moved, fences the
+// old writer off and removes those tiles: no checkpoint references them,
+// and the new writer's own batch needs their paths.
+//
+// The wait alone would not be safe: an old writer stalled (a paused VM, a
+// partition) between writing its tiles and replacing the checkpoint
+// still holds the checkpoint's current version, and its compare-and-swap
+// would succeed later, publishing tiles that were removed. So the new
+// writer first replaces the checkpoint, by compare-and-swap, with the
+// same checkpoint carrying one more signature line, by a throwaway key:
+// every reader sees the same checkpoint (signed notes ignore signatures
+// by unknown keys), but the object's version changes (an ETag is a hash
+// of the bytes, so the same bytes again would not do), and the old
+// writer's swap fails from then on, however late it comes. If the old
+// writer's swap came first, the fence fails instead and the takeover
+// stops before removing anything.
 
 // claimPath is the claim object, beside the public tree's files (a
 // dot-name: static hosts of ours never serve it; it holds no secret).
@@ -160,12 +175,70 @@ func (w *Writer) takeOver(ctx context.Context, c *claim, wait time.Duration) err
 		return fmt.Errorf("%w: the checkpoint moved from size %d to %d while this writer took over: another writer is alive; stop one of them",
 			store.ErrLostRace, w.durable, cp.Size)
 	}
+	if err := w.fence(ctx); err != nil {
+		return err
+	}
+	w.leftover = map[string]bool{}
 	for _, t := range grownTiles(w.durable, c.to) {
 		if err := w.store.RemoveFile(ctx, t.Path()); err != nil {
 			return fmt.Errorf("couldn't remove %s, left by a batch that was never published: %w", t.Path(), err)
 		}
+		w.leftover[t.Path()] = true
 	}
+	w.leftoverTo = c.to
 	return w.store.Sync(ctx)
+}
+
+// takeoverKeyPrefix names the throwaway key of a takeover's fence; the
+// writer's id follows.
+const takeoverKeyPrefix = "citylog-takeover-"
+
+// fence replaces the published checkpoint with itself plus a signature
+// line by a throwaway key (see the package comment above), so that no
+// writer holding the version it replaces can replace it any more.
+func (w *Writer) fence(ctx context.Context) error {
+	skey, _, err := note.GenerateKey(rand.Reader, takeoverKeyPrefix+w.writerID)
+	if err != nil {
+		return err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	published := w.published
+	w.mu.Unlock()
+	text, _, ok := bytes.Cut(published, []byte("\n\n"))
+	if !ok {
+		return corrupt(fmt.Errorf("the published checkpoint is not a signed note"))
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text) + "\n"}, signer)
+	if err != nil {
+		return err
+	}
+	_, sig, _ := bytes.Cut(signed, []byte("\n\n"))
+	fenced := append(append([]byte(nil), published...), sig...)
+	if err := w.store.SwapFile(ctx, CheckpointPath, fenced); err != nil {
+		return fmt.Errorf("couldn't fence off the old writer (it may be alive: stop it): %w", err)
+	}
+	w.mu.Lock()
+	w.published = fenced
+	w.mu.Unlock()
+	return nil
+}
+
+// replaceLeftover reports whether a file the writer found at path with
+// other bytes is a leftover of the batch a takeover removed, written late
+// by the fenced-off old writer: no checkpoint can reference it, so it is
+// replaced. Anywhere else, other bytes at an immutable path stay an
+// error.
+func (w *Writer) replaceLeftover(path string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.durable >= w.leftoverTo {
+		w.leftover = nil // the log has grown past every path the old writer could write
+	}
+	return w.leftover[path]
 }
 
 // grownTiles returns every tile and bundle that growing a tree from size

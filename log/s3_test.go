@@ -1,8 +1,11 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -150,6 +153,154 @@ func TestS3TakeoverRemovesUnpublished(t *testing.T) {
 	}
 	acked = append(acked, res...)
 	verifyBucketLog(t, srv, "takeover", dirs[1], acked)
+}
+
+// stallingStore holds one kind of write of a writer until released: the
+// writer stalls there (a paused machine), as a real server cannot be made
+// to hold it.
+type stallingStore struct {
+	Storage
+	mu      sync.Mutex
+	match   func(op, path string) bool
+	stalled chan string   // hears the path of the first write held
+	release chan struct{} // closed to let it go
+}
+
+func newStalling(s Storage, match func(op, path string) bool) *stallingStore {
+	return &stallingStore{Storage: s, stalled: make(chan string, 1), release: make(chan struct{})}
+}
+
+func (s *stallingStore) arm(match func(op, path string) bool) {
+	s.mu.Lock()
+	s.match = match
+	s.mu.Unlock()
+}
+
+func (s *stallingStore) hold(op, path string) {
+	s.mu.Lock()
+	m := s.match
+	if m != nil && m(op, path) {
+		s.match = nil // the first only
+		s.mu.Unlock()
+		s.stalled <- path
+		<-s.release
+		return
+	}
+	s.mu.Unlock()
+}
+
+func (s *stallingStore) Shared() bool { return isShared(s.Storage) }
+
+func (s *stallingStore) CreateFile(ctx context.Context, p string, b []byte) error {
+	s.hold("create", p)
+	return s.Storage.CreateFile(ctx, p, b)
+}
+
+func (s *stallingStore) SwapFile(ctx context.Context, p string, b []byte) error {
+	s.hold("swap", p)
+	return s.Storage.SwapFile(ctx, p, b)
+}
+
+// TestS3TakeoverFencesStalledWriter: the old writer is not dead but
+// stalled, past the takeover's wait, (a) with its batch's tiles written
+// and its checkpoint swap not yet sent, or (b) before writing its tiles. A new writer takes over meanwhile. When the old one wakes,
+// its checkpoint swap fails (the takeover fenced the checkpoint), so the
+// batch is never acknowledged, no checkpoint references a removed tile,
+// and a tile it writes late does not stop the new writer. The log
+// verifies with every acknowledged code.
+func TestS3TakeoverFencesStalledWriter(t *testing.T) {
+	srv := testenv.StartS3(t)
+	for _, c := range []struct {
+		name  string
+		stall func(op, path string) bool
+	}{
+		{"before its checkpoint", func(op, p string) bool { return op == "swap" && p == CheckpointPath }},
+		// Held at its first tile, it writes them all after the takeover
+		// removed the batch: the full ones are at paths the new writer
+		// needs, with other bytes.
+		{"at its first tile", func(op, p string) bool { return op == "create" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bucket := fmt.Sprintf("fence%d", time.Now().UnixNano())
+			_, dirs := sharedLog(t, srv, bucket)
+			ctx := context.Background()
+			st := newStalling(bucketStore(t, srv, bucket), nil)
+			a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock(), Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			acked := mustAllocate(t, a, genRequests(0, 200))
+			st.arm(c.stall)
+			oldDone := make(chan error, 1)
+			go func() {
+				_, err := a.Allocate(ctx, genRequests(200, 100)) // to size 300: tile/0/001.p/44
+				oldDone <- err
+			}()
+			select {
+			case p := <-st.stalled:
+				t.Logf("the old writer stalled at %s", p)
+			case err := <-oldDone:
+				t.Fatalf("the old writer's batch ended without stalling: %v", err)
+			}
+
+			b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock(), TakeoverWait: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("taking over: %v", err)
+			}
+			defer b.Close()
+			close(st.release) // the old writer wakes
+			if err := <-oldDone; !errors.Is(err, store.ErrLostRace) {
+				t.Fatalf("the stalled writer's batch ended with %v, want ErrLostRace: it was published after the takeover", err)
+			}
+			res := mustAllocate(t, b, genRequests(5000, 400)) // other cities at indices 200...
+			if res[0].Index != 200 {
+				t.Fatalf("the new writer allocated from %d, want 200", res[0].Index)
+			}
+			verifyBucketLog(t, srv, bucket, dirs[1], append(acked, res...))
+			// The checkpoint the fence left is the log's for every reader.
+			key, _ := verifier.ParseKey(filepath.Join(dirs[1], StateDir, vkeyFile))
+			if _, err := verifier.New(source.Source(bucketStore(t, srv, bucket)), key).Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestFenceIsTheSameCheckpoint: the fenced checkpoint opens under the
+// log's key, with the same size and root, and its bytes differ.
+func TestFenceIsTheSameCheckpoint(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	mustAllocate(t, w, genRequests(0, 10))
+	w.writerID = "test"
+	before := w.published
+	if err := w.fence(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(before, w.published) || !bytes.HasPrefix(w.published, before) {
+		t.Fatalf("fenced checkpoint:\n%s\nwant the checkpoint\n%s\nwith one more line", w.published, before)
+	}
+	key, err := verifier.ParseKey(filepath.Join(dir, StateDir, vkeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := verifier.OpenCheckpoint(before, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verifier.OpenCheckpoint(w.published, key)
+	if err != nil {
+		t.Fatalf("the fenced checkpoint does not open: %v", err)
+	}
+	if a.Size != b.Size || a.Root != b.Root {
+		t.Errorf("fenced checkpoint %d %x, want %d %x", b.Size, b.Root, a.Size, a.Root)
+	}
+	on, err := os.ReadFile(filepath.Join(dir, PublicDir, CheckpointPath))
+	if err != nil || !bytes.Equal(on, w.published) {
+		t.Errorf("the published file is not the fenced checkpoint (%v)", err)
+	}
 }
 
 // recordingStore records the paths CreateFile writes.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citylog/citylog/internal/parallel"
+	"github.com/citylog/citylog/internal/store"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idcode"
 	"github.com/citylog/citylog/log/idindex"
@@ -395,8 +396,15 @@ func publishCheckpoint(ctx context.Context, s Storage, signed []byte, edge []til
 // createFiles writes files with up to w.workers at once.
 func (w *Writer) createFiles(ctx context.Context, files []file) error {
 	return parallel.Each(ctx, len(files), w.workers, func(ctx context.Context, i int) error {
-		if err := w.store.CreateFile(ctx, files[i].tile.Path(), files[i].data); err != nil {
-			return fmt.Errorf("couldn't write %s: %w", files[i].tile.Path(), err)
+		path := files[i].tile.Path()
+		err := w.store.CreateFile(ctx, path, files[i].data)
+		if errors.Is(err, store.ErrImmutable) && w.replaceLeftover(path) {
+			if err = w.store.RemoveFile(ctx, path); err == nil {
+				err = w.store.CreateFile(ctx, path, files[i].data)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("couldn't write %s: %w", path, err)
 		}
 		return nil
 	})

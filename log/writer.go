@@ -96,6 +96,11 @@ type Writer struct {
 	witnesses *witnessclient.Client    // nil: publish without cosignatures
 	stager    stager
 	writerID  string // on shared storage: this writer's name in its claims (claim.go); "" otherwise
+	// leftover holds the paths a takeover removed, which the fenced-off
+	// old writer may still write late, until the log is past leftoverTo
+	// (claim.go: replaceLeftover).
+	leftover   map[string]bool
+	leftoverTo uint64
 
 	mu        sync.Mutex
 	durable   uint64   // size of the last published checkpoint
