@@ -328,7 +328,16 @@ func TestConcurrentClientsAndShutdown(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Shut down in the middle of the load: once 100 are acknowledged (a
+	// fixed sleep would be too short under -race on a busy machine).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 100 || time.Now().After(deadline) {
+			break
+		}
+	}
 	ts.api.Close() // as on SIGTERM: queued requests are published and answered
 	wg.Wait()
 	ts.srv.Close()
