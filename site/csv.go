@@ -1,0 +1,90 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+)
+
+// The bulk download is every city as CSV, csvPart to a file in log order
+// (site/csv/cities-N.csv, the first column the leaf index), with
+// site/csv/checkpoint, the signed checkpoint the files reflect. Only the
+// last part changes: an update reads it, keeps its rows before the first
+// new city, and appends.
+
+const csvHeader = "index,code,country,subdivision,name,ids,lat,lon,time\n"
+
+func csvPath(part uint64) string { return "site/csv/cities-" + strconv.FormatUint(part, 10) + ".csv" }
+
+// csvCheckpointPath holds the checkpoint the CSV files reflect.
+const csvCheckpointPath = "site/csv/checkpoint"
+
+// loadCSV starts the part the first new city goes in with the rows it
+// already has.
+func (b *builder) loadCSV(ctx context.Context) error {
+	b.csvPart = b.from / csvPart
+	b.csv = append(b.csv[:0], csvHeader...)
+	if b.from%csvPart == 0 {
+		return nil
+	}
+	raw, err := b.st.ReadFile(ctx, csvPath(b.csvPart))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s is missing: run citylog site --full to rebuild the site", csvPath(b.csvPart))
+		}
+		return err
+	}
+	rows, ok := bytes.CutPrefix(raw, []byte(csvHeader))
+	if !ok {
+		return fmt.Errorf("%s does not start with the header: run citylog site --full to rebuild the site", csvPath(b.csvPart))
+	}
+	for len(rows) > 0 {
+		line, rest, _ := bytes.Cut(rows, []byte("\n"))
+		index, _, _ := bytes.Cut(line, []byte(","))
+		i, err := strconv.ParseUint(string(index), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: a row without its index: run citylog site --full to rebuild the site", csvPath(b.csvPart))
+		}
+		if i >= b.from { // written by an update that was cut short
+			break
+		}
+		b.csv = append(append(b.csv, line...), '\n')
+		rows = rest
+	}
+	return nil
+}
+
+// addCSV appends a city, writing the part it fills.
+func (b *builder) addCSV(ctx context.Context, c city) error {
+	if part := c.Index / csvPart; part != b.csvPart {
+		if err := b.put(ctx, csvPath(b.csvPart), b.csv); err != nil {
+			return err
+		}
+		b.csvPart, b.csv = part, append(b.csv[:0], csvHeader...)
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	lat, lon := "", ""
+	if c.Lat != nil {
+		lat, lon = strconv.FormatFloat(*c.Lat, 'f', -1, 64), strconv.FormatFloat(*c.Lon, 'f', -1, 64)
+	}
+	w.Write([]string{strconv.FormatUint(c.Index, 10), c.Code, c.Country, c.Subdivision, c.Name, strings.Join(c.IDs, " "), lat, lon, c.Time})
+	w.Flush()
+	b.csv = append(b.csv, buf.Bytes()...)
+	return nil
+}
+
+func (b *builder) finishCSV(ctx context.Context) error {
+	if b.cp.Size == b.from {
+		return nil
+	}
+	if err := b.put(ctx, csvPath(b.csvPart), b.csv); err != nil {
+		return err
+	}
+	return b.put(ctx, csvCheckpointPath, b.cp.Signed)
+}

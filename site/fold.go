@@ -1,0 +1,70 @@
+package site
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Fold is the form of a name that search compares: compatibility
+// decomposition (NFKD) with the marks removed, lower case, letters that
+// decompose to nothing special spelled out (ø, ł, ß, æ ...), and every
+// run of characters other than letters and digits one space. "São Paulo"
+// and "sao p", "Zürich" and "zur", "Saint-Étienne" and "saint e" then
+// compare by prefix, in any script. The site's search script folds a
+// query the same way (assets/app.js: fold); TestFoldAgreesWithBrowser
+// holds the two together.
+func Fold(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || unicode.Is(unicode.Mc, r):
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			if s, ok := spelled[r]; ok {
+				b.WriteString(s)
+				continue
+			}
+			b.WriteString(strings.ToLower(string(r)))
+		default:
+			space = true
+		}
+	}
+	return b.String()
+}
+
+// spelled are the letters NFKD leaves whole that readers type as plain
+// Latin letters.
+var spelled = map[rune]string{
+	'ß': "ss", 'ẞ': "ss", 'Æ': "ae", 'æ': "ae", 'Œ': "oe", 'œ': "oe",
+	'Ø': "o", 'ø': "o", 'Ł': "l", 'ł': "l", 'Đ': "d", 'đ': "d",
+	'Ħ': "h", 'ħ': "h", 'ı': "i", 'Þ': "th", 'þ': "th", 'Ð': "d", 'ð': "d",
+}
+
+// ShardKey returns the key of the name shard a folded name is in: its
+// first two characters, or one where a single character already narrows a
+// search as much (the ideographic scripts: Han, Hiragana, Katakana,
+// Hangul), or where the name has one character only. A query of at least
+// a key's length fetches one shard.
+func ShardKey(folded string) string {
+	r, n := utf8.DecodeRuneInString(folded)
+	if n == 0 {
+		return ""
+	}
+	if ideographic(r) || n == len(folded) {
+		return folded[:n]
+	}
+	_, m := utf8.DecodeRuneInString(folded[n:])
+	return folded[:n+m]
+}
+
+func ideographic(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+}

@@ -1,0 +1,414 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/biter777/countries"
+	"github.com/citylog/citylog/tiles/cosig"
+	"golang.org/x/mod/sumdb/note"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets/app.js assets/style.css
+var assetFS embed.FS
+
+// pages are the page templates, each with the layout.
+var pages = func() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, name := range []string{"home", "browse", "country", "list", "code", "search", "about", "download"} {
+		out[name] = template.Must(template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return out
+}()
+
+// asset is a static file of the site.
+type asset struct {
+	Path string
+	Data []byte
+	SRI  string // sha256-<base64>, for Subresource Integrity
+}
+
+// assets are the scripts and the style sheet, with their hashes.
+var assets = func() []asset {
+	var out []asset
+	add := func(path string, data []byte) {
+		sum := sha256.Sum256(data)
+		out = append(out, asset{path, data, "sha256-" + base64.StdEncoding.EncodeToString(sum[:])})
+	}
+	for _, f := range []struct{ path, name string }{{"site/app.js", "assets/app.js"}, {"site/style.css", "assets/style.css"}} {
+		b, err := assetFS.ReadFile(f.name)
+		if err != nil {
+			panic(err)
+		}
+		add(f.path, b)
+	}
+	for _, f := range verifierScripts() {
+		add(f.Path, f.Data)
+	}
+	return out
+}()
+
+func assetSRI(path string) string {
+	for _, a := range assets {
+		if a.Path == path {
+			return a.SRI
+		}
+	}
+	panic("no asset " + path)
+}
+
+// common is what every page shows.
+type common struct {
+	Prefix    string // from the page to the public tree's root
+	Title     string
+	Page      string
+	Origin    string
+	Key       string
+	Witnesses []string
+	Quorum    int
+	Size      uint64
+	SizeText  string
+	Script    bool
+	SRI       struct{ App, Verify string }
+}
+
+// WitnessList is the witnesses for the page's meta element.
+func (c common) WitnessList() string { return strings.Join(c.Witnesses, " ") }
+
+// WitnessLines is the witnesses one a line, for a form.
+func (c common) WitnessLines() string { return strings.Join(c.Witnesses, "\n") }
+
+// ImportMap makes the browser check the hashes of the modules app.js
+// imports (the script tag checks app.js itself).
+func (c common) ImportMap() template.JS {
+	m := map[string]map[string]string{"integrity": {}}
+	for _, a := range assets {
+		if strings.HasSuffix(a.Path, ".js") && a.Path != "site/app.js" {
+			m["integrity"][c.Prefix+a.Path] = a.SRI
+		}
+	}
+	b, _ := json.Marshal(m)
+	return template.JS(b)
+}
+
+func (b *builder) common(page, title, prefix string, script bool) common {
+	c := common{Prefix: prefix, Title: title, Page: page, Origin: b.cp.Origin, Key: strings.TrimSpace(b.cfg.Key),
+		Witnesses: b.cfg.Witnesses, Quorum: b.cfg.Quorum, Size: b.cp.Size, SizeText: citiesText(b.cp.Size), Script: script}
+	c.SRI.App, c.SRI.Verify = assetSRI("site/app.js"), assetSRI("site/verify.js")
+	return c
+}
+
+func citiesText(n uint64) string {
+	if n == 1 {
+		return "1 city"
+	}
+	return groupDigits(n) + " cities"
+}
+
+// groupDigits writes n with thousands separators (1,234,567).
+func groupDigits(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func render(name string, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		return nil, fmt.Errorf("couldn't render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func countryName(cc string) string {
+	if n := countries.ByName(cc).String(); n != "" && n != "Unknown" {
+		return n
+	}
+	return cc
+}
+
+func subdivisionName(cc, sub string) string {
+	if sub == "0" {
+		return countryName(cc) + " (no subdivisions)"
+	}
+	if n := countries.SubdivisionCode(cc + "-" + sub).String(); n != "" && n != "Unknown" {
+		return n
+	}
+	return cc + "-" + sub
+}
+
+// listView is a list page's data.
+type listView struct {
+	listJSON
+	CountryName, SubdivisionName string
+	First, Last                  int
+	PageNumber, Prev, NextPage   int
+}
+
+func (b *builder) listHTML(j listJSON) ([]byte, error) {
+	v := listView{listJSON: j, CountryName: countryName(j.Country), SubdivisionName: subdivisionName(j.Country, j.Subdivision),
+		First: j.Page*pageSize + 1, Last: j.Page*pageSize + len(j.Cities), PageNumber: j.Page + 1, Prev: j.Page - 1, NextPage: j.Page + 1}
+	return render("list", struct {
+		common
+		List     listView
+		PageSize int
+	}{b.common("browse", v.SubdivisionName, "../../../", false), v, pageSize})
+}
+
+// browseCountry is a country in browse.json and on the pages.
+type browseCountry struct {
+	Code         string           `json:"code"`
+	Name         string           `json:"name"`
+	Count        int              `json:"count"`
+	Subdivisions []browseDivision `json:"subdivisions"`
+}
+
+type browseDivision struct {
+	Code  string `json:"code"`
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	Pages int    `json:"pages"`
+}
+
+func (b *builder) browse() []browseCountry {
+	var out []browseCountry
+	for cc, cs := range b.m.Countries {
+		c := browseCountry{Code: cc, Name: countryName(cc), Count: cs.Count}
+		for sub, n := range cs.Subs {
+			c.Subdivisions = append(c.Subdivisions, browseDivision{sub, subdivisionName(cc, sub), n, (n + pageSize - 1) / pageSize})
+		}
+		slices.SortFunc(c.Subdivisions, func(x, y browseDivision) int { return strings.Compare(x.Name+x.Code, y.Name+y.Code) })
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y browseCountry) int { return strings.Compare(x.Name+x.Code, y.Name+y.Code) })
+	return out
+}
+
+// cosigner is a witness's cosignature of the checkpoint.
+type cosigner struct{ Name, Time string }
+
+// cosigners returns the cosignatures of the policy's witnesses that
+// verify on the checkpoint, with the time each witness signed at.
+func (b *builder) cosigners() []cosigner {
+	var vs []note.Verifier
+	for _, k := range b.cfg.Witnesses {
+		if v, err := cosig.NewVerifier(k); err == nil {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	key, err := note.NewVerifier(strings.TrimSpace(b.cfg.Key))
+	if err != nil {
+		return nil
+	}
+	n, err := note.Open(b.cp.Signed, note.VerifierList(append(vs, key)...))
+	if err != nil {
+		return nil
+	}
+	var out []cosigner
+	for _, s := range n.Sigs {
+		if s.Name == key.Name() {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(s.Base64)
+		if err != nil || len(raw) < 12 {
+			continue
+		}
+		t := time.Unix(int64(binary.BigEndian.Uint64(raw[4:12])), 0).UTC()
+		out = append(out, cosigner{s.Name, t.Format(time.RFC3339)})
+	}
+	return out
+}
+
+// writePages writes everything an update changes besides the lists and
+// the index: the home page, the country pages of countries with new
+// cities, browse, download, the feed; and, when the scripts or the log's
+// settings changed, the static pages and assets.
+func (b *builder) writePages(ctx context.Context) error {
+	countriesList := b.browse()
+	bj, err := json.Marshal(struct {
+		V         int             `json:"v"`
+		Size      uint64          `json:"size"`
+		Countries []browseCountry `json:"countries"`
+	}{1, b.cp.Size, countriesList})
+	if err != nil {
+		return err
+	}
+	if err := b.put(ctx, "site/browse.json", bj); err != nil {
+		return err
+	}
+	page, err := render("browse", struct {
+		common
+		Countries []browseCountry
+	}{b.common("browse", "Countries", "./", false), countriesList})
+	if err != nil {
+		return err
+	}
+	if err := b.put(ctx, "browse.html", page); err != nil {
+		return err
+	}
+	for _, c := range countriesList {
+		if !b.touched[c.Code] {
+			continue
+		}
+		cj, err := json.Marshal(struct {
+			V int `json:"v"`
+			browseCountry
+		}{1, c})
+		if err != nil {
+			return err
+		}
+		if err := b.put(ctx, "site/c/"+c.Code+".json", cj); err != nil {
+			return err
+		}
+		page, err := render("country", struct {
+			common
+			Country browseCountry
+		}{b.common("browse", c.Name, "../../", false), c})
+		if err != nil {
+			return err
+		}
+		if err := b.put(ctx, "site/c/"+c.Code+".html", page); err != nil {
+			return err
+		}
+	}
+	if err := b.writeHome(ctx); err != nil {
+		return err
+	}
+	if err := b.writeDownload(ctx); err != nil {
+		return err
+	}
+	if err := b.writeFeed(ctx); err != nil {
+		return err
+	}
+	return b.writeStatic(ctx)
+}
+
+func (b *builder) writeHome(ctx context.Context) error {
+	recent := slices.Clone(b.m.Recent)
+	slices.Reverse(recent)
+	recent = recent[:min(len(recent), 20)]
+	latest := ""
+	if len(b.m.Recent) > 0 {
+		latest = b.m.Recent[len(b.m.Recent)-1].Time
+	}
+	url := b.cfg.URL
+	if url == "" {
+		url = "URL-OF-THIS-SITE"
+	}
+	mapSVG, err := b.worldMap()
+	if err != nil {
+		return err
+	}
+	page, err := render("home", struct {
+		common
+		Root, Latest, URL string
+		Cosigners         []cosigner
+		Recent            []city
+		Map, Chart        template.HTML
+	}{b.common("home", "City codes", "./", true), base64.StdEncoding.EncodeToString(b.cp.Root[:]), latest, url,
+		b.cosigners(), recent, mapSVG, allocationChart(b.m.Days)})
+	if err != nil {
+		return err
+	}
+	return b.put(ctx, "index.html", page)
+}
+
+type csvFile struct{ Path, Name, Rows string }
+
+func (b *builder) writeDownload(ctx context.Context) error {
+	var files []csvFile
+	for part := uint64(0); part*csvPart < b.cp.Size; part++ {
+		rows := min(csvPart, b.cp.Size-part*csvPart)
+		files = append(files, csvFile{csvPath(part), strings.TrimPrefix(csvPath(part), "site/csv/"), groupDigits(rows) + " rows"})
+	}
+	page, err := render("download", struct {
+		common
+		CSVFiles    []csvFile
+		CSVPart     uint64
+		RecentCount int
+	}{b.common("download", "Download", "./", false), files, csvPart, recentCount})
+	if err != nil {
+		return err
+	}
+	return b.put(ctx, "download.html", page)
+}
+
+// staticHash names the static files and the settings they show: they are
+// written again only when it changes.
+func (b *builder) staticHash() string {
+	h := sha256.New()
+	for _, a := range assets {
+		h.Write([]byte(a.Path + "\x00" + a.SRI + "\x00"))
+	}
+	for _, t := range []string{"layout", "code", "search", "about"} {
+		raw, _ := templateFS.ReadFile("templates/" + t + ".html")
+		h.Write(raw)
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00%q\x00%d", b.cp.Origin, b.cfg.Key, b.cfg.Witnesses, b.cfg.Quorum)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+func (b *builder) writeStatic(ctx context.Context) error {
+	hash := b.staticHash()
+	if b.m.Assets == hash && !b.full {
+		return nil
+	}
+	for _, a := range assets {
+		if err := b.put(ctx, a.Path, a.Data); err != nil {
+			return err
+		}
+	}
+	for _, p := range []struct{ name, title, path string }{
+		{"code", "Verify a code", "code.html"},
+		{"search", "Search", "search.html"},
+	} {
+		page, err := render(p.name, b.common(p.name, p.title, "./", true))
+		if err != nil {
+			return err
+		}
+		if err := b.put(ctx, p.path, page); err != nil {
+			return err
+		}
+	}
+	var scripts []asset
+	for _, a := range assets {
+		if strings.HasSuffix(a.Path, ".js") {
+			scripts = append(scripts, a)
+		}
+	}
+	page, err := render("about", struct {
+		common
+		Scripts []asset
+	}{b.common("about", "How it works", "./", false), scripts})
+	if err != nil {
+		return err
+	}
+	if err := b.put(ctx, "about.html", page); err != nil {
+		return err
+	}
+	b.m.Assets = hash
+	return nil
+}

@@ -1,0 +1,261 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// The name index is a trie of small files, so that a search by name
+// costs about one small fetch at any size of log, in any script:
+//
+//	site/names/leaves.txt     "citylog-names/v1", then one leaf key per line (hex)
+//	site/names/k<hex>.tsv     a leaf: "<folded>\t<name>\t<code>" lines, sorted
+//
+// A name (folded, see Fold) belongs to the leaf found by walking from the
+// empty key: while the key is split, add the name's next character, or
+// "$" once the name is used up (so "$" marks the leaf of the names equal
+// to a split key). A key is split when more than leafCapacity names
+// share it, and a split is never undone; the shape is therefore a function
+// of the set of names, whatever the order they came in, and an
+// incremental update gives the same files as a full build. Keys whose
+// names are all equal are never split: a leaf ending in "$", or holding
+// one name only, may grow past the capacity. The search script
+// (assets/app.js) fetches leaves.txt once, walks the same way with the
+// query, and fetches the one leaf (or, for a query that stops at a split
+// key, a few of the leaves under it).
+const (
+	namesDir     = "site/names"
+	leavesPath   = namesDir + "/leaves.txt"
+	leavesHeader = "citylog-names/v1"
+	exactMark    = "$" // Fold never leaves a '$'
+)
+
+// nameLine is one line of a leaf.
+type nameLine struct{ folded, name, code string }
+
+func (l nameLine) append(b []byte) []byte {
+	b = append(b, l.folded...)
+	b = append(b, '\t')
+	b = append(b, l.name...)
+	b = append(b, '\t')
+	b = append(b, l.code...)
+	return append(b, '\n')
+}
+
+func compareLines(a, b nameLine) int {
+	if c := strings.Compare(a.folded, b.folded); c != 0 {
+		return c
+	}
+	return strings.Compare(a.code, b.code)
+}
+
+func leafPath(key string) string { return namesDir + "/k" + hex.EncodeToString([]byte(key)) + ".tsv" }
+
+// nameTrie is the set of leaf keys; every proper prefix of a leaf key
+// (and, for "K$", K itself) is split.
+type nameTrie struct {
+	leaves map[string]bool
+	split  map[string]bool
+}
+
+func newTrie() *nameTrie { return &nameTrie{leaves: map[string]bool{}, split: map[string]bool{}} }
+
+// leafFor walks from the empty key to the leaf a folded name belongs to.
+func (t *nameTrie) leafFor(folded string) string {
+	k := 0
+	for {
+		key := folded[:k]
+		if !t.split[key] {
+			return key
+		}
+		if k == len(folded) {
+			return key + exactMark
+		}
+		_, n := utf8.DecodeRuneInString(folded[k:])
+		k += n
+	}
+}
+
+func (t *nameTrie) addLeaf(key string) {
+	t.leaves[key] = true
+	k := strings.TrimSuffix(key, exactMark)
+	if k != key {
+		t.split[k] = true
+	}
+	for i := range k {
+		if i > 0 {
+			t.split[k[:i]] = true
+		}
+	}
+	if len(k) > 0 || k != key {
+		t.split[""] = true
+	}
+}
+
+// marshalLeaves is leaves.txt.
+func (t *nameTrie) marshalLeaves() []byte {
+	keys := make([]string, 0, len(t.leaves))
+	for k := range t.leaves {
+		keys = append(keys, hex.EncodeToString([]byte(k)))
+	}
+	slices.Sort(keys)
+	b := []byte(leavesHeader + "\n")
+	for _, k := range keys {
+		b = append(append(b, k...), '\n')
+	}
+	return b
+}
+
+func parseLeaves(b []byte) (*nameTrie, error) {
+	t := newTrie()
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 2 || lines[0] != leavesHeader || lines[len(lines)-1] != "" {
+		return nil, fmt.Errorf("%s is not a %s file", leavesPath, leavesHeader)
+	}
+	for _, l := range lines[1 : len(lines)-1] {
+		k, err := hex.DecodeString(l)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad key %q", leavesPath, l)
+		}
+		t.addLeaf(string(k))
+	}
+	return t, nil
+}
+
+// buildLeaves divides sorted lines, all under key, into leaves: one if
+// they fit, else split by the next character (the names equal to key in
+// key+"$"). It calls emit for each leaf.
+func buildLeaves(key string, lines []nameLine, emit func(key string, lines []nameLine) error) error {
+	if len(lines) <= leafCapacity || allEqual(lines) {
+		return emit(key, lines)
+	}
+	i := 0
+	for i < len(lines) && len(lines[i].folded) == len(key) {
+		i++
+	}
+	if i > 0 {
+		if err := emit(key+exactMark, lines[:i]); err != nil {
+			return err
+		}
+	}
+	for i < len(lines) {
+		_, n := utf8.DecodeRuneInString(lines[i].folded[len(key):])
+		child := lines[i].folded[:len(key)+n]
+		j := i
+		for j < len(lines) && strings.HasPrefix(lines[j].folded, child) {
+			j++
+		}
+		if err := buildLeaves(child, lines[i:j], emit); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+func allEqual(lines []nameLine) bool {
+	for _, l := range lines[1:] {
+		if l.folded != lines[0].folded {
+			return false
+		}
+	}
+	return true
+}
+
+func marshalLeaf(lines []nameLine) []byte {
+	var b []byte
+	for _, l := range lines {
+		b = l.append(b)
+	}
+	return b
+}
+
+func parseLeaf(path string, b []byte) ([]nameLine, error) {
+	var out []nameLine
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte("\n"))
+		if !ok {
+			return nil, fmt.Errorf("%s: the last line is cut short", path)
+		}
+		f := strings.Split(string(line), "\t")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%s: line %q is not folded, name and code", path, line)
+		}
+		out = append(out, nameLine{f[0], f[1], f[2]})
+		b = rest
+	}
+	return out, nil
+}
+
+// updateNames adds lines to the name index in st, reading and rewriting
+// only the leaves they fall in (and splitting those that overflow).
+func updateNames(ctx context.Context, st Store, add []nameLine) error {
+	t := newTrie()
+	b, err := st.ReadFile(ctx, leavesPath)
+	switch {
+	case err == nil:
+		if t, err = parseLeaves(b); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	touched := map[string][]nameLine{}
+	for _, l := range add {
+		key := t.leafFor(l.folded)
+		touched[key] = append(touched[key], l)
+	}
+	keys := make([]string, 0, len(touched))
+	for k := range touched {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		lines := touched[key]
+		if t.leaves[key] {
+			old, err := st.ReadFile(ctx, leafPath(key))
+			if err != nil {
+				return fmt.Errorf("couldn't read the name index: %w", err)
+			}
+			have, err := parseLeaf(leafPath(key), old)
+			if err != nil {
+				return err
+			}
+			lines = append(have, lines...)
+		}
+		slices.SortFunc(lines, compareLines)
+		lines = slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
+		emit := func(k string, ls []nameLine) error {
+			t.addLeaf(k)
+			return st.PutFile(ctx, leafPath(k), marshalLeaf(ls))
+		}
+		if strings.HasSuffix(key, exactMark) {
+			if err := emit(key, lines); err != nil { // names equal to a split key: never split
+				return err
+			}
+			continue
+		}
+		split := false
+		err := buildLeaves(key, lines, func(k string, ls []nameLine) error {
+			split = split || k != key
+			return emit(k, ls)
+		})
+		if err != nil {
+			return err
+		}
+		if split && t.leaves[key] {
+			delete(t.leaves, key)
+			if err := st.RemoveFile(ctx, leafPath(key)); err != nil {
+				return err
+			}
+		}
+	}
+	return st.PutFile(ctx, leavesPath, t.marshalLeaves())
+}

@@ -1,0 +1,172 @@
+package site
+
+import (
+	"bufio"
+	"context"
+	"hash/fnv"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// nameSink collects a build's new names for the name index.
+type nameSink interface {
+	add(nameLine)
+	finish(ctx context.Context, b *builder) error
+	close()
+}
+
+// memorySink holds an update's names, which are few, and adds them to
+// the leaves they fall in.
+type memorySink struct{ lines []nameLine }
+
+func (s *memorySink) add(l nameLine) { s.lines = append(s.lines, l) }
+func (s *memorySink) close()         {}
+
+func (s *memorySink) finish(ctx context.Context, b *builder) error {
+	if len(s.lines) == 0 {
+		return nil
+	}
+	return updateNames(ctx, countingStore{b}, s.lines)
+}
+
+// spillSink is a full build's: the names of a whole log do not fit the
+// memory a build may take, so they are spilled to partition files by
+// their first character (a subtree of the trie each), and each
+// partition is sorted and divided into leaves in turn. Memory is one
+// partition's names.
+type spillSink struct {
+	dir   string
+	parts [spillParts]*bufio.Writer
+	files [spillParts]*os.File
+	total int
+	err   error
+}
+
+const spillParts = 64
+
+func newSpillSink() *spillSink { return &spillSink{} }
+
+func (s *spillSink) add(l nameLine) {
+	if s.err != nil {
+		return
+	}
+	if s.dir == "" {
+		if s.dir, s.err = os.MkdirTemp("", "citylog-site-names-"); s.err != nil {
+			return
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(l.folded)
+	h := fnv.New32a()
+	h.Write([]byte(string(r)))
+	p := h.Sum32() % spillParts
+	if s.parts[p] == nil {
+		f, err := os.Create(s.dir + "/" + strconv.Itoa(int(p)))
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.files[p], s.parts[p] = f, bufio.NewWriterSize(f, 64<<10)
+	}
+	s.parts[p].Write(l.append(nil))
+	s.total++
+}
+
+func (s *spillSink) close() {
+	for _, f := range s.files {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func (s *spillSink) finish(ctx context.Context, b *builder) error {
+	if s.err != nil {
+		return s.err
+	}
+	st := countingStore{b}
+	t := newTrie()
+	emit := func(key string, lines []nameLine) error {
+		t.addLeaf(key)
+		return st.PutFile(ctx, leafPath(key), marshalLeaf(lines))
+	}
+	var all []nameLine // for a log whose names fit one leaf
+	for p, w := range s.parts {
+		if w == nil {
+			continue
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if _, err := s.files[p].Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		raw, err := io.ReadAll(s.files[p])
+		if err != nil {
+			return err
+		}
+		lines, err := parseLeaf(s.files[p].Name(), raw)
+		if err != nil {
+			return err
+		}
+		if s.total <= leafCapacity {
+			all = append(all, lines...)
+			continue
+		}
+		// The root is split: each first character is a subtree.
+		slices.SortFunc(lines, compareLines)
+		lines = slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
+		for i := 0; i < len(lines); {
+			if lines[i].folded == "" {
+				j := i
+				for j < len(lines) && lines[j].folded == "" {
+					j++
+				}
+				if err := emit(exactMark, lines[i:j]); err != nil {
+					return err
+				}
+				i = j
+				continue
+			}
+			_, n := utf8.DecodeRuneInString(lines[i].folded)
+			first := lines[i].folded[:n]
+			j := i
+			for j < len(lines) && strings.HasPrefix(lines[j].folded, first) {
+				j++
+			}
+			if err := buildLeaves(first, lines[i:j], emit); err != nil {
+				return err
+			}
+			i = j
+		}
+	}
+	if s.total <= leafCapacity && s.total > 0 {
+		slices.SortFunc(all, compareLines)
+		all = slices.CompactFunc(all, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
+		if err := buildLeaves("", all, emit); err != nil {
+			return err
+		}
+	}
+	if s.total == 0 {
+		return nil
+	}
+	return st.PutFile(ctx, leavesPath, t.marshalLeaves())
+}
+
+// countingStore counts the builder's writes.
+type countingStore struct{ b *builder }
+
+func (c countingStore) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	return c.b.st.ReadFile(ctx, p)
+}
+func (c countingStore) PutFile(ctx context.Context, p string, data []byte) error {
+	return c.b.put(ctx, p, data)
+}
+func (c countingStore) RemoveFile(ctx context.Context, p string) error { return c.b.st.RemoveFile(ctx, p) }
+func (c countingStore) Sync(ctx context.Context) error                 { return c.b.st.Sync(ctx) }

@@ -1,0 +1,402 @@
+// Package site generates the registry's static web site into the log's
+// public tree, beside the tiles, so that one static host (or bucket, or
+// CDN) serves both: pages readable without JavaScript, a JSON twin of
+// every list, a search index of small static shards, bulk downloads, and
+// an in-browser verifier (site/jsverify) that proves a code against the
+// log's key, from whichever mirror serves the pages.
+//
+// The site is derived data: everything in it is computed from the log's
+// entries and checkpoint, and nothing in it is trusted by a verifier. A
+// search index answers with codes that the code page then proves.
+//
+// Update brings a site up to the log's checkpoint in time that grows with
+// the new entries, not with the log: each file a new entry changes is
+// read and rewritten (the last list page of its subdivision, one leaf of
+// the name index, the last CSV part), and the rest is left alone. The
+// files a site holds are a function of the log alone, so an update gives
+// byte for byte what a full build of the same log gives (TestUpdateIsBuild).
+// site/meta.json, written last, says which size the site reflects; an
+// update cut short is redone from there, and every step is idempotent.
+//
+// The layout, relative to the public tree:
+//
+//	index.html, code.html, search.html, browse.html, about.html, download.html
+//	site/meta.json            the size the site reflects, and its counts
+//	site/browse.json          countries and subdivisions with their counts
+//	site/c/CC.html|.json      a country's subdivisions
+//	site/c/CC/SSS-N.html|.json page N of a subdivision's cities, in log order
+//	site/names/...            the name index (names.go)
+//	site/csv/cities-N.csv     all cities, 4,096 a file, with site/csv/checkpoint
+//	site/feed.atom            the latest allocations
+//	site/*.js, site/*.css     the scripts (published with their SHA-256) and style
+package site
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/citylog/citylog/internal/parallel"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/source"
+	"github.com/citylog/citylog/verifier"
+)
+
+// Store is where the site is written: the log's public tree (a
+// directory or a bucket; internal/store's stores are Stores).
+type Store interface {
+	// ReadFile returns the file at path; a missing file is an error
+	// wrapping fs.ErrNotExist.
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// PutFile atomically replaces path with data, durable after Sync.
+	PutFile(ctx context.Context, path string, data []byte) error
+	// RemoveFile removes path; a missing file is not an error.
+	RemoveFile(ctx context.Context, path string) error
+	// Sync makes every file put so far durable.
+	Sync(ctx context.Context) error
+}
+
+// Config says which log a site shows and where it is written.
+type Config struct {
+	Store Store
+	// Source reads the log (the same public tree, as a verifier reads
+	// it); Key is the log's note verifier key, which the pages carry.
+	Source source.Source
+	Key    string
+	// URL is where the public tree is served, for the verification
+	// commands the home page shows (empty: the page shows its own URL).
+	URL string
+	// Witnesses are the witness verifier keys of the log's policy, and
+	// Quorum how many must cosign: the pages show the cosignatures and
+	// the code page demands the quorum.
+	Witnesses []string
+	Quorum    int
+	// Progress, if set, hears of the entries read so far.
+	Progress func(done, total uint64)
+}
+
+// Report says what a build or update did.
+type Report struct {
+	From    uint64  `json:"from"` // the size the site reflected before
+	To      uint64  `json:"to"`
+	Files   int     `json:"files"` // files written
+	Seconds float64 `json:"seconds"`
+}
+
+const (
+	metaPath    = "site/meta.json"
+	metaVersion = 1
+	recentCount = 50 // allocations in the feed; the home page shows 20
+	cellDegrees = 2  // the map's dots aggregate cities in cells of this size
+)
+
+// The sizes of the files that grow with the log (variables so that tests
+// can cross every boundary with a small log).
+var (
+	pageSize            = 100  // cities on one list page
+	csvPart      uint64 = 4096 // cities in one CSV file
+	leafCapacity        = 128  // names in a leaf of the name index before it splits
+)
+
+// meta is site/meta.json: the size the site reflects, and the counts an
+// update carries forward.
+type meta struct {
+	V         int                  `json:"v"`
+	Size      uint64               `json:"size"`
+	Root      string               `json:"root"`
+	Assets    string               `json:"assets"` // hash of the static files and of the Config they show
+	Signed    string               `json:"signed"` // hash of the signed checkpoint shown (its cosignatures change)
+	Countries map[string]*subStats `json:"countries"`
+	Days      map[string]int       `json:"days"`   // YYYY-MM-DD: allocations that day
+	Cells     map[string]int       `json:"cells"`  // "lat,lon" of a cell's south-west corner: located cities
+	Recent    []city               `json:"recent"` // the latest allocations, oldest first
+}
+
+type subStats struct {
+	Count int            `json:"count"`
+	Subs  map[string]int `json:"subs"`
+}
+
+func newMeta() *meta {
+	return &meta{V: metaVersion, Countries: map[string]*subStats{}, Days: map[string]int{}, Cells: map[string]int{}}
+}
+
+func readMeta(ctx context.Context, st Store) (*meta, error) {
+	b, err := st.ReadFile(ctx, metaPath)
+	if err != nil {
+		return nil, err
+	}
+	m := newMeta()
+	if err := json.Unmarshal(b, m); err != nil || m.V != metaVersion {
+		return nil, fmt.Errorf("%s is not a site of this version (%v): run citylog site --full to rebuild it", metaPath, err)
+	}
+	return m, nil
+}
+
+// Exists reports whether the public tree in st holds a site, which
+// writers then keep up to date.
+func Exists(ctx context.Context, st Store) bool {
+	_, err := st.ReadFile(ctx, metaPath)
+	return err == nil
+}
+
+// Build writes the site of the log's current checkpoint from scratch.
+func Build(ctx context.Context, cfg Config) (Report, error) {
+	return run(ctx, cfg, true)
+}
+
+// Update brings the site up to the log's current checkpoint, building it
+// if there is none.
+func Update(ctx context.Context, cfg Config) (Report, error) {
+	return run(ctx, cfg, false)
+}
+
+func run(ctx context.Context, cfg Config, full bool) (Report, error) {
+	start := time.Now()
+	key, err := verifier.ParseKey(cfg.Key)
+	if err != nil {
+		return Report{}, err
+	}
+	policy, err := verifier.ParseWitnesses(cfg.Witnesses, cfg.Quorum)
+	if err != nil {
+		return Report{}, err
+	}
+	l := verifier.New(cfg.Source, key, policy)
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("couldn't read the log's checkpoint: %w", err)
+	}
+	rules, err := l.Rules(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	m := newMeta()
+	if !full {
+		switch old, err := readMeta(ctx, cfg.Store); {
+		case err == nil:
+			m = old
+		case !errors.Is(err, fs.ErrNotExist):
+			return Report{}, err
+		}
+	}
+	if m.Size > cp.Size {
+		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? Rebuild it with citylog site --full", m.Size, cp.Size)
+	}
+	b := &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, rules: rules, full: full, from: m.Size,
+		pages: map[string]*listPage{}}
+	if !full && m.Size == cp.Size && m.Signed == signedHash(cp.Signed) && m.Assets == b.staticHash() {
+		return Report{From: m.Size, To: m.Size, Seconds: time.Since(start).Seconds()}, nil
+	}
+	if err := b.run(ctx); err != nil {
+		return Report{}, err
+	}
+	return Report{From: b.from, To: cp.Size, Files: b.files, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// builder is one build or update.
+type builder struct {
+	cfg   Config
+	st    Store
+	m     *meta
+	cp    verifier.Checkpoint
+	rules *entry.Rules
+	full  bool
+	from  uint64 // the first new entry
+	files int
+
+	pages   map[string]*listPage // CC-SSS: its last list page
+	names   nameSink
+	csv     []byte // the CSV part being built
+	csvPart uint64
+	touched map[string]bool // countries with new cities
+}
+
+// city is an entry as the site shows it.
+type city struct {
+	Index       uint64   `json:"index"`
+	Code        string   `json:"code"`
+	Country     string   `json:"country"`
+	Subdivision string   `json:"subdivision"`
+	Name        string   `json:"name"`
+	IDs         []string `json:"ids"`
+	Lat         *float64 `json:"lat,omitempty"`
+	Lon         *float64 `json:"lon,omitempty"`
+	Time        string   `json:"time"`
+}
+
+func cityOf(index uint64, e entry.Entry) city {
+	c := city{Index: index, Code: e.Code.String(), Country: e.Country, Subdivision: e.Subdivision, Name: e.Name,
+		IDs: e.IDs, Time: e.Time.UTC().Format(entry.TimeFormat)}
+	if e.HasLocation {
+		lat, lon := e.Lat, e.Lon
+		c.Lat, c.Lon = &lat, &lon
+	}
+	return c
+}
+
+func (b *builder) put(ctx context.Context, path string, data []byte) error {
+	b.files++
+	if err := b.st.PutFile(ctx, path, data); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (b *builder) run(ctx context.Context) error {
+	size := b.cp.Size
+	if b.full {
+		b.names = newSpillSink()
+	} else {
+		b.names = &memorySink{}
+	}
+	defer b.names.close()
+	b.touched = map[string]bool{}
+	if err := b.loadCSV(ctx); err != nil {
+		return err
+	}
+	err := b.entries(ctx, b.from, size, func(i uint64, e entry.Entry) error {
+		c := cityOf(i, e)
+		if err := b.addCSV(ctx, c); err != nil {
+			return err
+		}
+		if err := b.addToList(ctx, c); err != nil { // before count: it reads the count before c
+			return err
+		}
+		b.count(c)
+		b.names.add(nameLine{Fold(c.Name), c.Name, c.Code})
+		if b.m.Recent = append(b.m.Recent, c); len(b.m.Recent) > recentCount {
+			b.m.Recent = slices.Delete(b.m.Recent, 0, len(b.m.Recent)-recentCount)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := b.finishCSV(ctx); err != nil {
+		return err
+	}
+	for _, p := range sortedPages(b.pages) {
+		if err := b.writeList(ctx, p, false); err != nil {
+			return err
+		}
+	}
+	if err := b.names.finish(ctx, b); err != nil {
+		return err
+	}
+	if err := b.writePages(ctx); err != nil {
+		return err
+	}
+	if err := b.st.Sync(ctx); err != nil {
+		return err
+	}
+	// The commit point: written last, and durable after everything it
+	// describes.
+	b.m.Size, b.m.Root, b.m.Signed = size, base64.StdEncoding.EncodeToString(b.cp.Root[:]), signedHash(b.cp.Signed)
+	mb, err := json.Marshal(b.m)
+	if err != nil {
+		return err
+	}
+	if err := b.put(ctx, metaPath, mb); err != nil {
+		return err
+	}
+	return b.st.Sync(ctx)
+}
+
+// entries calls fn for each entry in [from, to), in order, reading bundles
+// a few at a time in parallel.
+func (b *builder) entries(ctx context.Context, from, to uint64, fn func(uint64, entry.Entry) error) error {
+	const chunk = 32 // bundles decoded at once
+	src := b.cfg.Source
+	firstBundle, end := from/tiles.Width, (to+tiles.Width-1)/tiles.Width
+	for lo := firstBundle; lo < end; lo += chunk {
+		hi := min(lo+chunk, end)
+		decoded := make([][]entry.Entry, hi-lo)
+		err := parallel.Each(ctx, int(hi-lo), 4, func(ctx context.Context, k int) error {
+			bt := tiles.Bundle(lo+uint64(k), to)
+			raw, err := source.FetchBundle(ctx, src, bt)
+			if err != nil {
+				return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+			}
+			out := make([]entry.Entry, len(raw))
+			for j, r := range raw {
+				if out[j], err = b.rules.Decode(r); err != nil {
+					return fmt.Errorf("entry %d in %s: %w", bt.Index*tiles.Width+uint64(j), bt.Path(), err)
+				}
+			}
+			decoded[k] = out
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for k, es := range decoded {
+			for j, e := range es {
+				i := (lo+uint64(k))*tiles.Width + uint64(j)
+				if i < from || i >= to {
+					continue
+				}
+				if err := fn(i, e); err != nil {
+					return err
+				}
+			}
+		}
+		if b.cfg.Progress != nil {
+			b.cfg.Progress(min(hi*tiles.Width, to)-from, to-from)
+		}
+	}
+	return nil
+}
+
+// count adds a new city to the counts.
+func (b *builder) count(c city) {
+	cs := b.m.Countries[c.Country]
+	if cs == nil {
+		cs = &subStats{Subs: map[string]int{}}
+		b.m.Countries[c.Country] = cs
+	}
+	cs.Count++
+	cs.Subs[c.Subdivision]++
+	b.touched[c.Country] = true
+	b.m.Days[c.Time[:10]]++
+	if c.Lat != nil {
+		b.m.Cells[cellKey(*c.Lat, *c.Lon)]++
+	}
+}
+
+// cellKey names the map cell of a location: its south-west corner.
+func cellKey(lat, lon float64) string {
+	floor := func(v float64) int { return int(math.Floor(v/cellDegrees)) * cellDegrees }
+	la, lo := floor(lat), floor(lon)
+	if la >= 90 {
+		la = 90 - cellDegrees
+	}
+	if lo >= 180 {
+		lo = 180 - cellDegrees
+	}
+	return fmt.Sprintf("%d,%d", la, lo)
+}
+
+func sortedPages(m map[string]*listPage) []*listPage {
+	out := make([]*listPage, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *listPage) int { return compareStrings(a.cc+"-"+a.sub, b.cc+"-"+b.sub) })
+	return out
+}
+
+func compareStrings(a, b string) int { return bytes.Compare([]byte(a), []byte(b)) }
+
+func signedHash(signed []byte) string {
+	h := sha256.Sum256(signed)
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}

@@ -1,0 +1,394 @@
+package site
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citylog/citylog/internal/store/dirstore"
+	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/tiles/source"
+)
+
+// The tests cross every size boundary with small logs: creating files is
+// what costs here.
+func init() {
+	pageSize, csvPart, leafCapacity = 20, 300, 24
+}
+
+// testLog is a log made by the real writer from the sample cities.
+type testLog struct {
+	dir, vkey string
+	w         *log.Writer
+	next      int // the next sample line
+	reqs      []entry.Request
+}
+
+// sampleRequests reads the first n requests of testdata/cities.jsonl,
+// plus cities whose names are in other scripts.
+func sampleRequests(t testing.TB, n int) []entry.Request {
+	t.Helper()
+	f, err := os.Open("../testdata/cities.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []entry.Request
+	for _, extra := range []string{
+		`{"country":"CN","subdivision":"BJ","name":"北京","ids":["national:CN:test:bj"]}`,
+		`{"country":"EG","subdivision":"C","name":"القاهرة","ids":["national:EG:test:cairo"]}`,
+		`{"country":"IL","subdivision":"JM","name":"ירושלים","ids":["national:IL:test:jlm"]}`,
+	} {
+		r, err := entry.ParseRequest([]byte(extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && len(out) < n {
+		r, err := entry.ParseRequest(sc.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func newTestLog(t testing.TB, n int) *testLog {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "reg")
+	vkey, err := log.Init(dir, "cities.example.org/site-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w, err := log.Open(context.Background(), log.Config{Dir: dir, Now: func() time.Time {
+		clock = clock.Add(37 * time.Minute) // spread over days and months
+		return clock
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return &testLog{dir: dir, vkey: strings.TrimSpace(vkey), w: w, reqs: sampleRequests(t, n)}
+}
+
+// grow allocates the next n sample cities, in batches of batch.
+func (l *testLog) grow(t testing.TB, n, batch int) {
+	t.Helper()
+	for n > 0 {
+		k := min(n, batch, len(l.reqs)-l.next)
+		if k == 0 {
+			t.Fatal("out of sample cities")
+		}
+		if _, err := l.w.Allocate(context.Background(), l.reqs[l.next:l.next+k]); err != nil {
+			t.Fatal(err)
+		}
+		l.next += k
+		n -= k
+	}
+}
+
+func (l *testLog) source(t testing.TB) source.Source {
+	t.Helper()
+	st, err := dirstore.New(filepath.Join(l.dir, log.PublicDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return source.Func{Name: "test log", Read: st.ReadFile}
+}
+
+// siteDir is a site written into its own directory (so that files can be
+// compared without the log's).
+func siteDir(t testing.TB) (string, *dirstore.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := dirstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, st
+}
+
+func (l *testLog) config(t testing.TB, st Store) Config {
+	return Config{Store: st, Source: l.source(t), Key: l.vkey}
+}
+
+// readTree returns every file under dir by slash path.
+func readTree(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameTrees(t *testing.T, what string, got, want map[string][]byte) {
+	t.Helper()
+	for p, w := range want {
+		if g, ok := got[p]; !ok {
+			t.Errorf("%s: %s missing", what, p)
+		} else if !bytes.Equal(g, w) {
+			t.Errorf("%s: %s differs:\n got %.300q\nwant %.300q", what, p, g, w)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%s: %s should not be there", what, p)
+		}
+	}
+}
+
+// TestUpdateIsBuild: a site brought up to date batch after batch holds
+// exactly the files, byte for byte, of a site built from scratch at the
+// end: the name index's splits, the last list pages, the CSV parts and
+// the counts all come out the same whatever the history.
+func TestUpdateIsBuild(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 2000)
+	l.grow(t, 290, 290)
+	incDir, inc := siteDir(t)
+	if _, err := Build(ctx, l.config(t, inc)); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 9, 37, 256, 700, 1} {
+		l.grow(t, batch, batch)
+		rep, err := Update(ctx, l.config(t, inc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.To-rep.From != uint64(batch) {
+			t.Fatalf("update %+v after a batch of %d", rep, batch)
+		}
+	}
+	fullDir, full := siteDir(t)
+	if _, err := Build(ctx, l.config(t, full)); err != nil {
+		t.Fatal(err)
+	}
+	got, want := readTree(t, incDir), readTree(t, fullDir)
+	sameTrees(t, "updated site", got, want)
+	if len(want) < 100 {
+		t.Fatalf("the site has %d files", len(want))
+	}
+	// An update with nothing new writes nothing.
+	rep, err := Update(ctx, l.config(t, inc))
+	if err != nil || rep.Files != 0 {
+		t.Errorf("an update with nothing new: %+v, %v", rep, err)
+	}
+}
+
+// TestUpdateCutShort: an update whose writes fail part-way (the disk
+// fills, the bucket goes away) leaves a site that the next update
+// completes, ending byte for byte where a build ends.
+func TestUpdateCutShort(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 2000)
+	l.grow(t, 500, 500)
+	incDir, inc := siteDir(t)
+	if _, err := Build(ctx, l.config(t, inc)); err != nil {
+		t.Fatal(err)
+	}
+	l.grow(t, 900, 900)
+	for _, after := range []int{0, 3, 50, 200, 400} {
+		failing := &failAfter{Store: inc, n: after}
+		if _, err := Update(ctx, l.config(t, failing)); err == nil {
+			if after < 400 {
+				t.Fatalf("the update succeeded with writes failing after %d", after)
+			}
+		}
+	}
+	if _, err := Update(ctx, l.config(t, inc)); err != nil {
+		t.Fatal(err)
+	}
+	fullDir, full := siteDir(t)
+	if _, err := Build(ctx, l.config(t, full)); err != nil {
+		t.Fatal(err)
+	}
+	sameTrees(t, "site after cut-short updates", readTree(t, incDir), readTree(t, fullDir))
+}
+
+// failAfter fails every write after the first n.
+type failAfter struct {
+	Store
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failAfter) PutFile(ctx context.Context, p string, b []byte) error {
+	f.mu.Lock()
+	f.n--
+	fail := f.n < 0
+	f.mu.Unlock()
+	if fail {
+		return errors.New("injected: no space left on device")
+	}
+	return f.Store.PutFile(ctx, p, b)
+}
+
+// TestSiteFiles checks what the files say against the log: counts,
+// pages, CSV rows, the feed, and that every city is found by its name.
+func TestSiteFiles(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 1200)
+	l.grow(t, 1200, 1200)
+	dir, st := siteDir(t)
+	if _, err := Build(ctx, l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	files := readTree(t, dir)
+	var browse struct {
+		Size      uint64          `json:"size"`
+		Countries []browseCountry `json:"countries"`
+	}
+	if err := json.Unmarshal(files["site/browse.json"], &browse); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, c := range browse.Countries {
+		sum := 0
+		for _, s := range c.Subdivisions {
+			sum += s.Count
+			// Every page of the subdivision is there, full but the last.
+			for p := 0; p < s.Pages; p++ {
+				var page listJSON
+				if err := json.Unmarshal(files[listPath(c.Code, s.Code, p, ".json")], &page); err != nil {
+					t.Fatalf("%s: %v", listPath(c.Code, s.Code, p, ".json"), err)
+				}
+				last := p == s.Pages-1
+				if (!last && len(page.Cities) != pageSize) || page.Next == last {
+					t.Errorf("%s: %d cities, next %v", listPath(c.Code, s.Code, p, ".json"), len(page.Cities), page.Next)
+				}
+				if _, ok := files[listPath(c.Code, s.Code, p, ".html")]; !ok {
+					t.Errorf("%s missing", listPath(c.Code, s.Code, p, ".html"))
+				}
+			}
+		}
+		if sum != c.Count {
+			t.Errorf("%s: subdivisions sum to %d, country says %d", c.Code, sum, c.Count)
+		}
+		total += sum
+	}
+	if total != 1200 || browse.Size != 1200 {
+		t.Errorf("browse.json counts %d cities at size %d, want 1200", total, browse.Size)
+	}
+	rows := 0
+	for part := uint64(0); part*csvPart < 1200; part++ {
+		rows += bytes.Count(files[csvPath(part)], []byte("\n")) - 1
+	}
+	if rows != 1200 {
+		t.Errorf("the CSV files have %d rows, want 1200", rows)
+	}
+	if !bytes.Contains(files["site/feed.atom"], []byte("<entry>")) {
+		t.Error("the feed has no entry")
+	}
+	// Every city is found by walking the name index with its name.
+	tr, err := parseLeaves(files[leavesPath])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range l.reqs[:1200] {
+		f := Fold(r.Name)
+		leaf := files[leafPath(tr.leafFor(f))]
+		if !bytes.Contains(leaf, []byte(f+"\t"+r.Name+"\t")) {
+			t.Fatalf("city %d %q (folded %q) is not in its leaf %q", i, r.Name, f, tr.leafFor(f))
+		}
+	}
+	for key := range tr.leaves {
+		lines, err := parseLeaf(key, files[leafPath(key)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) > leafCapacity && !allEqual(lines) {
+			t.Errorf("leaf %q holds %d names", key, len(lines))
+		}
+	}
+	for _, p := range []string{"index.html", "code.html", "search.html", "browse.html", "about.html", "download.html", "site/app.js", "site/verify.js", "site/style.css"} {
+		if len(files[p]) == 0 {
+			t.Errorf("%s is missing", p)
+		}
+	}
+}
+
+func TestFold(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"São Paulo", "sao paulo"},
+		{"Zürich", "zurich"},
+		{"Saint-Étienne", "saint etienne"},
+		{"Łódź", "lodz"},
+		{"Straße", "strasse"},
+		{"İstanbul", "istanbul"},
+		{"  New   York  ", "new york"},
+		{"北京", "北京"},
+		{"ＴＯＫＹＯ", "tokyo"}, // compatibility forms
+		{"Ærøskøbing", "aeroskobing"},
+		{"القاهرة", "القاهرة"},
+		{"Köln (Cologne)", "koln cologne"},
+	} {
+		if got := Fold(c.in); got != c.want {
+			t.Errorf("Fold(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestNameTrieOrder: the name index's files depend on the set of names
+// alone: added in one go or in batches of any size, in any order.
+func TestNameTrieOrder(t *testing.T) {
+	ctx := context.Background()
+	var lines []nameLine
+	for i := range 1500 {
+		// Many shared prefixes, some names equal, some short.
+		name := []string{"San", "Santa", "Sant", "S", "San José", "Saint", "Sankt", "Salt"}[i%8] + fmt.Sprint(i%97)
+		if i%11 == 0 {
+			name = "San"
+		}
+		lines = append(lines, nameLine{Fold(name), name, fmt.Sprintf("XX-0-%04d", i)})
+	}
+	build := func(batches ...int) map[string][]byte {
+		dir, st := siteDir(t)
+		rest := lines
+		for _, n := range batches {
+			if err := updateNames(ctx, st, rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		return readTree(t, dir)
+	}
+	one := build(len(lines))
+	sameTrees(t, "in batches", build(1, 10, 100, 889, 500), one)
+	sameTrees(t, "one by one to 100, then the rest", build(append(repeat(1, 100), 1400)...), one)
+	if len(one) < 10 {
+		t.Fatalf("only %d files: the trie did not split", len(one))
+	}
+}
+
+func repeat(v, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
