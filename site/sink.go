@@ -168,5 +168,7 @@ func (c countingStore) ReadFile(ctx context.Context, p string) ([]byte, error) {
 func (c countingStore) PutFile(ctx context.Context, p string, data []byte) error {
 	return c.b.put(ctx, p, data)
 }
-func (c countingStore) RemoveFile(ctx context.Context, p string) error { return c.b.st.RemoveFile(ctx, p) }
-func (c countingStore) Sync(ctx context.Context) error                 { return c.b.st.Sync(ctx) }
+func (c countingStore) RemoveFile(ctx context.Context, p string) error {
+	return c.b.st.RemoveFile(ctx, p)
+}
+func (c countingStore) Sync(ctx context.Context) error { return c.b.st.Sync(ctx) }
