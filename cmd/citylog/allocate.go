@@ -71,6 +71,9 @@ subdivision 0.`,
 				}
 				return &cliError{code: exitRefused, err: r.Err, hint: hint}
 			}
+			if !r.Existing {
+				defer refreshSite(cmd.Context(), e, dir, &sf)
+			}
 			// Allocated, durably: the code is printed whatever follows.
 			if r.Differs != nil {
 				fmt.Fprintf(e.stderr, "citylog: warning: %s is this city's existing code; %s (an entry never changes)\n", r.Code, r.Differs)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/tokens"
+	"github.com/citylog/citylog/site"
 	"github.com/spf13/cobra"
 )
 
@@ -44,13 +45,17 @@ to run again: the sample's cities then all keep their codes.`,
 				if err != nil {
 					return err
 				}
-				return writeJSON(e.stdout, map[string]string{"dir": dir, "url": url, "token": token, "vkey": strings.TrimSpace(string(vkey)), "first_code": first})
+				site := filepath.Join(dir, log.PublicDir, "index.html")
+				if url != "" {
+					site = url + "/index.html"
+				}
+				return writeJSON(e.stdout, map[string]string{"dir": dir, "url": url, "site": site, "token": token, "vkey": strings.TrimSpace(string(vkey)), "first_code": first})
 			}
 			if noServe {
 				if asJSON {
 					return demo("")
 				}
-				fmt.Fprintf(e.stdout, "demo token: %s\nnext: go run ./cmd/citylog serve --dir %s\n", token, dir)
+				fmt.Fprintf(e.stdout, "demo token: %s\nthe site: %s\nnext: go run ./cmd/citylog serve --dir %s\n", token, filepath.Join(dir, log.PublicDir, "index.html"), dir)
 				return nil
 			}
 			o := defaultServeOptions()
@@ -62,6 +67,9 @@ to run again: the sample's cities then all keep their codes.`,
 				}
 				fmt.Fprintf(e.stdout, `
 the registry is running on http://%[1]s (Ctrl-C stops it)
+
+its web site, which verifies codes in your browser:
+  http://%[1]s/index.html
 
 allocate a code (answers once it is durably in the log, with a receipt):
   curl -H 'Authorization: Bearer %[2]s' \
@@ -83,7 +91,7 @@ the log's public tree, as any static host would serve it:
 	cmd.Flags().StringVar(&origin, "origin", "demo.citylog.example/log", "the demo log's origin")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
 	cmd.Flags().BoolVar(&noServe, "no-serve", false, "only create and load the registry")
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"dir","url","token","vkey","first_code"} once the registry is ready`)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"dir","url","site","token","vkey","first_code"} once the registry is ready`)
 	return cmd
 }
 
@@ -115,6 +123,13 @@ func demoLoad(ctx context.Context, e *env, dir, sample, origin string, asJSON bo
 	size := w.Size()
 	if err = endWrite(ctx, w, err); err != nil {
 		return "", err
+	}
+	cfg, err := siteConfig(dir, nil)
+	if err != nil {
+		return "", err
+	}
+	if _, err := site.Update(ctx, cfg); err != nil {
+		return "", fmt.Errorf("couldn't write the site: %w", err)
 	}
 	out := e.stdout
 	if asJSON {

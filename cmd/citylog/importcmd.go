@@ -61,6 +61,7 @@ every allocated or existing line (check it with cityverify receipt).`,
 			if err != nil {
 				return err
 			}
+			refreshSite(cmd.Context(), e, dir, &sf)
 			if stats.Refused > 0 {
 				return &cliError{code: exitRefused, err: fmt.Errorf("%d of %d lines were refused", stats.Refused, stats.Lines),
 					hint: "fix the refused lines (see above) and import them again; allocated lines are kept"}

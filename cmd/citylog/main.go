@@ -66,7 +66,7 @@ as static files under DIR/public that any web server or CDN can serve.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(initCmd(e), allocateCmd(e), importCmd(e), statusCmd(e), demoCmd(e), serveCmd(e), tokenCmd(e), witnessCmd(e))
+	root.AddCommand(initCmd(e), allocateCmd(e), importCmd(e), statusCmd(e), demoCmd(e), serveCmd(e), siteCmd(e), tokenCmd(e), witnessCmd(e))
 	err := cli.Execute(ctx, root, args, stdin, stdout, stderr, func(err error) error { return usageError("%v", err) })
 	if err == nil {
 		return exitOK

@@ -13,6 +13,7 @@ import (
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/api"
 	"github.com/citylog/citylog/log/tokens"
+	"github.com/citylog/citylog/site"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/spf13/cobra"
 )
@@ -26,11 +27,12 @@ type serveOptions struct {
 	limits        api.Limits
 	headerTimeout time.Duration
 	idleTimeout   time.Duration
+	siteEvery     time.Duration // least time between two updates of the web site
 }
 
 func defaultServeOptions() serveOptions {
 	return serveOptions{listen: "127.0.0.1:8080", maxBatch: 4096,
-		headerTimeout: 5 * time.Second, idleTimeout: 30 * time.Second}
+		headerTimeout: 5 * time.Second, idleTimeout: 30 * time.Second, siteEvery: time.Second}
 }
 
 func serveCmd(e *env) *cobra.Command {
@@ -75,6 +77,7 @@ reverse proxy, see docs/OPERATIONS.md.`,
 	f.IntVar(&o.limits.PerAddr, "max-conns-per-addr", 0, "most connections one remote address may hold (default max-conns/8, at least 8)")
 	f.DurationVar(&o.headerTimeout, "header-timeout", o.headerTimeout, "time a client has to send a request's headers")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", o.idleTimeout, "how long an idle keep-alive connection is kept")
+	f.DurationVar(&o.siteEvery, "site-every", o.siteEvery, "least time between two updates of the log's web site (citylog site), each covering every batch since the last")
 	return cmd
 }
 
@@ -102,8 +105,19 @@ func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(a
 		w.Close()
 		return err
 	}
+	// A log with a web site keeps it up to date while serving.
+	var updater *siteUpdater
+	siteCtx, stopSite := context.WithCancel(ctx)
+	defer stopSite()
+	if cfg, err := siteConfig(dir, st); err == nil && site.Exists(ctx, cfg.Store) {
+		updater = startSiteUpdater(siteCtx, cfg, o.siteEvery, logger)
+	}
+	published := func() {}
+	if updater != nil {
+		published = updater.published
+	}
 	s := api.New(w, api.Config{PublicDir: filepath.Join(dir, log.PublicDir), Public: public, StateDir: filepath.Join(dir, log.StateDir),
-		Tokens: checker, Interval: interval, MaxBatch: maxBatch, Logger: logger})
+		Tokens: checker, Interval: interval, MaxBatch: maxBatch, Logger: logger, Published: published})
 	go s.Run()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -131,6 +145,10 @@ func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(a
 		cancel()
 	}
 	s.Close() // publishes and answers everything already queued
+	if updater != nil {
+		stopSite()
+		updater.finish(context.Background())
+	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

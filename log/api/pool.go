@@ -65,6 +65,9 @@ func (s *Server) Run() {
 		defer close(published)
 		for j := range jobs {
 			s.publish(j)
+			if s.cfg.Published != nil {
+				s.cfg.Published()
+			}
 			inFlight.Add(-1)
 			publishing.Done()
 			select {

@@ -42,6 +42,10 @@ type Config struct {
 	// brought up to date (default one minute; also on Close).
 	IndexEvery time.Duration
 	Logger     *slog.Logger
+	// Published, if set, is called after each batch is published (from
+	// the publishing goroutine: it must not block), e.g. to bring a web
+	// site up to date.
+	Published func()
 }
 
 // Server answers the write API and serves the read path.
