@@ -4,8 +4,9 @@
 // time, throughput, peak RSS, and the files and bytes each wrote. Other
 // modes time cityverify code over loopback HTTP (-verify N), drive citylog
 // serve with concurrent clients (-serve CLIENTS) and time a full audit by
-// cityverify monitor (-audit N), and import N new requests into a kept
-// 10M-entry log (-grow), to show what the log's size costs an import.
+// cityverify monitor (-audit N), import N new requests into a kept
+// 10M-entry log (-grow), to show what the log's size costs an import, and
+// time the web site's full build and updates (-site N).
 //
 // It lives in its own Go module so that Tessera and its dependencies stay
 // out of citylog's go.mod. Run it from this directory:
@@ -54,6 +55,8 @@ func main() {
 	versitygw := flag.String("versitygw", filepath.Join("..", "..", ".bin", "versitygw"), "the versitygw binary for the citylog-s3 system and -serve -s3")
 	serveS3 := flag.Bool("s3", false, "with -serve: the server's public tree in a bucket of a versitygw started for the run")
 	flood := flag.Int("flood", 0, "with -serve: also hold this many slow connections from 127.0.0.1 (headers a byte at a time, reconnecting), the clients dialing from 127.0.0.2")
+	siteN := flag.Int("site", 0, "instead of the import benchmark: time the web site on a log of this many cities (a full build, then -updates updates after batches of 16,384); the log is kept in -dir")
+	siteUpdates := flag.Int("updates", 5, "with -site: batches of 16,384 to import, timing the site's update after each")
 	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
 	grow := flag.Bool("grow", false, "instead of the import benchmark: import -n new requests into a kept log of at least -base entries (it grows by -n each run)")
 	base := flag.Int("base", 10_000_000, "with -grow: entries in the kept log the first time")
@@ -77,6 +80,8 @@ func main() {
 	}
 	var err error
 	switch {
+	case *siteN > 0:
+		err = benchSite(*siteN, *siteUpdates, defaultWork("citylog-bench-site"))
 	case *auditN > 0:
 		err = benchAudit(*auditN, defaultWork("citylog-bench-audit"))
 	case *serveClients > 0:
