@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"slices"
 	"strconv"
@@ -92,17 +93,19 @@ func (c common) WitnessList() string { return strings.Join(c.Witnesses, " ") }
 // WitnessLines is the witnesses one a line, for a form.
 func (c common) WitnessLines() string { return strings.Join(c.Witnesses, "\n") }
 
-// ImportMap makes the browser check the hashes of the modules app.js
-// imports (the script tag checks app.js itself).
-func (c common) ImportMap() template.JS {
+// ImportMap is the import map that makes the browser check the hashes of
+// the modules app.js imports (the script tag checks app.js itself). It is
+// the whole element: html/template would escape JSON inside a script of
+// this type as text.
+func (c common) ImportMap() template.HTML {
 	m := map[string]map[string]string{"integrity": {}}
 	for _, a := range assets {
 		if strings.HasSuffix(a.Path, ".js") && a.Path != "site/app.js" {
 			m["integrity"][c.Prefix+a.Path] = a.SRI
 		}
 	}
-	b, _ := json.Marshal(m)
-	return template.JS(b)
+	b, _ := json.Marshal(m) // escapes <, > and &: nothing can close the element
+	return template.HTML(`<script type="importmap">` + string(b) + `</script>`)
 }
 
 func (b *builder) common(page, title, prefix string, script bool) common {
@@ -172,7 +175,35 @@ func (b *builder) listHTML(j listJSON) ([]byte, error) {
 		common
 		List     listView
 		PageSize int
-	}{b.common("browse", v.SubdivisionName, "../../../", false), v, pageSize})
+		Rows     template.HTML
+	}{b.common("browse", v.SubdivisionName, "../../../", false), v, pageSize, listRows(j.Cities, "../../../")})
+}
+
+// listRows writes a list page's rows by hand: an update writes thousands
+// of pages, and the template engine's reflection was most of its time.
+func listRows(cities []city, prefix string) template.HTML {
+	var b strings.Builder
+	for _, c := range cities {
+		b.WriteString(`<tr><td dir="auto">`)
+		b.WriteString(html.EscapeString(c.Name))
+		b.WriteString(`</td><td><a class="code" href="`)
+		b.WriteString(prefix)
+		b.WriteString(`code.html#`)
+		b.WriteString(c.Code) // A-Z, 0-9 and '-' only
+		b.WriteString(`">`)
+		b.WriteString(c.Code)
+		b.WriteString(`</a></td><td>`)
+		for i, id := range c.IDs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("<code>")
+			b.WriteString(html.EscapeString(id))
+			b.WriteString("</code>")
+		}
+		b.WriteString("</td></tr>\n")
+	}
+	return template.HTML(b.String())
 }
 
 // browseCountry is a country in browse.json and on the pages.

@@ -42,6 +42,8 @@ function el(tag, attrs = {}, ...children) {
 
 // ---- the code page ----
 
+let started = performance.now();
+
 function logSettings() {
   const q = new URLSearchParams(location.search);
   const witnesses = q.getAll('witness').flatMap((w) => w.split(/\s+/)).filter(Boolean);
@@ -53,9 +55,17 @@ function logSettings() {
   };
 }
 
-function setVerdict(verdict, text) {
+// setVerdict shows an outcome; final says the check is over, for people
+// and for automated checks (data-done, and data-ms: how long it took).
+function setVerdict(verdict, text, final = true) {
   const v = document.getElementById('verdict');
   v.dataset.verdict = verdict;
+  if (final) {
+    v.dataset.done = 'true';
+    v.dataset.ms = String(Math.round(performance.now() - started));
+  } else {
+    delete v.dataset.done;
+  }
   v.replaceChildren(el('span', { class: 'badge', text: { verified: '✔ Verified', failed: '✘ Failed', unchecked: '? Not checked' }[verdict] ?? verdict }), ' ', el('span', { class: 'text', text }));
 }
 
@@ -88,6 +98,7 @@ async function codePage() {
   await run();
 
   async function run() {
+    started = performance.now();
     const code = decodeURIComponent(location.hash.slice(1)).trim();
     document.getElementById('entry').hidden = true;
     document.getElementById('checked').hidden = true;
@@ -101,14 +112,14 @@ async function codePage() {
     // here, before any request.
     const parsed = parseCode(code);
     if (!parsed.ok) {
-      setVerdict('failed', parsed.error + (parsed.suggestion ? ` Did you mean ${parsed.suggestion}?` : ''));
+      setVerdict('failed', parsed.error.replace(/[^.!?]$/, '$&.') + (parsed.suggestion ? ` Did you mean ${parsed.suggestion}?` : ''));
       if (parsed.suggestion) {
         const v = document.getElementById('verdict');
         v.append(' ', el('a', { href: '#' + parsed.suggestion, text: `Verify ${parsed.suggestion}` }));
       }
       return;
     }
-    setVerdict('unchecked', `Verifying ${parsed.code}…`);
+    setVerdict('unchecked', `Verifying ${parsed.code}…`, false);
     let r;
     try {
       r = await verifyCode({ ...settings, code: parsed.code });

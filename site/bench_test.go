@@ -1,0 +1,56 @@
+package site
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/citylog/citylog/log/entry"
+)
+
+// benchRequests are n requests with the sample's real names (again with
+// a number past the sample's 25,000), spread over the world as the
+// sample is: the worst case for an update, which touches a page per
+// subdivision and a leaf per name prefix it meets.
+func benchRequests(b *testing.B, n int) []entry.Request {
+	sample := sampleRequests(b, 25000)
+	out := make([]entry.Request, n)
+	for i := range out {
+		r := sample[i%len(sample)]
+		r.IDs = []string{fmt.Sprintf("national:%s:bench:%d", r.Country, i)}
+		if k := i / len(sample); k > 0 {
+			r.Name = fmt.Sprintf("%s %d", r.Name, k)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// BenchmarkUpdate16k times the site's update after a batch of 16,384
+// new cities, on a log of 100,000 (set the sizes back to production's).
+func BenchmarkUpdate16k(b *testing.B) {
+	pageSize, csvPart, leafCapacity = 100, 4096, 128
+	defer func() { pageSize, csvPart, leafCapacity = 20, 300, 24 }()
+	ctx := context.Background()
+	const base, batch = 100_000, 16_384
+	l := newTestLog(b, 0)
+	l.reqs = benchRequests(b, base+batch*(b.N+1))
+	l.grow(b, base, batch)
+	_, st := siteDir(b)
+	if _, err := Build(ctx, l.config(b, st)); err != nil {
+		b.Fatal(err)
+	}
+	files := 0
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		l.grow(b, batch, batch)
+		b.StartTimer()
+		rep, err := Update(ctx, l.config(b, st))
+		if err != nil {
+			b.Fatal(err)
+		}
+		files += rep.Files
+	}
+	b.ReportMetric(float64(files)/float64(b.N), "files/op")
+}
