@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,61 @@ func startServing(t *testing.T, cmd *exec.Cmd) string {
 		t.Fatal("server did not report its address")
 	}
 	return addr
+}
+
+// TestServeKeepsSiteUpToDate: a log with a web site gets its new cities
+// onto the site while citylog serve answers allocations, and a last
+// update when it stops.
+func TestServeKeepsSiteUpToDate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reg")
+	for _, args := range [][]string{
+		{"init", "--dir", dir, "--origin", "serve-site.example/log"},
+		{"site", "--dir", dir},
+	} {
+		if out, err := citylogCmd(args...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	out, err := citylogCmd("token", "add", "t", "--dir", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(out))
+	cmd := citylogCmd("serve", "--dir", dir, "--listen", "127.0.0.1:0", "--site-every", "10ms")
+	addr := startServing(t, cmd)
+	allocate := func(name, id string) string {
+		body := fmt.Sprintf(`{"country":"FR","subdivision":"IDF","name":%q,"ids":[%q]}`, name, id)
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/allocate", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a struct{ Code string }
+		json.NewDecoder(resp.Body).Decode(&a)
+		if resp.StatusCode != 200 {
+			t.Fatalf("allocate: %d", resp.StatusCode)
+		}
+		return a.Code
+	}
+	page := filepath.Join(dir, "public", "site", "c", "FR", "IDF-0.html")
+	code := allocate("Paris", "unlocode:FRPAR")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(page); strings.Contains(string(b), code) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never showed %s", page, code)
+		}
+	}
+	// Allocated just before stopping: on the site once stopped.
+	last := allocate("Melun", "unlocode:FRMLN")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(page); !strings.Contains(string(b), last) {
+		t.Errorf("%s does not show %s, allocated before the server stopped", page, last)
+	}
 }
