@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/citylog/citylog/internal/parallel"
 )
 
 // The name index is a trie of small files, so that a search by name
@@ -217,9 +220,17 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, key := range keys {
+	// The leaves are independent: each is read, merged and written by one
+	// of a few workers; the trie is shared.
+	var mu sync.Mutex
+	exists := func(key string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return t.leaves[key]
+	}
+	return parallelLeaves(ctx, keys, func(ctx context.Context, key string) error {
 		lines := touched[key]
-		if t.leaves[key] {
+		if exists(key) {
 			old, err := st.ReadFile(ctx, leafPath(key))
 			if err != nil {
 				return fmt.Errorf("couldn't read the name index: %w", err)
@@ -233,29 +244,36 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 		slices.SortFunc(lines, compareLines)
 		lines = slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
 		emit := func(k string, ls []nameLine) error {
+			mu.Lock()
 			t.addLeaf(k)
+			mu.Unlock()
 			return st.PutFile(ctx, leafPath(k), marshalLeaf(ls))
 		}
 		if strings.HasSuffix(key, exactMark) {
-			if err := emit(key, lines); err != nil { // names equal to a split key: never split
-				return err
-			}
-			continue
+			return emit(key, lines) // names equal to a split key: never split
 		}
 		split := false
 		err := buildLeaves(key, lines, func(k string, ls []nameLine) error {
 			split = split || k != key
 			return emit(k, ls)
 		})
-		if err != nil {
+		if err != nil || !split || !exists(key) {
 			return err
 		}
-		if split && t.leaves[key] {
-			delete(t.leaves, key)
-			if err := st.RemoveFile(ctx, leafPath(key)); err != nil {
-				return err
-			}
-		}
+		mu.Lock()
+		delete(t.leaves, key)
+		mu.Unlock()
+		return st.RemoveFile(ctx, leafPath(key))
+	}, func() error {
+		return st.PutFile(ctx, leavesPath, t.marshalLeaves())
+	})
+}
+
+// parallelLeaves runs update on each touched leaf with a few workers,
+// then done once all succeeded.
+func parallelLeaves(ctx context.Context, keys []string, update func(context.Context, string) error, done func() error) error {
+	if err := parallel.Each(ctx, len(keys), writers, func(ctx context.Context, i int) error { return update(ctx, keys[i]) }); err != nil {
+		return err
 	}
-	return st.PutFile(ctx, leavesPath, t.marshalLeaves())
+	return done()
 }

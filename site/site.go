@@ -42,6 +42,7 @@ import (
 	"io/fs"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/citylog/citylog/internal/parallel"
@@ -97,6 +98,7 @@ const (
 	metaVersion = 1
 	recentCount = 50 // allocations in the feed; the home page shows 20
 	cellDegrees = 2  // the map's dots aggregate cities in cells of this size
+	writers     = 4  // files rendered and written at once
 )
 
 // The sizes of the files that grow with the log (variables so that tests
@@ -199,7 +201,7 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 	if err := b.run(ctx); err != nil {
 		return Report{}, err
 	}
-	return Report{From: b.from, To: cp.Size, Files: b.files, Seconds: time.Since(start).Seconds()}, nil
+	return Report{From: b.from, To: cp.Size, Files: int(b.files.Load()), Seconds: time.Since(start).Seconds()}, nil
 }
 
 // builder is one build or update.
@@ -211,7 +213,7 @@ type builder struct {
 	rules *entry.Rules
 	full  bool
 	from  uint64 // the first new entry
-	files int
+	files atomic.Int64
 
 	pages   map[string]*listPage // CC-SSS: its last list page
 	names   nameSink
@@ -244,7 +246,7 @@ func cityOf(index uint64, e entry.Entry) city {
 }
 
 func (b *builder) put(ctx context.Context, path string, data []byte) error {
-	b.files++
+	b.files.Add(1)
 	if err := b.st.PutFile(ctx, path, data); err != nil {
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
@@ -284,10 +286,12 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.finishCSV(ctx); err != nil {
 		return err
 	}
-	for _, p := range sortedPages(b.pages) {
-		if err := b.writeList(ctx, p, false); err != nil {
-			return err
-		}
+	last := sortedPages(b.pages)
+	err = parallel.Each(ctx, len(last), writers, func(ctx context.Context, i int) error {
+		return b.writeList(ctx, last[i], false)
+	})
+	if err != nil {
+		return err
 	}
 	if err := b.names.finish(ctx, b); err != nil {
 		return err
