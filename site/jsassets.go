@@ -1,9 +1,17 @@
 package site
 
-// verifierScripts are the in-browser verifier's modules (site/jsverify).
+import "github.com/citylog/citylog/site/jsverify"
+
+// verifierScripts are the in-browser verifier's modules (site/jsverify),
+// served beside app.js, which imports them.
 func verifierScripts() []asset {
-	return []asset{
-		{Path: "site/verify.js", Data: []byte("export function parseCode() { return {ok:false, error:'verifier not built'}; }\nexport async function verifyCode() { return {verdict:'unchecked', detail:'verifier not built', fetched:[]}; }\n")},
-		{Path: "site/rules.js", Data: []byte("export const rules = {};\n")},
+	var out []asset
+	for _, name := range []string{"verify.js", "rules.js"} {
+		b, err := jsverify.Files.ReadFile(name)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, asset{Path: "site/" + name, Data: b})
 	}
+	return out
 }
