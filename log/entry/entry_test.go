@@ -363,3 +363,35 @@ func TestUnknownSubdivision(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSubdivisionIdentifier: an iso3166-2 identifier naming a
+// well-formed subdivision the rules lack is ErrUnknownSubdivision too, so
+// that a verifier judges it by the log's extra subdivisions, as the
+// writer did; any other bad identifier is plainly invalid.
+func TestUnknownSubdivisionIdentifier(t *testing.T) {
+	for _, tc := range []struct {
+		id      string
+		unknown bool
+	}{
+		{"iso3166-2:CN-XQ", true},
+		{"iso3166-2:cn-xq", true},
+		{"iso3166-2:FR-XQ", false}, // another country's
+		{"iso3166-2:CN-0", false},
+		{"iso3166-2:CN-TOOLONG", false},
+		{"unlocode:CNXQ1", false},
+	} {
+		req := Request{Country: "CN", Subdivision: "HE", Name: "Test", IDs: []string{tc.id}}
+		err := DefaultRules().Normalize(&req)
+		if !errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownSubdivision) != tc.unknown {
+			t.Errorf("%s: %v; want ErrInvalid, ErrUnknownSubdivision %v", tc.id, err, tc.unknown)
+		}
+	}
+	r := DefaultRules()
+	if err := r.ParseExtraSubdivisions([]byte("CN-XQ\n")); err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Country: "CN", Subdivision: "HE", Name: "Test", IDs: []string{"iso3166-2:CN-XQ"}}
+	if err := r.Normalize(&req); err != nil {
+		t.Errorf("with CN-XQ among the extra subdivisions: %v", err)
+	}
+}

@@ -168,7 +168,14 @@ func (r *Rules) Normalize(req *Request) error {
 	for i, id := range req.IDs {
 		c, err := r.CanonicalID(req.Country, id)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+			err = fmt.Errorf("%w: %v", ErrInvalid, err)
+			if sub, ok := unknownSubdivisionID(r, req.Country, id); ok {
+				// An identifier naming a well-formed subdivision these
+				// rules lack: the log's extra-subdivisions.txt may list it,
+				// as it may list an entry's own subdivision.
+				return &UnknownSubdivisionError{Country: req.Country, Subdivision: sub, err: err}
+			}
+			return err
 		}
 		req.IDs[i] = c
 	}
@@ -226,4 +233,18 @@ func roundCoord(v float64) float64 {
 		return 0 // no negative zero
 	}
 	return r
+}
+
+// unknownSubdivisionID reports an iso3166-2 identifier of country cc whose
+// subdivision is well formed but not in r, and returns that subdivision.
+func unknownSubdivisionID(r *Rules, cc, id string) (string, bool) {
+	value, ok := strings.CutPrefix(id, "iso3166-2:")
+	if !ok {
+		return "", false
+	}
+	c, sub, ok := strings.Cut(strings.ToUpper(value), "-")
+	if !ok || c != cc || sub == NoSubdivision || !validSubdivisionSyntax(sub) || r.Subdivision(c, sub) {
+		return "", false
+	}
+	return sub, true
 }

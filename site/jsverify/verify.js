@@ -674,7 +674,14 @@ function checkEntry(bytes, index, r) {
   if (/[\p{Cc}\uFFFD]|(?![\u200C\u200D])\p{Cf}/u.test(name)) return bad('name contains a control or format character');
   if (ids.length === 0) return bad('ids: a city needs 1-8 identifiers');
   const canon = ids.map((id) => canonicalID(cc, id, r));
-  if (canon.includes(null)) return bad(`identifier "${ids[canon.indexOf(null)]}" is not valid for ${cc}`);
+  if (canon.includes(null)) {
+    const id = ids[canon.indexOf(null)];
+    // An iso3166-2 identifier of a well-formed subdivision the rules lack
+    // may be one of the log's extra subdivisions, like the entry's own.
+    const [scheme, value = ''] = cut(id, ':'), [c2, s2] = cut(upperGo(value), '-');
+    const unknownSub = scheme === 'iso3166-2' && c2 === cc && s2 !== undefined && s2 !== '0' && /^[A-Z0-9]{1,3}$/.test(s2) && !r.subdivision(cc, s2);
+    return { error: `identifier "${id}" is not valid for ${cc}`, unknownSub };
+  }
   canon.sort();
   if (canon.some((id, i) => i > 0 && id === canon[i - 1])) return bad('an identifier is given twice');
   let loc = '';
