@@ -50,6 +50,9 @@ func serveLog(t *testing.T, n int) *servedLog {
 	t.Helper()
 	l := newTestLog(t, n)
 	l.grow(t, n, n)
+	if err := l.w.PublishIDIndex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	public := filepath.Join(l.dir, log.PublicDir)
 	st, err := dirstore.New(public)
 	if err != nil {
@@ -58,14 +61,21 @@ func serveLog(t *testing.T, n int) *servedLog {
 	if _, err := Build(context.Background(), l.config(t, st)); err != nil {
 		t.Fatal(err)
 	}
-	files := http.FileServer(http.Dir(public))
+	// Under a path prefix, as a mirror or a bucket website might put it:
+	// every link and fetch must be relative.
+	const prefix = "/mirrors/cities/"
+	files := http.StripPrefix(strings.TrimSuffix(prefix, "/"), http.FileServer(http.Dir(public)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		w.Header().Set("Cache-Control", "no-cache")
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			http.Error(w, "outside the mirror's prefix", http.StatusNotFound)
+			return
+		}
 		files.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return &servedLog{testLog: l, public: public, url: srv.URL}
+	return &servedLog{testLog: l, public: public, url: srv.URL + strings.TrimSuffix(prefix, "/")}
 }
 
 // requests records the URLs the tab requests.
@@ -161,6 +171,11 @@ func TestSiteInBrowser(t *testing.T) {
 	if p := problems(); len(p) > 0 {
 		t.Errorf("the home page had problems: %q", p)
 	}
+	for _, u := range reqs.list() {
+		if !strings.HasPrefix(u, l.url+"/") {
+			t.Errorf("the home page fetched %s, outside the log's own tree", u)
+		}
+	}
 
 	// Search by name, in several scripts.
 	for _, c := range []struct{ query, want string }{
@@ -183,6 +198,17 @@ func TestSiteInBrowser(t *testing.T) {
 		if c.query == "sao p" {
 			screenshot(t, ctx, "search")
 		}
+	}
+	// By identifier, through the log's index/ids shards.
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q=geonames:3448439")); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "São Paulo") || !strings.Contains(text, "BR-SP-") {
+		t.Errorf("searching geonames:3448439: %q, want São Paulo's code", text)
 	}
 	// Its code page verifies it.
 	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q=sao+paulo")); err != nil {
@@ -232,6 +258,9 @@ func TestSiteInBrowser(t *testing.T) {
 	// Another log's checkpoint from a mirror: failed.
 	other := serveLog(t, 10)
 	v3 := verdictOf(t, ctx, l.url+"/code.html?log="+other.url+"/#"+good)
+	if !strings.Contains(v3.Text, "not signed by this key") {
+		t.Errorf("a mirror serving another log: %q, want it to say the checkpoint is not signed by this key", v3.Text)
+	}
 	screenshot(t, ctx, "code-other-log")
 	if v3.Verdict != "failed" {
 		t.Errorf("a mirror serving another log: %+v, want failed", v3)
