@@ -54,3 +54,21 @@ func BenchmarkUpdate16k(b *testing.B) {
 	}
 	b.ReportMetric(float64(files)/float64(b.N), "files/op")
 }
+
+// BenchmarkBuild100k times a full build of the site of a log of 100,000
+// cities with production sizes.
+func BenchmarkBuild100k(b *testing.B) {
+	pageSize, csvPart, leafCapacity = 100, 4096, 128
+	defer func() { pageSize, csvPart, leafCapacity = 20, 300, 24 }()
+	ctx := context.Background()
+	l := newTestLog(b, 0)
+	l.reqs = benchRequests(b, 100_000)
+	l.grow(b, 100_000, 16384)
+	b.ResetTimer()
+	for range b.N {
+		_, st := siteDir(b)
+		if _, err := Build(ctx, l.config(b, st)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,12 +3,13 @@ package site
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The bulk download is every city as CSV, csvPart to a file in log order
@@ -67,16 +68,55 @@ func (b *builder) addCSV(ctx context.Context, c city) error {
 		}
 		b.csvPart, b.csv = part, append(b.csv[:0], csvHeader...)
 	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	lat, lon := "", ""
-	if c.Lat != nil {
-		lat, lon = strconv.FormatFloat(*c.Lat, 'f', -1, 64), strconv.FormatFloat(*c.Lon, 'f', -1, 64)
+	row := strconv.AppendUint(b.csv, c.Index, 10)
+	for _, f := range []string{c.Code, c.Country, c.Subdivision, c.Name} {
+		row = appendCSVField(append(row, ','), f)
 	}
-	w.Write([]string{strconv.FormatUint(c.Index, 10), c.Code, c.Country, c.Subdivision, c.Name, strings.Join(c.IDs, " "), lat, lon, c.Time})
-	w.Flush()
-	b.csv = append(b.csv, buf.Bytes()...)
+	row = append(row, ',')
+	for i, id := range c.IDs {
+		if i > 0 {
+			row = append(row, ' ')
+		}
+		row = append(row, id...) // identifiers hold no comma, quote or space
+	}
+	row = append(row, ',')
+	if c.Lat != nil {
+		row = strconv.AppendFloat(row, *c.Lat, 'f', -1, 64)
+	}
+	row = append(row, ',')
+	if c.Lon != nil {
+		row = strconv.AppendFloat(row, *c.Lon, 'f', -1, 64)
+	}
+	b.csv = append(append(append(row, ','), c.Time...), '\n')
 	return nil
+}
+
+// appendCSVField writes a field as encoding/csv would (RFC 4180: quoted
+// if it holds a comma, a quote, a line break or leads with a space;
+// quotes doubled). TestCSVField holds the two together.
+func appendCSVField(b []byte, f string) []byte {
+	if !csvNeedsQuotes(f) {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}
+
+func csvNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` || strings.ContainsAny(f, ",\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
 }
 
 func (b *builder) finishCSV(ctx context.Context) error {

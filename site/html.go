@@ -30,7 +30,7 @@ var assetFS embed.FS
 // pages are the page templates, each with the layout.
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"home", "browse", "country", "list", "code", "search", "about", "download"} {
+	for _, name := range []string{"home", "browse", "country", "frame", "code", "search", "about", "download"} {
 		out[name] = template.Must(template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return out
@@ -160,50 +160,59 @@ func subdivisionName(cc, sub string) string {
 	return cc + "-" + sub
 }
 
-// listView is a list page's data.
-type listView struct {
-	listJSON
-	CountryName, SubdivisionName string
-	First, Last                  int
-	PageNumber, Prev, NextPage   int
-}
+// listFrame is the layout of every list page, cut around its title and
+// its content: a full build writes a page every hundred cities, and the
+// template engine's reflection was most of its time.
+type listFrame struct{ head, mid, tail string }
 
-func (b *builder) listHTML(j listJSON) ([]byte, error) {
-	v := listView{listJSON: j, CountryName: countryName(j.Country), SubdivisionName: subdivisionName(j.Country, j.Subdivision),
-		First: j.Page*pageSize + 1, Last: j.Page*pageSize + len(j.Cities), PageNumber: j.Page + 1, Prev: j.Page - 1, NextPage: j.Page + 1}
-	return render("list", struct {
-		common
-		List     listView
-		PageSize int
-		Rows     template.HTML
-	}{b.common("browse", v.SubdivisionName, "../../../", false), v, pageSize, listRows(j.Cities, "../../../")})
-}
-
-// listRows writes a list page's rows by hand: an update writes thousands
-// of pages, and the template engine's reflection was most of its time.
-func listRows(cities []city, prefix string) template.HTML {
-	var b strings.Builder
-	for _, c := range cities {
-		b.WriteString(`<tr><td dir="auto">`)
-		b.WriteString(html.EscapeString(c.Name))
-		b.WriteString(`</td><td><a class="code" href="`)
-		b.WriteString(prefix)
-		b.WriteString(`code.html#`)
-		b.WriteString(c.Code) // A-Z, 0-9 and '-' only
-		b.WriteString(`">`)
-		b.WriteString(c.Code)
-		b.WriteString(`</a></td><td>`)
-		for i, id := range c.IDs {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("<code>")
-			b.WriteString(html.EscapeString(id))
-			b.WriteString("</code>")
+func (b *builder) frame() (listFrame, error) {
+	b.frameOnce.Do(func() {
+		var page []byte
+		page, b.frameErr = render("frame", b.common("browse", "@@TITLE@@", "../../../", false))
+		s := string(page)
+		t, c := strings.Index(s, "@@TITLE@@"), strings.Index(s, "@@CONTENT@@")
+		if t < 0 || c < t || strings.Count(s, "@@TITLE@@") != 1 {
+			b.frameErr = fmt.Errorf("the page layout does not hold its title and content once each")
+			return
 		}
-		b.WriteString("</td></tr>\n")
+		b.listFrame = listFrame{s[:t], s[t+len("@@TITLE@@") : c], s[c+len("@@CONTENT@@"):]}
+	})
+	return b.listFrame, b.frameErr
+}
+
+// listHTML writes a list page: the frame, and its content by hand.
+func (b *builder) listHTML(j listJSON) ([]byte, error) {
+	f, err := b.frame()
+	if err != nil {
+		return nil, err
 	}
-	return template.HTML(b.String())
+	esc := html.EscapeString
+	cc, sub := j.Country, j.Subdivision // A-Z and 0-9 only
+	subName, ccName := esc(subdivisionName(cc, sub)), esc(countryName(cc))
+	page := strconv.Itoa(j.Page)
+	var s strings.Builder
+	s.Grow(len(f.head) + len(f.tail) + 160*len(j.Cities) + 1024)
+	s.WriteString(f.head)
+	s.WriteString(subName)
+	s.WriteString(f.mid)
+	s.WriteString(`<nav aria-label="Breadcrumb" class="crumbs"><a href="../../../browse.html">Countries</a> › <a href="../` + cc + `.html">` + ccName + `</a> › ` + subName + "</nav>\n")
+	s.WriteString(`<h1>` + subName + ` <span class="muted">` + cc + "-" + sub + "</span></h1>\n")
+	fmt.Fprintf(&s, "<p>Cities %d–%d, in the order they were allocated. As JSON: <a href=\"%s-%s.json\">%s-%s.json</a>.</p>\n",
+		j.Page*pageSize+1, j.Page*pageSize+len(j.Cities), sub, page, sub, page)
+	fmt.Fprintf(&s, "<table>\n<caption class=\"visually-hidden\">Cities of %s, page %d</caption>\n", subName, j.Page+1)
+	s.WriteString(`<thead><tr><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>` + "\n<tbody>\n")
+	s.WriteString(string(listRows(j.Cities, "../../../")))
+	s.WriteString("</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">")
+	if j.Page > 0 {
+		fmt.Fprintf(&s, `<a rel="prev" href="%s-%d.html">← previous %d</a>`, sub, j.Page-1, pageSize)
+	}
+	s.WriteString(" ")
+	if j.Next {
+		fmt.Fprintf(&s, `<a rel="next" href="%s-%d.html">next %d →</a>`, sub, j.Page+1, pageSize)
+	}
+	s.WriteString("</nav>\n")
+	s.WriteString(f.tail)
+	return []byte(s.String()), nil
 }
 
 // browseCountry is a country in browse.json and on the pages.
@@ -442,4 +451,30 @@ func (b *builder) writeStatic(ctx context.Context) error {
 	}
 	b.m.Assets = hash
 	return nil
+}
+
+// listRows writes a list page's rows.
+func listRows(cities []city, prefix string) template.HTML {
+	var b strings.Builder
+	for _, c := range cities {
+		b.WriteString(`<tr><td dir="auto">`)
+		b.WriteString(html.EscapeString(c.Name))
+		b.WriteString(`</td><td><a class="code" href="`)
+		b.WriteString(prefix)
+		b.WriteString(`code.html#`)
+		b.WriteString(c.Code) // A-Z, 0-9 and '-' only
+		b.WriteString(`">`)
+		b.WriteString(c.Code)
+		b.WriteString(`</a></td><td>`)
+		for i, id := range c.IDs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("<code>")
+			b.WriteString(html.EscapeString(id))
+			b.WriteString("</code>")
+		}
+		b.WriteString("</td></tr>\n")
+	}
+	return template.HTML(b.String())
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // A subdivision's cities are listed in log order, pageSize to a page:
@@ -90,11 +92,7 @@ func (b *builder) loadList(ctx context.Context, cc, sub string) (*listPage, erro
 // writeList writes a page and its twin; next says the next page exists.
 func (b *builder) writeList(ctx context.Context, p *listPage, next bool) error {
 	j := listJSON{V: 1, Country: p.cc, Subdivision: p.sub, Page: p.n, Next: next, Cities: p.cities}
-	raw, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	if err := b.put(ctx, listPath(p.cc, p.sub, p.n, ".json"), raw); err != nil {
+	if err := b.put(ctx, listPath(p.cc, p.sub, p.n, ".json"), appendListJSON(nil, j)); err != nil {
 		return err
 	}
 	html, err := b.listHTML(j)
@@ -102,4 +100,145 @@ func (b *builder) writeList(ctx context.Context, p *listPage, next bool) error {
 		return err
 	}
 	return b.put(ctx, listPath(p.cc, p.sub, p.n, ".html"), html)
+}
+
+// appendListJSON writes a page's twin by hand, as encoding/json would (a
+// full build writes a page every hundred cities; reflection was a fifth
+// of its time). TestListJSON holds the two together.
+func appendListJSON(b []byte, j listJSON) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(j.V), 10)
+	b = append(b, `,"country":`...)
+	b = appendJSONString(b, j.Country)
+	b = append(b, `,"subdivision":`...)
+	b = appendJSONString(b, j.Subdivision)
+	b = append(b, `,"page":`...)
+	b = strconv.AppendInt(b, int64(j.Page), 10)
+	b = append(b, `,"next":`...)
+	b = strconv.AppendBool(b, j.Next)
+	b = append(b, `,"cities":`...)
+	if j.Cities == nil {
+		return append(b, "null}"...)
+	}
+	b = append(b, '[')
+	for i, c := range j.Cities {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCityJSON(b, c)
+	}
+	return append(b, "]}"...)
+}
+
+func appendCityJSON(b []byte, c city) []byte {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, c.Index, 10)
+	b = append(b, `,"code":`...)
+	b = appendJSONString(b, c.Code)
+	b = append(b, `,"country":`...)
+	b = appendJSONString(b, c.Country)
+	b = append(b, `,"subdivision":`...)
+	b = appendJSONString(b, c.Subdivision)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, c.Name)
+	b = append(b, `,"ids":`...)
+	if c.IDs == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, id := range c.IDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, id)
+		}
+		b = append(b, ']')
+	}
+	if c.Lat != nil {
+		b = append(b, `,"lat":`...)
+		b = appendJSONFloat(b, *c.Lat)
+	}
+	if c.Lon != nil {
+		b = append(b, `,"lon":`...)
+		b = appendJSONFloat(b, *c.Lon)
+	}
+	b = append(b, `,"time":`...)
+	b = appendJSONString(b, c.Time)
+	return append(b, '}')
+}
+
+// appendJSONString quotes s as encoding/json does (which also escapes
+// <, > and &, and U+2028 and U+2029, for embedding in HTML and scripts).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, `\n`...)
+			case '\r':
+				b = append(b, `\r`...)
+			case '\t':
+				b = append(b, `\t`...)
+			case '\b':
+				b = append(b, `\b`...)
+			case '\f':
+				b = append(b, `\f`...)
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, hex[c>>4], hex[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&15])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONFloat writes a coordinate as encoding/json writes a float64.
+func appendJSONFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }

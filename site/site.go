@@ -42,6 +42,7 @@ import (
 	"io/fs"
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -220,6 +221,10 @@ type builder struct {
 	csv     []byte // the CSV part being built
 	csvPart uint64
 	touched map[string]bool // countries with new cities
+
+	frameOnce sync.Once // the list pages' layout (html.go)
+	listFrame listFrame
+	frameErr  error
 }
 
 // city is an entry as the site shows it.
