@@ -3,6 +3,8 @@ module github.com/citylog/citylog/cmd/bench
 go 1.26.8
 
 require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/citylog/citylog v0.0.0
 	github.com/transparency-dev/tessera v1.0.4
 	golang.org/x/mod v0.43.0
@@ -24,6 +26,7 @@ require (
 	github.com/biter777/countries v1.7.5 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect

@@ -97,7 +97,7 @@ func benchSite(n, runs int, work string) error {
 		fmt.Printf("home page transfer: %-16s %7d bytes, %6d gzip\n", f, len(b), gz)
 	}
 	fmt.Printf("home page transfer: total %d bytes, %d gzip (map and chart included)\n", raw, total)
-	return nil
+	return benchBrowserVerify(bin, dir, logSize(bin, dir), 7)
 }
 
 // writeSiteRequests writes n requests from the sample, starting at the

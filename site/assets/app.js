@@ -63,6 +63,7 @@ function setVerdict(verdict, text, final = true) {
   if (final) {
     v.dataset.done = 'true';
     v.dataset.ms = String(Math.round(performance.now() - started));
+    v.dataset.sinceLoad = String(Math.round(performance.now())); // from the navigation's start
   } else {
     delete v.dataset.done;
   }
