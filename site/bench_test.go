@@ -27,14 +27,38 @@ func benchRequests(b *testing.B, n int) []entry.Request {
 }
 
 // BenchmarkUpdate16k times the site's update after a batch of 16,384
-// new cities, on a log of 100,000 (set the sizes back to production's).
-func BenchmarkUpdate16k(b *testing.B) {
+// new cities from all over the world, on a log of 100,000 (set the sizes
+// back to production's).
+func BenchmarkUpdate16k(b *testing.B) { benchmarkUpdate(b, "") }
+
+// BenchmarkUpdate16kNational: the same with batches of one country's
+// cities (a national registry's import), which touch its subdivisions'
+// pages only.
+func BenchmarkUpdate16kNational(b *testing.B) { benchmarkUpdate(b, "US") }
+
+func benchmarkUpdate(b *testing.B, country string) {
 	pageSize, csvPart, leafCapacity = 100, 4096, 128
 	defer func() { pageSize, csvPart, leafCapacity = 20, 300, 24 }()
 	ctx := context.Background()
 	const base, batch = 100_000, 16_384
 	l := newTestLog(b, 0)
-	l.reqs = benchRequests(b, base+batch*(b.N+1))
+	l.reqs = benchRequests(b, base)
+	if country == "" {
+		l.reqs = benchRequests(b, base+batch*(b.N+1))
+	} else {
+		var national []entry.Request
+		for _, r := range sampleRequests(b, 25000) {
+			if r.Country == country {
+				national = append(national, r)
+			}
+		}
+		for i := range batch * (b.N + 1) {
+			r := national[i%len(national)]
+			r.IDs = []string{fmt.Sprintf("national:%s:batch:%d", r.Country, i)}
+			r.Name = fmt.Sprintf("%s %d", r.Name, i/len(national)+1)
+			l.reqs = append(l.reqs, r)
+		}
+	}
 	l.grow(b, base, batch)
 	_, st := siteDir(b)
 	if _, err := Build(ctx, l.config(b, st)); err != nil {
