@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -77,11 +78,11 @@ func Watch(ctx context.Context) func() []string {
 		case *network.EventRequestWillBeSent:
 			urls[e.RequestID] = e.Request.URL
 		case *network.EventResponseReceived:
-			if e.Response.Status >= 400 {
+			if e.Response.Status >= 400 && !browserProbe(e.Response.URL) {
 				note("HTTP %d %s", e.Response.Status, e.Response.URL)
 			}
 		case *network.EventLoadingFailed:
-			if !e.Canceled {
+			if !e.Canceled && !browserProbe(urls[e.RequestID]) {
 				note("request failed: %s %s", urls[e.RequestID], e.ErrorText)
 			}
 		case *runtime.EventConsoleAPICalled:
@@ -105,6 +106,15 @@ func Watch(ctx context.Context) func() []string {
 		defer mu.Unlock()
 		return append([]string(nil), seen...)
 	}
+}
+
+// browserProbe reports a request that the browser makes of its own accord,
+// not the page: /favicon.ico at the host's root, which Chromium asks for,
+// some of the time, of a page that declares no icon. A page test that
+// cares (the site declares its icon inline) checks the requests it made.
+func browserProbe(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Path == "/favicon.ico"
 }
 
 // argsText renders console arguments: strings as they are, other values
