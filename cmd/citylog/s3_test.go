@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -99,6 +100,11 @@ func TestS3Log(t *testing.T) {
 	if len(codes) != 3000 {
 		t.Fatalf("import printed %d codes", len(codes))
 	}
+	// The web site lands in the bucket too, and an allocation brings it
+	// up to date there.
+	if out, err := citylogIn(env, "site", "--dir", dir, "--json").Output(); err != nil || !strings.Contains(string(out), `"to":3000`) {
+		t.Fatalf("site: %v %s", err, out)
+	}
 	receipt := filepath.Join(t.TempDir(), "r.tlog-proof")
 	out, err = citylogIn(env, "allocate", "--dir", dir, "--country", "FR", "--subdivision", "IDF", "--name", "Paris", "--id", "unlocode:FRPAR", "--receipt", receipt).Output()
 	if err != nil {
@@ -143,6 +149,24 @@ func TestS3Log(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != c.cache || resp.Header.Get("ETag") == "" {
 			t.Errorf("GET %s from serve on a bucket: %d, Cache-Control %q, ETag %q; want 200, %q and an ETag",
 				c.path, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("ETag"), c.cache)
+		}
+	}
+	for _, c := range []struct{ path, contentType, want string }{
+		{"index.html", "text/html; charset=utf-8", "3,001 cities"},
+		{"site/c/FR/IDF-0.html", "text/html; charset=utf-8", paris},
+		{"site/c/DE/BY-29.json", "application/json", codes[2999]},
+		{"site/feed.atom", "application/atom+xml", paris},
+		{"site/meta.json", "application/json", `"size":3001`},
+	} {
+		resp, err := http.Get("http://" + addr + "/" + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != c.contentType || !bytes.Contains(body, []byte(c.want)) {
+			t.Errorf("GET %s of the site in the bucket: %d, Content-Type %q, holding %q: %v; want 200, %q",
+				c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.want, bytes.Contains(body, []byte(c.want)), c.contentType)
 		}
 	}
 	for _, p := range []string{".citylog/claim", "missing"} {

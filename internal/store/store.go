@@ -45,6 +45,10 @@ func Metadata(path string) (contentType, cacheControl string) {
 		return "text/css; charset=utf-8", "no-cache"
 	case strings.HasSuffix(path, ".svg"):
 		return "image/svg+xml", "no-cache"
+	case strings.HasSuffix(path, ".atom"):
+		return "application/atom+xml", "no-cache"
+	case strings.HasSuffix(path, ".csv"):
+		return "text/csv; charset=utf-8", "no-cache"
 	}
 	return "text/plain; charset=utf-8", "no-cache"
 }
