@@ -7,6 +7,10 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/citylog/citylog/internal/parallel"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/tiles"
 )
 
 // A subdivision's cities are listed in log order, pageSize to a page:
@@ -50,12 +54,49 @@ func (b *builder) addToList(ctx context.Context, c city) error {
 		b.pages[key] = p
 	}
 	if len(p.cities) == pageSize {
-		if err := b.writeList(ctx, p, true); err != nil {
-			return err
+		// A full page never changes again: it is rendered and written
+		// beside the loop (at most writers at once; Go waits for a
+		// free one, which bounds the pages held), so that reading the
+		// log goes on meanwhile.
+		if err := b.pageWrites.ctx.Err(); err != nil {
+			return b.pageWrites.Wait()
 		}
-		p.n, p.cities = p.n+1, nil
+		full := &listPage{cc: p.cc, sub: p.sub, n: p.n, cities: p.cities}
+		b.pageWrites.Go(func() error { return b.writeList(b.pageWrites.ctx, full, true) })
+		p.n, p.cities = p.n+1, make([]city, 0, pageSize)
 	}
 	p.cities = append(p.cities, c)
+	return nil
+}
+
+// loadLists loads, in parallel, the last pages of the subdivisions that
+// the decoded entries from index first on add to and that the build has
+// not met yet: an update meets thousands, and one at a time their reads
+// were most of its time.
+func (b *builder) loadLists(ctx context.Context, first uint64, decoded [][]entry.Entry) error {
+	var todo []*listPage
+	seen := map[string]bool{}
+	for k, es := range decoded {
+		for j, e := range es {
+			key := e.Country + "-" + e.Subdivision
+			if first+uint64(k*tiles.Width+j) < b.from || b.pages[key] != nil || seen[key] {
+				continue
+			}
+			seen[key] = true
+			todo = append(todo, &listPage{cc: e.Country, sub: e.Subdivision})
+		}
+	}
+	err := parallel.Each(ctx, len(todo), writers, func(ctx context.Context, i int) error {
+		p, err := b.loadList(ctx, todo[i].cc, todo[i].sub)
+		todo[i] = p
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range todo {
+		b.pages[p.cc+"-"+p.sub] = p
+	}
 	return nil
 }
 

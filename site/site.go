@@ -51,6 +51,7 @@ import (
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
+	"golang.org/x/sync/errgroup"
 )
 
 // Store is where the site is written: the log's public tree (a
@@ -216,11 +217,12 @@ type builder struct {
 	from  uint64 // the first new entry
 	files atomic.Int64
 
-	pages   map[string]*listPage // CC-SSS: its last list page
-	names   nameSink
-	csv     []byte // the CSV part being built
-	csvPart uint64
-	touched map[string]bool // countries with new cities
+	pages      map[string]*listPage // CC-SSS: its last list page
+	pageWrites pageWriters          // full pages being written
+	names      nameSink
+	csv        []byte // the CSV part being built
+	csvPart    uint64
+	touched    map[string]bool // countries with new cities
 
 	frameOnce sync.Once // the list pages' layout (html.go)
 	listFrame listFrame
@@ -270,7 +272,8 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.loadCSV(ctx); err != nil {
 		return err
 	}
-	err := b.entries(ctx, b.from, size, func(i uint64, e entry.Entry) error {
+	b.pageWrites = newPageWriters(ctx)
+	err := b.entries(ctx, b.from, size, b.loadLists, func(i uint64, e entry.Entry) error {
 		c := cityOf(i, e)
 		if err := b.addCSV(ctx, c); err != nil {
 			return err
@@ -285,6 +288,9 @@ func (b *builder) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if werr := b.pageWrites.Wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
@@ -320,9 +326,22 @@ func (b *builder) run(ctx context.Context) error {
 	return b.st.Sync(ctx)
 }
 
+// pageWriters writes full list pages beside the loop that fills them.
+type pageWriters struct {
+	*errgroup.Group
+	ctx context.Context // done once a write failed
+}
+
+func newPageWriters(ctx context.Context) pageWriters {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writers)
+	return pageWriters{g, gctx}
+}
+
 // entries calls fn for each entry in [from, to), in order, reading bundles
-// a few at a time in parallel.
-func (b *builder) entries(ctx context.Context, from, to uint64, fn func(uint64, entry.Entry) error) error {
+// a few at a time in parallel; before, if set, sees each run of decoded
+// bundles (the first's first entry at index first) before fn does.
+func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx context.Context, first uint64, decoded [][]entry.Entry) error, fn func(uint64, entry.Entry) error) error {
 	const chunk = 32 // bundles decoded at once
 	src := b.cfg.Source
 	firstBundle, end := from/tiles.Width, (to+tiles.Width-1)/tiles.Width
@@ -346,6 +365,11 @@ func (b *builder) entries(ctx context.Context, from, to uint64, fn func(uint64, 
 		})
 		if err != nil {
 			return err
+		}
+		if before != nil {
+			if err := before(ctx, lo*tiles.Width, decoded); err != nil {
+				return err
+			}
 		}
 		for k, es := range decoded {
 			for j, e := range es {
