@@ -63,7 +63,7 @@ func (b *builder) addToList(ctx context.Context, c city) error {
 		}
 		full := &listPage{cc: p.cc, sub: p.sub, n: p.n, cities: p.cities}
 		b.pageWrites.Go(func() error { return b.writeList(b.pageWrites.ctx, full, true) })
-		p.n, p.cities = p.n+1, make([]city, 0, pageSize)
+		p.n, p.cities = p.n+1, nil
 	}
 	p.cities = append(p.cities, c)
 	return nil
