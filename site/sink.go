@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"hash/fnv"
-	"io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/citylog/citylog/internal/parallel"
 )
 
 // nameSink collects a build's new names for the name index.
@@ -90,38 +92,64 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 	if s.err != nil {
 		return s.err
 	}
+	if s.total == 0 {
+		return nil
+	}
 	st := countingStore{b}
 	t := newTrie()
+	var mu sync.Mutex // t, shared by the partitions' workers
 	emit := func(key string, lines []nameLine) error {
+		mu.Lock()
 		t.addLeaf(key)
+		mu.Unlock()
 		return st.PutFile(ctx, leafPath(key), marshalLeaf(lines))
 	}
-	var all []nameLine // for a log whose names fit one leaf
-	for p, w := range s.parts {
-		if w == nil {
-			continue
+	for _, w := range s.parts {
+		if w != nil {
+			if err := w.Flush(); err != nil {
+				return err
+			}
 		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		if _, err := s.files[p].Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		raw, err := io.ReadAll(s.files[p])
+	}
+	read := func(p int) ([]nameLine, error) {
+		raw, err := os.ReadFile(s.files[p].Name())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		lines, err := parseLeaf(s.files[p].Name(), raw)
+		slices.SortFunc(lines, compareLines)
+		return slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 }), err
+	}
+	if s.total <= leafCapacity { // a log whose names fit one leaf
+		var all []nameLine
+		for p, f := range s.files {
+			if f != nil {
+				lines, err := read(p)
+				if err != nil {
+					return err
+				}
+				all = append(all, lines...)
+			}
+		}
+		slices.SortFunc(all, compareLines)
+		all = slices.CompactFunc(all, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
+		if err := buildLeaves("", all, emit); err != nil {
+			return err
+		}
+		return st.PutFile(ctx, leavesPath, t.marshalLeaves())
+	}
+	// The root is split: each first character is a subtree, and each
+	// partition holds whole subtrees, so partitions are divided into
+	// leaves independently, a few at a time (memory: that many
+	// partitions' names).
+	err := parallel.Each(ctx, spillParts, writers, func(ctx context.Context, p int) error {
+		if s.files[p] == nil {
+			return nil
+		}
+		lines, err := read(p)
 		if err != nil {
 			return err
 		}
-		if s.total <= leafCapacity {
-			all = append(all, lines...)
-			continue
-		}
-		// The root is split: each first character is a subtree.
-		slices.SortFunc(lines, compareLines)
-		lines = slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
 		for i := 0; i < len(lines); {
 			if lines[i].folded == "" {
 				j := i
@@ -145,16 +173,10 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 			}
 			i = j
 		}
-	}
-	if s.total <= leafCapacity && s.total > 0 {
-		slices.SortFunc(all, compareLines)
-		all = slices.CompactFunc(all, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
-		if err := buildLeaves("", all, emit); err != nil {
-			return err
-		}
-	}
-	if s.total == 0 {
 		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return st.PutFile(ctx, leavesPath, t.marshalLeaves())
 }
