@@ -301,8 +301,8 @@ func TestSiteInBrowser(t *testing.T) {
 	}
 	v4 := verdictOf(t, ctx, l.url+"/code.html#"+good)
 	screenshot(t, ctx, "code-tampered-tile")
-	if v4.Verdict != "failed" || !strings.Contains(v4.Text, tilePath) {
-		t.Errorf("after flipping a byte of %s: %+v, want failed naming it", tilePath, v4)
+	if v4.Verdict != "failed" || !strings.Contains(v4.Text, tilePath+" is not the log's") {
+		t.Errorf("after flipping a byte of %s: %+v, want failed blaming it alone", tilePath, v4)
 	}
 }
 

@@ -482,19 +482,52 @@ async function proveInclusion(src, cp, index) {
   const lost = got.find((g) => g.status === 'rejected');
   if (lost) throw lost.reason;
   const used = [bundle.path];
+  const served = [{ file: bundle.path, level: 0n, index: bi, hashes: tiles.get(tilePath(0, bi, bw)) }];
   got.forEach(({ value: { path, data } }, i) => {
     const w = wanted[i][3];
     if (data.length !== w * 32) throw failed(`${path} is ${data.length} bytes, want ${w * 32} for ${w} hashes`);
     tiles.set(wanted[i][0], Array.from({ length: w }, (_, j) => data.subarray(32 * j, 32 * j + 32)));
     used.push(path);
+    served.push({ file: path, level: BigInt(wanted[i][1]), index: wanted[i][2], hashes: tiles.get(wanted[i][0]) });
   });
   for (const [key, [path, start, end]] of where) memo.set(key, await subtreeRoot(tiles.get(path).slice(start, end)));
   const proof = await Promise.all(items.map((nodes) => foldRight(nodes.map(([l, k]) => memo.get(`${l}/${k}`)))));
   if (!await verifyInclusion(index, size, await leafHash(entry), proof, cp.root)) {
+    const culprit = await blame(cp, served);
+    if (culprit) throw failed(`entry ${index} is not in the signed tree: ${culprit}`);
     throw failed(`entry ${index} is not in the signed tree: its inclusion proof, built from ${used.join(', ')}` +
       `${cp.edge ? ` and ${EDGE_PATH}` : ''}, does not lead to the root of size ${size}; one of these files is not the log's`);
   }
   return { entry, proof, bundlePath: bundle.path };
+}
+
+// blame finds which served file broke an inclusion proof, so that the
+// verdict names it alone: each tile (the bundle's leaf hashes first among
+// them at level 0) is held, from the highest level down, to the nodes
+// already known to be the log's: those of checkpoint.edge, whose fold to
+// the signed root was checked, and those of tiles that passed. A tile
+// whose hashes fold to another value than a known node over the same
+// entries is not the log's. It returns null when no file can be singled
+// out (no edge, or no known node over the tiles' entries).
+async function blame(cp, served) {
+  const known = new Map((cp.edge ?? []).map(([key, hash]) => [key, { hash, from: EDGE_PATH }]));
+  for (const t of [...served].sort((a, b) => (a.level < b.level ? 1 : -1))) {
+    const h0 = 8n * t.level, first = t.index * 256n, end = first + BigInt(t.hashes.length);
+    for (const [key, { hash, from }] of [...known]) {
+      const [h, k] = key.split('/').map(BigInt);
+      if (h < h0) continue;
+      const lo = k << (h - h0), hi = (k + 1n) << (h - h0);
+      if (lo < first || hi > end) continue;
+      const span = t.hashes.slice(Number(lo - first), Number(hi - first));
+      if (!equal(await subtreeRoot(span), hash)) {
+        const what = t.level === 0n ? 'its entries' : 'its hashes of entries';
+        return `${t.file} is not the log's: ${what} ${lo << h0} to ${(hi << h0) - 1n} ` +
+          `do not hash to the signed tree's node over them (from ${from})`;
+      }
+      span.forEach((x, j) => known.set(`${h0}/${lo + BigInt(j)}`, { hash: x, from: t.file }));
+    }
+  }
+  return null;
 }
 
 // ---- codes (SPEC §1, log/idcode)
