@@ -65,6 +65,15 @@ func resign(t testing.TB, s note.Signer, body string) []byte {
 	return b
 }
 
+// nthIndex is the offset of the n-th (from 0) occurrence of sep in b.
+func nthIndex(b []byte, sep string, n int) int {
+	at := 0
+	for range n {
+		at += bytes.Index(b[at:], []byte(sep)) + len(sep)
+	}
+	return at + bytes.Index(b[at:], []byte(sep))
+}
+
 func flipHash(h tiles.Hash) tiles.Hash {
 	h[5] ^= 1
 	return h
@@ -156,6 +165,10 @@ func hostileMirror(t *testing.T, withEdge bool) {
 	}
 	cp := files["checkpoint"]
 	sigAt := bytes.LastIndexByte(cp, ' ') + 10
+	blamed := map[string]string{
+		"flipped level-1 tile":          "tile/1/000.p/2",
+		"flipped byte in another entry": "tile/entries/000",
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(http.ResponseWriter, *http.Request, string, []byte) bool
@@ -211,6 +224,7 @@ func hostileMirror(t *testing.T, withEdge bool) {
 		}, nil},
 		{"flipped level-1 tile", serve("tile/1/000.p/2", flip(files["tile/1/000.p/2"], 32+3)), ErrFailed}, // hash 1: leaf 5's sibling subtree
 		{"edited entry", serve("tile/entries/000", bytes.Replace(files["tile/entries/000"], []byte(`"name":"`), []byte(`"name":"X`), 1)), ErrFailed},
+		{"flipped byte in another entry", serve("tile/entries/000", flip(files["tile/entries/000"], nthIndex(files["tile/entries/000"], `"name":"`, 7)+9)), ErrFailed},
 		{"truncated bundle", serve("tile/entries/000", files["tile/entries/000"][:5000]), ErrFailed},
 		{"missing bundle", func(w http.ResponseWriter, r *http.Request, p string, _ []byte) bool {
 			if p == "tile/entries/000" {
@@ -278,6 +292,11 @@ func hostileMirror(t *testing.T, withEdge bool) {
 			}
 			if !errors.Is(err, tc.kind) {
 				t.Errorf("err = %v, want %v", err, tc.kind)
+			}
+			// With checkpoint.edge, the file that breaks the proof is
+			// singled out.
+			if culprit := blamed[tc.name]; withEdge && culprit != "" && !strings.Contains(err.Error(), culprit+" is not the log's") {
+				t.Errorf("err = %v, want it to single out %s", err, culprit)
 			}
 		})
 	}

@@ -150,7 +150,8 @@ func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (
 		lh := h.Leaf(raw)
 		level0 = append(level0, lh[:]...)
 	}
-	r := knownTiles{known: map[tiles.Tile][]byte{{Level: 0, Index: bt.Index, Width: bt.Width}: level0}, next: source.Tiles{Source: l.src}}
+	read := &recordingReader{next: source.Tiles{Source: l.src}}
+	r := knownTiles{known: map[tiles.Tile][]byte{{Level: 0, Index: bt.Index, Width: bt.Width}: level0}, next: read}
 	p, err := cp.prover(r)
 	if err != nil {
 		return Inclusion{}, failed("%v", err)
@@ -164,6 +165,10 @@ func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (
 	}
 	leaf := tiles.HashLeaf(e)
 	if err := tiles.VerifyInclusion(index, cp.Size, leaf[:], tiles.HashSlices(proof), cp.Root[:]); err != nil {
+		served := append([]servedTile{{bt.Path(), 0, bt.Index, tiles.DecodeHashes(level0)}}, read.read...)
+		if culprit := blame(cp, served); culprit != "" {
+			return Inclusion{}, failed("entry %d as served by %s is not in the signed tree: %s", index, l.src, culprit)
+		}
 		return Inclusion{}, failed("entry %d as served by %s is not in the signed tree: %v", index, l.src, err)
 	}
 	return Inclusion{Index: index, Entry: e, Proof: proof, Checkpoint: cp}, nil
