@@ -179,7 +179,7 @@ func (w *Writer) takeOver(ctx context.Context, c *claim, wait time.Duration) err
 		return err
 	}
 	w.leftover = map[string]bool{}
-	for _, t := range grownTiles(w.durable, c.to) {
+	for _, t := range unpublishedTiles(w.durable, c.to) {
 		if err := w.store.RemoveFile(ctx, t.Path()); err != nil {
 			return fmt.Errorf("couldn't remove %s, left by a batch that was never published: %w", t.Path(), err)
 		}
@@ -256,6 +256,26 @@ func grownTiles(a, b uint64) []tiles.Tile {
 		}
 	}
 	return append(out, tiles.EdgeTiles(b)...)
+}
+
+// unpublishedTiles returns what a takeover removes of a batch from a to b
+// that was never published: every tile and bundle the growth writes but
+// the published tree of size a does not reference. A partial tile the
+// growth leaves as it was (a level where a and b fall in the same tile
+// with the same width: a batch within one 256-entry block, from level 1
+// up) is the published tree's own, and stays.
+func unpublishedTiles(a, b uint64) []tiles.Tile {
+	published := map[tiles.Tile]bool{}
+	for _, t := range tiles.EdgeTiles(a) {
+		published[t] = true
+	}
+	var out []tiles.Tile
+	for _, t := range grownTiles(a, b) {
+		if !published[t] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // levels returns the hash tile levels of a tree of size n.

@@ -14,6 +14,7 @@ import (
 	"github.com/citylog/citylog/internal/store"
 	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/internal/testenv"
+	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
 	"golang.org/x/mod/sumdb/note"
@@ -125,34 +126,74 @@ func TestS3WritersRace(t *testing.T) {
 // TestS3TakeoverRemovesUnpublished: a writer dies after writing a batch's
 // tiles but before publishing its checkpoint; a new machine with the key
 // and the bucket takes over, removes the half-written batch, and
-// allocates other cities at the same indices. The log verifies.
+// allocates other cities at the same indices. The log verifies, and a
+// writer opened on it afterwards loads it. A dying batch within one
+// 256-entry block (300 -> 350) leaves the level-1 partial tile as the
+// published tree has it: the takeover must keep it.
 func TestS3TakeoverRemovesUnpublished(t *testing.T) {
 	srv := testenv.StartS3(t)
-	_, dirs := sharedLog(t, srv, "takeover")
-	ctx := context.Background()
-	st := &stepFaults{Storage: bucketStore(t, srv, "takeover"), step: "publish", err: errors.New("the machine died")}
-	a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked := mustAllocate(t, a, genRequests(0, 300))
-	st.arm(true)
-	if _, err := a.Allocate(ctx, genRequests(300, 300)); err == nil {
-		t.Fatal("the dying batch was published")
-	}
-	a.Close() // the machine is gone: its staging with it
+	for _, dying := range []int{300, 50} {
+		t.Run(fmt.Sprintf("batch of %d", dying), func(t *testing.T) {
+			bucket := fmt.Sprintf("takeover%d", dying)
+			_, dirs := sharedLog(t, srv, bucket)
+			ctx := context.Background()
+			st := &stepFaults{Storage: bucketStore(t, srv, bucket), step: "publish", err: errors.New("the machine died")}
+			a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			acked := mustAllocate(t, a, genRequests(0, 300))
+			st.arm(true)
+			if _, err := a.Allocate(ctx, genRequests(300, dying)); err == nil {
+				t.Fatal("the dying batch was published")
+			}
+			a.Close() // the machine is gone: its staging with it
 
-	b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, "takeover"), Now: tickingClock(), TakeoverWait: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("taking over: %v", err)
+			b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock(), TakeoverWait: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("taking over: %v", err)
+			}
+			verifyBucketLog(t, srv, bucket, dirs[1], acked) // the published tree is whole
+			b.Close()
+			c, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock()})
+			if err != nil {
+				t.Fatalf("opening the log after the takeover: %v", err)
+			}
+			defer c.Close()
+			res := mustAllocate(t, c, genRequests(5000, 400)) // other cities at indices 300...
+			if res[0].Index != 300 {
+				t.Fatalf("the new writer allocated from %d, want 300", res[0].Index)
+			}
+			acked = append(acked, res...)
+			verifyBucketLog(t, srv, bucket, dirs[1], acked)
+		})
 	}
-	defer b.Close()
-	res := mustAllocate(t, b, genRequests(5000, 400)) // other cities at indices 300...
-	if res[0].Index != 300 {
-		t.Fatalf("the new writer allocated from %d, want 300", res[0].Index)
+}
+
+// TestUnpublishedTiles: a takeover never removes a tile the published tree
+// references, and removes everything else the growth wrote.
+func TestUnpublishedTiles(t *testing.T) {
+	for _, tc := range []struct{ a, b uint64 }{{0, 1}, {300, 350}, {300, 600}, {255, 256}, {256, 300}, {65536 + 300, 65536 + 350}, {70000, 70100}, {3000, 70000}} {
+		kept := map[string]bool{}
+		for _, tl := range tiles.EdgeTiles(tc.a) {
+			kept[tl.Path()] = true
+		}
+		removed := map[string]bool{}
+		for _, tl := range unpublishedTiles(tc.a, tc.b) {
+			removed[tl.Path()] = true
+			if kept[tl.Path()] {
+				t.Errorf("%d->%d: a takeover removes %s, which the tree of size %d references", tc.a, tc.b, tl.Path(), tc.a)
+			}
+			if tl.Full() && (tl.Index+1)*tiles.Width<<(tiles.Height*uint(max(tl.Level, 0))) <= tc.a {
+				t.Errorf("%d->%d: a takeover removes the full tile %s of the published tree", tc.a, tc.b, tl.Path())
+			}
+		}
+		for _, tl := range grownTiles(tc.a, tc.b) {
+			if !removed[tl.Path()] && !kept[tl.Path()] {
+				t.Errorf("%d->%d: a takeover leaves %s, which only the unpublished batch wrote", tc.a, tc.b, tl.Path())
+			}
+		}
 	}
-	acked = append(acked, res...)
-	verifyBucketLog(t, srv, "takeover", dirs[1], acked)
 }
 
 // stallingStore holds one kind of write of a writer until released: the
