@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/citylog/citylog/internal/store"
+	"github.com/citylog/citylog/tiles"
 )
 
 // ErrCorrupt marks evidence that the log's files are not what the writer
@@ -78,6 +80,11 @@ func (w *Writer) load(ctx context.Context) error {
 	cp, signed, err := readCheckpoint(ctx, w.store, w.verifier)
 	if err != nil {
 		return err
+	}
+	// The edge file is swapped over the version this writer last saw
+	// (publishCheckpoint): see it now, before a staged batch is published.
+	if _, err := w.store.ReadFile(ctx, tiles.EdgePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("couldn't read %s: %w", tiles.EdgePath, err)
 	}
 	tree, err := loadTree(ctx, w.store, cp.Size, cp.Root)
 	if err != nil {

@@ -194,7 +194,7 @@ func TestRecoverFromStageFault(t *testing.T) {
 		t.Skipf("no file descriptor limit to lower: %v", err)
 	}
 	low := lim
-	low.Cur = uint64(openFDs(t)) // no descriptor to spare
+	low.Cur = uint64(lowestFreeFD(t)) // no descriptor to spare
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
 		t.Skipf("cannot lower the descriptor limit: %v", err)
 	}
@@ -220,12 +220,18 @@ func TestRecoverFromStageFault(t *testing.T) {
 	}
 }
 
-func openFDs(t *testing.T) int {
-	entries, err := os.ReadDir("/proc/self/fd")
+// lowestFreeFD is the number the next open would get (the kernel gives
+// the lowest free one). The limit caps descriptor numbers, not their
+// count, so a limit at this number leaves no descriptor to spare even
+// where the parent left holes in the numbering (a shell's inherited
+// descriptors above free ones), where a limit at the count did not.
+func lowestFreeFD(t *testing.T) int {
+	f, err := os.Open(os.DevNull)
 	if err != nil {
-		t.Skipf("cannot count open descriptors: %v", err)
+		t.Skipf("cannot open %s: %v", os.DevNull, err)
 	}
-	return len(entries) - 1 // ReadDir's own descriptor is closed again
+	defer f.Close()
+	return int(f.Fd())
 }
 
 // TestCorruptionLatches: an immutable file that exists with other bytes

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -242,6 +243,11 @@ func (s *stallingStore) SwapFile(ctx context.Context, p string, b []byte) error 
 	return s.Storage.SwapFile(ctx, p, b)
 }
 
+func (s *stallingStore) ReplaceFile(ctx context.Context, p string, b []byte) error {
+	s.hold("replace", p)
+	return s.Storage.ReplaceFile(ctx, p, b)
+}
+
 // TestS3TakeoverFencesStalledWriter: the old writer is not dead but
 // stalled, past the takeover's wait, (a) with its batch's tiles written
 // and its checkpoint swap not yet sent, or (b) before writing its tiles. A new writer takes over meanwhile. When the old one wakes,
@@ -386,5 +392,54 @@ func TestGrownTiles(t *testing.T) {
 				t.Errorf("%d->%d: the writer wrote %s, which grownTiles does not name", tc.a, tc.b, p)
 			}
 		}
+	}
+}
+
+// TestS3EdgeNeverShowsAnUnpublishedCheckpoint: checkpoint.edge holds a
+// signed checkpoint and verifiers read it first, so no writer may leave in
+// it a checkpoint that checkpoint did not publish, nor roll it back.
+// (a) The old writer stalls before its checkpoint swap while a new one
+// takes over and grows the log: once awake it fails (fenced), and the
+// edge is the new writer's. (b) The old writer published its checkpoint
+// and stalls before its edge swap while a second writer opens and grows
+// the log: once awake its edge swap fails, and the edge stays the newer.
+func TestS3EdgeNeverShowsAnUnpublishedCheckpoint(t *testing.T) {
+	srv := testenv.StartS3(t)
+	for _, c := range []struct{ name, stallAt string }{{"stalled before the checkpoint", CheckpointPath}, {"stalled before the edge", tiles.EdgePath}} {
+		t.Run(c.name, func(t *testing.T) {
+			bucket := "edge" + strconv.Itoa(len(c.stallAt))
+			_, dirs := sharedLog(t, srv, bucket)
+			ctx := context.Background()
+			st := newStalling(bucketStore(t, srv, bucket), nil)
+			a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			acked := mustAllocate(t, a, genRequests(0, 200))
+			st.arm(func(op, p string) bool { return (op == "swap" || op == "replace") && p == c.stallAt })
+			oldDone := make(chan error, 1)
+			go func() { _, err := a.Allocate(ctx, genRequests(200, 100)); oldDone <- err }()
+			<-st.stalled
+			b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock(), TakeoverWait: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("the second writer: %v", err)
+			}
+			defer b.Close()
+			res := mustAllocate(t, b, genRequests(5000, 400))
+			close(st.release)
+			if err := <-oldDone; !errors.Is(err, store.ErrLostRace) {
+				t.Fatalf("the old writer woke to %v, want ErrLostRace", err)
+			}
+			key, err := verifier.ParseKey(filepath.Join(dirs[1], StateDir, vkeyFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, err := verifier.New(source.Source(bucketStore(t, srv, bucket)), key).Checkpoint(ctx)
+			if err != nil || cp.Size != b.Size() {
+				t.Fatalf("readers see size %d (%v), want the second writer's %d", cp.Size, err, b.Size())
+			}
+			verifyBucketLog(t, srv, bucket, dirs[1], append(acked, res...))
+		})
 	}
 }

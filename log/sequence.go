@@ -379,16 +379,25 @@ func (w *Writer) collectPartials(ctx context.Context, files []file) {
 	})
 }
 
-// publishCheckpoint writes the edge file, then the checkpoint, both
-// durably. The edge goes first so that the checkpoint stays the last file
-// written: a crash between the two leaves an edge one batch ahead, whose
-// tiles are durable and whose batch Open publishes again, identically.
+// publishCheckpoint publishes a batch's signed checkpoint, then its edge
+// file, each by compare-and-swap. The checkpoint goes first because it is
+// the commit point between writers: a writer that a takeover fenced off,
+// or that another overtook, fails here before its checkpoint is visible
+// anywhere. The edge file holds a signed checkpoint too (and verifiers
+// read it first), so it is written only once that checkpoint is
+// published, and only over the edge this writer last saw: a writer that
+// stalls between the two cannot roll the edge back over a newer writer's.
+// (The edge used to go first: then a stalled old writer could still show
+// readers a checkpoint it never published, over tiles a takeover had
+// removed: a fork signed by the log.) A crash between the two leaves the
+// edge one batch behind: readers see the older checkpoint, consistent,
+// until Open's repairEdge or the next batch.
 func publishCheckpoint(ctx context.Context, s Storage, signed []byte, edge []tiles.Hash) error {
-	if err := s.ReplaceFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: signed, Hashes: edge}.Marshal()); err != nil {
-		return fmt.Errorf("couldn't publish %s: %w", tiles.EdgePath, err)
-	}
 	if err := s.SwapFile(ctx, CheckpointPath, signed); err != nil {
 		return fmt.Errorf("couldn't publish checkpoint: %w", err)
+	}
+	if err := s.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: signed, Hashes: edge}.Marshal()); err != nil {
+		return fmt.Errorf("couldn't publish %s: %w", tiles.EdgePath, err)
 	}
 	return nil
 }

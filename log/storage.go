@@ -41,15 +41,15 @@ type Storage interface {
 	// the new bytes. It is durable only after Sync. For mutable files
 	// other than the checkpoint, such as the identifier index.
 	PutFile(ctx context.Context, path string, data []byte) error
-	// ReplaceFile atomically replaces path (the edge file) and makes it
-	// durable before returning.
+	// ReplaceFile atomically replaces path and makes it durable before
+	// returning (the identifier index's meta; recovery after a fault).
 	ReplaceFile(ctx context.Context, path string, data []byte) error
 	// SwapFile is ReplaceFile, but only if path is still the version
 	// this store last read or wrote (or, if the store saw it missing,
 	// still missing); otherwise it fails with store.ErrLostRace and writes
-	// nothing. The checkpoint and the writer's claim (claim.go) are
-	// swapped: on shared storage, the lock between writers on several
-	// machines.
+	// nothing. The checkpoint, its edge file and the writer's claim
+	// (claim.go) are swapped: on shared storage, the lock between writers
+	// on several machines.
 	SwapFile(ctx context.Context, path string, data []byte) error
 	// RemoveFile removes a mutable file that is no longer published, such
 	// as a shard of an identifier index of another width; a missing file
