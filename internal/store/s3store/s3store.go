@@ -523,7 +523,7 @@ func classify(err error) error {
 		code = ae.ErrorCode()
 	}
 	switch {
-	case status == http.StatusPreconditionFailed || code == "PreconditionFailed" || status == http.StatusConflict && code == "ConditionalRequestConflict":
+	case status == http.StatusPreconditionFailed || code == "PreconditionFailed":
 		return fmt.Errorf("%w: %v", errPrecondition, err)
 	case status == http.StatusNotFound && (code == "NoSuchKey" || code == "NotFound" || code == ""):
 		return fmt.Errorf("%w: %v", fs.ErrNotExist, err)
@@ -538,7 +538,12 @@ func classify(err error) error {
 func transient(err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
-		return se.status >= 500 || se.status == http.StatusTooManyRequests ||
+		// 409 ConditionalRequestConflict: another conditional write of
+		// the key is in progress (perhaps this writer's own earlier
+		// attempt, timed out here); S3 says to retry, and the retry
+		// meets 412 if another writer won. Read as a lost race, it
+		// would stop a healthy writer for good.
+		return se.status >= 500 || se.status == http.StatusTooManyRequests || se.code == "ConditionalRequestConflict" ||
 			se.code == "SlowDown" || se.code == "Throttling" || se.code == "ThrottlingException" || se.code == "RequestTimeout"
 	}
 	if errors.Is(err, errPrecondition) || errors.Is(err, fs.ErrNotExist) {
