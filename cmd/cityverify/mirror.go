@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/verifier"
@@ -48,6 +49,17 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).`,
 			dest, err := openDest(to)
 			if err != nil {
 				return err
+			}
+			if !strings.HasPrefix(to, "s3://") {
+				// One run at a time on a directory, whose checkpoint
+				// swap is a plain replace: a second, slower run would
+				// roll the mirror back. (A bucket's swaps are
+				// conditional: there the slower run stops.)
+				unlock, err := durable.Lock(filepath.Join(to, mirrorLockFile))
+				if err != nil {
+					return fmt.Errorf("%w: --to %s: %v (is another cityverify mirror running on it?)", verifier.ErrInput, to, err)
+				}
+				defer unlock()
 			}
 			m := mirror.New(l, dest)
 			m.Workers = workers
@@ -99,6 +111,10 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).`,
 	cmd.Flags().IntVar(&workers, "workers", 16, "files fetched or written at once (a bucket's requests each wait a round trip)")
 	return cmd
 }
+
+// mirrorLockFile, in a directory mirror, is held by the run writing it.
+// A dot-file: citylog serve does not serve it.
+const mirrorLockFile = ".cityverify-mirror.lock"
 
 // openDest opens a mirror's destination.
 func openDest(to string) (mirror.Dest, error) {

@@ -28,6 +28,8 @@ import (
 
 	"github.com/citylog/citylog/internal/durable"
 	"github.com/citylog/citylog/internal/parallel"
+	"github.com/citylog/citylog/internal/store"
+	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/idshard"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
@@ -43,6 +45,7 @@ type Dest interface {
 	PutFile(ctx context.Context, path string, data []byte) error
 	ReplaceFile(ctx context.Context, path string, data []byte) error
 	SwapFile(ctx context.Context, path string, data []byte) error
+	RemoveFile(ctx context.Context, path string) error
 	RemoveAll(ctx context.Context, dir string) error
 	Sync(ctx context.Context) error
 }
@@ -103,7 +106,7 @@ func (m *Mirror) Round(ctx context.Context) (Report, error) {
 	}
 	if cp.Size == mine.Size && bytes.Equal(cp.Signed, mine.Signed) {
 		rep.Seconds = time.Since(start).Seconds()
-		return rep, nil
+		return rep, m.repairEdge(ctx, mine)
 	}
 	files, err := m.verify(ctx, mine, cp)
 	if err != nil {
@@ -123,6 +126,11 @@ func (m *Mirror) Round(ctx context.Context) (Report, error) {
 // mirrored returns the mirror's checkpoint (size 0 if it has none yet),
 // verified under the log's key: its bytes are the source's, signed.
 func (m *Mirror) mirrored(ctx context.Context) (verifier.Checkpoint, error) {
+	// The edge file is swapped over the version this run last saw (on a
+	// bucket, If-Match on its ETag): see it first, as the checkpoint.
+	if _, err := m.dest.ReadFile(ctx, tiles.EdgePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return verifier.Checkpoint{}, fmt.Errorf("couldn't read the mirror's %s: %w", tiles.EdgePath, err)
+	}
 	b, err := m.dest.ReadFile(ctx, "checkpoint")
 	if errors.Is(err, fs.ErrNotExist) {
 		return verifier.Checkpoint{Checkpoint: tiles.Checkpoint{Origin: m.src.Key().Name(), Root: tiles.EmptyRoot}}, nil
@@ -323,21 +331,25 @@ func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoin
 		if _, err := f.spool.ReadAt(data, b.off); err != nil && err != io.EOF {
 			return err
 		}
-		return m.dest.CreateFile(ctx, b.tile.Path(), data)
+		return m.create(ctx, b.tile.Path(), data)
 	})
 	if err == nil {
 		err = parallel.Each(ctx, len(f.tiles), m.Workers, func(ctx context.Context, i int) error {
-			return m.dest.CreateFile(ctx, f.tiles[i].tile.Path(), f.tiles[i].data)
+			return m.create(ctx, f.tiles[i].tile.Path(), f.tiles[i].data)
 		})
 	}
 	if err == nil {
 		err = m.dest.Sync(ctx)
 	}
-	if err == nil {
-		err = m.dest.ReplaceFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: cp.Signed, Hashes: f.edge}.Marshal())
-	}
+	// The checkpoint first (on a bucket a compare-and-swap: a second run
+	// on the same mirror that is behind stops here), then the edge file,
+	// which holds a checkpoint too and which readers prefer, and which
+	// therefore never shows one the mirror did not publish.
 	if err == nil {
 		err = m.dest.SwapFile(ctx, "checkpoint", cp.Signed)
+	}
+	if err == nil {
+		err = m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: cp.Signed, Hashes: f.edge}.Marshal())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("couldn't write the mirror: %w", err)
@@ -348,10 +360,83 @@ func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoin
 			m.dest.RemoveAll(ctx, t.tile.Path()+".p")
 		}
 	}
-	if b, err := m.src.Source().Fetch(ctx, verifier.ExtraSubdivisionsPath); err == nil {
-		m.dest.PutFile(ctx, verifier.ExtraSubdivisionsPath, b) // unsigned, as at the source: the rules' extension
-	}
+	m.copyExtraSubdivisions(ctx)
 	return len(f.bundles) + len(f.tiles) + 2, m.dest.Sync(ctx)
+}
+
+// create writes a new file of the round. Every such file is beyond the
+// mirror's checkpoint, which references none of them, and its bytes were
+// just verified; a file already there with other bytes is a leftover of a
+// round a crash cut short (torn, or empty after a power loss before the
+// sync), which would otherwise stop every later round: it is replaced.
+func (m *Mirror) create(ctx context.Context, path string, data []byte) error {
+	err := m.dest.CreateFile(ctx, path, data)
+	if errors.Is(err, store.ErrImmutable) {
+		if err = m.dest.RemoveFile(ctx, path); err == nil {
+			err = m.dest.CreateFile(ctx, path, data)
+		}
+	}
+	return err
+}
+
+// copyExtraSubdivisions copies the operator's extra subdivisions, which
+// are unsigned at the source too (the rules' extension, see
+// verifier.ReadRules), but only a file that parses: some static hosts
+// answer a missing file with a page and status 200, and that page would
+// make every code in such a subdivision fail against the mirror. A file
+// the source no longer has goes.
+func (m *Mirror) copyExtraSubdivisions(ctx context.Context) {
+	b, err := m.src.Source().Fetch(ctx, verifier.ExtraSubdivisionsPath)
+	switch {
+	case err == nil && entry.DefaultRules().ParseExtraSubdivisions(b) == nil:
+		m.dest.PutFile(ctx, verifier.ExtraSubdivisionsPath, b)
+	case errors.Is(err, source.ErrNotFound):
+		m.dest.RemoveFile(ctx, verifier.ExtraSubdivisionsPath)
+	}
+}
+
+// repairEdge rewrites the mirror's edge file when it does not hold the
+// mirror's checkpoint (a run cut off between the two, or a second run
+// that lost the race after writing it), from the mirror's own tiles.
+func (m *Mirror) repairEdge(ctx context.Context, mine verifier.Checkpoint) error {
+	b, err := m.dest.ReadFile(ctx, tiles.EdgePath)
+	if err == nil {
+		if e, perr := tiles.ParseEdge(b); perr == nil && bytes.Equal(e.Checkpoint, mine.Signed) {
+			return nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if mine.Size == 0 {
+		return nil
+	}
+	edge, err := tiles.CompactRange(ctx, destTiles{m.dest}, mine.Size)
+	if err != nil {
+		return fmt.Errorf("couldn't rebuild the mirror's %s: %w", tiles.EdgePath, err)
+	}
+	return m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: mine.Signed, Hashes: edge}.Marshal())
+}
+
+// destTiles reads the mirror's own tiles.
+type destTiles struct{ d Dest }
+
+func (r destTiles) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		b, err := r.d.ReadFile(ctx, t.Path())
+		if errors.Is(err, fs.ErrNotExist) && !t.Full() {
+			full := t
+			full.Width = tiles.Width
+			if b, err = r.d.ReadFile(ctx, full.Path()); err == nil && len(b) >= t.Width*tiles.HashSize {
+				b = b[:t.Width*tiles.HashSize]
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
 }
 
 func bundleFiles(bs []spooled) []tileFile {

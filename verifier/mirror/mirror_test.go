@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/citylog/citylog/internal/store/dirstore"
+	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
 )
@@ -196,5 +198,87 @@ func TestMirrorRefusesHostileSources(t *testing.T) {
 				t.Error("the mirror's checkpoint changed after a refused round")
 			}
 		})
+	}
+}
+
+// TestMirrorRecoversFromCutRounds: what a round cut short leaves does not
+// stop the next. (a) A file beyond the mirror's checkpoint, torn or empty
+// (a power loss before the sync), is replaced by the verified bytes. (b)
+// An edge file that does not hold the mirror's checkpoint (a run cut off
+// between the two, or a second run behind this one) is rebuilt from the
+// mirror's own tiles, even by an idle round.
+func TestMirrorRecoversFromCutRounds(t *testing.T) {
+	ctx := context.Background()
+	dir, dest := newDest(t)
+	if _, err := New(logOf(t, at300(t)), dest).Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"tile/entries/001", "tile/0/001"} {
+		if err := dest.CreateFile(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := filepath.Join(fixture, "log")
+	if _, err := New(logOf(t, src), dest).Round(ctx); err != nil {
+		t.Fatalf("a round over empty leftovers: %v", err)
+	}
+	checkMirror(t, dir, 600)
+
+	old, err := os.ReadFile(filepath.Join(at300(t), "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := tiles.Edge{Checkpoint: old, Hashes: []tiles.Hash{{1}, {2}}}.Marshal()
+	if err := os.WriteFile(filepath.Join(dir, tiles.EdgePath), stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(logOf(t, src), dest).Round(ctx); err != nil {
+		t.Fatalf("an idle round over a stale edge: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, tiles.EdgePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := tiles.ParseEdge(b)
+	cp, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil || !bytes.Equal(e.Checkpoint, cp) {
+		t.Fatalf("the edge after an idle round holds %q (%v), want the mirror's checkpoint", e.Checkpoint, err)
+	}
+	checkMirror(t, dir, 600)
+}
+
+// TestMirrorCopiesOnlyRulesThatParse: a source that answers a missing
+// extra-subdivisions.txt with a page (status 200, as some static hosts
+// do) does not give the mirror that page; a source without the file
+// takes it from the mirror.
+func TestMirrorCopiesOnlyRulesThatParse(t *testing.T) {
+	ctx := context.Background()
+	dir, dest := newDest(t)
+	src := copyTree(t, filepath.Join(fixture, "log"))
+	if _, err := New(logOf(t, src), dest).Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(dir, verifier.ExtraSubdivisionsPath))
+	if err != nil {
+		t.Fatalf("the mirror has no %s: %v", verifier.ExtraSubdivisionsPath, err)
+	}
+	page := []byte("<!doctype html><title>Not found</title>\n")
+	os.WriteFile(filepath.Join(src, verifier.ExtraSubdivisionsPath), page, 0o644)
+	os.Remove(filepath.Join(dir, tiles.EdgePath)) // a round that writes
+	os.Remove(filepath.Join(dir, "checkpoint"))
+	if _, err := New(logOf(t, src), dest).Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, verifier.ExtraSubdivisionsPath)); !bytes.Equal(b, good) {
+		t.Errorf("the mirror's %s became %q", verifier.ExtraSubdivisionsPath, b)
+	}
+	checkMirror(t, dir, 600)
+	os.Remove(filepath.Join(src, verifier.ExtraSubdivisionsPath))
+	os.Remove(filepath.Join(dir, "checkpoint"))
+	if _, err := New(logOf(t, src), dest).Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, verifier.ExtraSubdivisionsPath)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the source dropped %s, the mirror keeps it: %v", verifier.ExtraSubdivisionsPath, err)
 	}
 }
