@@ -410,34 +410,14 @@ func (m *Mirror) repairEdge(ctx context.Context, mine verifier.Checkpoint) error
 	if mine.Size == 0 {
 		return nil
 	}
-	edge, err := tiles.CompactRange(ctx, destTiles{m.dest}, mine.Size)
+	own := source.Tiles{Source: source.Func{Name: "the mirror", Read: m.dest.ReadFile}}
+	edge, err := tiles.CompactRange(ctx, own, mine.Size)
 	if err != nil {
 		return fmt.Errorf("couldn't rebuild the mirror's %s: %w", tiles.EdgePath, err)
 	}
 	return m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: mine.Signed, Hashes: edge}.Marshal())
 }
 
-// destTiles reads the mirror's own tiles.
-type destTiles struct{ d Dest }
-
-func (r destTiles) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
-	out := make([][]byte, len(ts))
-	for i, t := range ts {
-		b, err := r.d.ReadFile(ctx, t.Path())
-		if errors.Is(err, fs.ErrNotExist) && !t.Full() {
-			full := t
-			full.Width = tiles.Width
-			if b, err = r.d.ReadFile(ctx, full.Path()); err == nil && len(b) >= t.Width*tiles.HashSize {
-				b = b[:t.Width*tiles.HashSize]
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
-	}
-	return out, nil
-}
 
 func bundleFiles(bs []spooled) []tileFile {
 	out := make([]tileFile, len(bs))
