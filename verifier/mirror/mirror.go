@@ -418,7 +418,6 @@ func (m *Mirror) repairEdge(ctx context.Context, mine verifier.Checkpoint) error
 	return m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: mine.Signed, Hashes: edge}.Marshal())
 }
 
-
 func bundleFiles(bs []spooled) []tileFile {
 	out := make([]tileFile, len(bs))
 	for i, b := range bs {
