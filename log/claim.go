@@ -178,6 +178,9 @@ func (w *Writer) takeOver(ctx context.Context, c *claim, wait time.Duration) err
 	if err := w.fence(ctx); err != nil {
 		return err
 	}
+	if adopted, err := w.adoptClaimed(ctx, c.to); err != nil || adopted {
+		return err
+	}
 	w.leftover = map[string]bool{}
 	for _, t := range unpublishedTiles(w.durable, c.to) {
 		if err := w.store.RemoveFile(ctx, t.Path()); err != nil {
@@ -187,6 +190,75 @@ func (w *Writer) takeOver(ctx context.Context, c *claim, wait time.Duration) err
 	}
 	w.leftoverTo = c.to
 	return w.store.Sync(ctx)
+}
+
+// adoptClaimed publishes the lost writer's claimed batch as it left it,
+// when every file of it is in place and is exactly what its entries give:
+// such a batch may have been cosigned already (witnesses cosign once
+// every file is durable, before the checkpoint is published), and a
+// different tree at its size would be a fork that they refuse for ever.
+// Its requests were never answered; resubmitted, they find their codes.
+// It reports false, and the writer is as it was, when a file is missing
+// or does not match: then no witness has seen the batch, and the caller
+// removes it.
+func (w *Writer) adoptClaimed(ctx context.Context, to uint64) (bool, error) {
+	from := w.durable
+	for _, t := range unpublishedTiles(from, to) {
+		if _, err := w.store.ReadFile(ctx, t.Path()); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+	b := &batch{stage: staging{start: from}}
+	for bi := from / tiles.Width; bi*tiles.Width < to; bi++ {
+		bt := tiles.Bundle(bi, to)
+		raw, err := w.store.ReadFile(ctx, bt.Path())
+		if err != nil {
+			return false, err
+		}
+		entries, err := tiles.ParseBundle(raw, bt.Width)
+		if err != nil {
+			return false, nil
+		}
+		for j, e := range entries {
+			i := bi*tiles.Width + uint64(j)
+			if i < from {
+				continue
+			}
+			if ent, err := w.rules.Decode(e); err != nil || ent.Code.Index != i {
+				return false, nil
+			}
+			b.offsets = append(b.offsets, len(b.stage.entries))
+			if err := b.stage.addWith(func(dst []byte) []byte { return append(dst, e...) }); err != nil {
+				return false, nil
+			}
+		}
+	}
+	// Build the batch on the published tree as its writer did; if its
+	// files are not what that gives, put the tree back and remove them.
+	restore := func() (bool, error) { return false, w.load(ctx) }
+	for i := range b.offsets {
+		if err := w.tree.append(b.staged(i)); err != nil {
+			return restore()
+		}
+	}
+	if err := w.sign(b); err != nil {
+		return restore()
+	}
+	for _, f := range b.files {
+		got, err := w.store.ReadFile(ctx, f.tile.Path())
+		if err != nil || !bytes.Equal(got, f.data) {
+			return restore()
+		}
+	}
+	if err := w.publish(ctx, b); err != nil {
+		return false, fmt.Errorf("couldn't publish the batch %d-%d left by the lost writer: %w", from, to, err)
+	}
+	w.mu.Lock()
+	w.durable, w.published = b.size, b.checkpoint
+	w.mu.Unlock()
+	return true, nil
 }
 
 // takeoverKeyPrefix names the throwaway key of a takeover's fence; the

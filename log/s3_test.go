@@ -3,11 +3,14 @@ package log
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,9 +18,12 @@ import (
 	"github.com/citylog/citylog/internal/store"
 	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/internal/testenv"
+	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/cosig"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
+	"github.com/citylog/citylog/verifier/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -124,31 +130,54 @@ func TestS3WritersRace(t *testing.T) {
 	}
 }
 
-// TestS3TakeoverRemovesUnpublished: a writer dies after writing a batch's
-// tiles but before publishing its checkpoint; a new machine with the key
-// and the bucket takes over, removes the half-written batch, and
-// allocates other cities at the same indices. The log verifies, and a
-// writer opened on it afterwards loads it. A dying batch within one
-// 256-entry block (300 -> 350) leaves the level-1 partial tile as the
-// published tree has it: the takeover must keep it.
+// TestS3TakeoverRemovesUnpublished: a writer dies in the middle of a
+// batch; a new machine with the key and the bucket takes over. If the
+// batch's files are all in place (it died at its checkpoint: witnesses may
+// have cosigned it), the new writer adopts the batch as it was and goes on
+// after it; if some are missing (it died writing them), it removes the
+// rest and allocates other cities at the same indices. Either way the log
+// verifies with every acknowledged code and a writer opened on it
+// afterwards loads it. A dying batch within one 256-entry block (300 ->
+// 350) leaves the level-1 partial tile as the published tree has it: a
+// removal must keep it.
 func TestS3TakeoverRemovesUnpublished(t *testing.T) {
 	srv := testenv.StartS3(t)
-	for _, dying := range []int{300, 50} {
-		t.Run(fmt.Sprintf("batch of %d", dying), func(t *testing.T) {
-			bucket := fmt.Sprintf("takeover%d", dying)
+	for _, c := range []struct {
+		step    string
+		dying   int
+		adopted bool
+		damaged string // a file of the batch changed before the takeover
+	}{{"publish", 300, true, ""}, {"apply", 300, false, ""}, {"apply", 50, false, ""}, {"publish", 50, true, ""},
+		{"publish", 300, false, "tile/0/002.p/88"}} {
+		t.Run(fmt.Sprintf("died at %s of a batch of %d %s", c.step, c.dying, c.damaged), func(t *testing.T) {
+			bucket := fmt.Sprintf("takeover-%s-%d-%d", c.step, c.dying, len(c.damaged))
 			_, dirs := sharedLog(t, srv, bucket)
 			ctx := context.Background()
-			st := &stepFaults{Storage: bucketStore(t, srv, bucket), step: "publish", err: errors.New("the machine died")}
+			st := &stepFaults{Storage: bucketStore(t, srv, bucket), step: c.step, err: errors.New("the machine died")}
 			a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			acked := mustAllocate(t, a, genRequests(0, 300))
 			st.arm(true)
-			if _, err := a.Allocate(ctx, genRequests(300, dying)); err == nil {
+			if _, err := a.Allocate(ctx, genRequests(300, c.dying)); err == nil {
 				t.Fatal("the dying batch was published")
 			}
 			a.Close() // the machine is gone: its staging with it
+			if c.damaged != "" {
+				bs := bucketStore(t, srv, bucket)
+				orig, err := bs.ReadFile(ctx, c.damaged)
+				if err != nil {
+					t.Fatal(err)
+				}
+				orig[0] ^= 1
+				if err := bs.RemoveFile(ctx, c.damaged); err != nil {
+					t.Fatal(err)
+				}
+				if err := bs.CreateFile(ctx, c.damaged, orig); err != nil {
+					t.Fatal(err)
+				}
+			}
 
 			b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock(), TakeoverWait: 100 * time.Millisecond})
 			if err != nil {
@@ -156,14 +185,25 @@ func TestS3TakeoverRemovesUnpublished(t *testing.T) {
 			}
 			verifyBucketLog(t, srv, bucket, dirs[1], acked) // the published tree is whole
 			b.Close()
-			c, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock()})
+			w, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, bucket), Now: tickingClock()})
 			if err != nil {
 				t.Fatalf("opening the log after the takeover: %v", err)
 			}
-			defer c.Close()
-			res := mustAllocate(t, c, genRequests(5000, 400)) // other cities at indices 300...
-			if res[0].Index != 300 {
-				t.Fatalf("the new writer allocated from %d, want 300", res[0].Index)
+			defer w.Close()
+			next := uint64(300)
+			if c.adopted {
+				next += uint64(c.dying)
+				// The lost batch's requests, resubmitted, find their codes.
+				again := mustAllocate(t, w, genRequests(300, c.dying))
+				for i, r := range again {
+					if !r.Existing || r.Index != uint64(300+i) {
+						t.Fatalf("request %d of the adopted batch again: %+v, want existing at %d", i, r, 300+i)
+					}
+				}
+			}
+			res := mustAllocate(t, w, genRequests(5000, 400)) // other cities
+			if res[0].Index != next {
+				t.Fatalf("the new writer allocated from %d, want %d", res[0].Index, next)
 			}
 			acked = append(acked, res...)
 			verifyBucketLog(t, srv, bucket, dirs[1], acked)
@@ -250,22 +290,28 @@ func (s *stallingStore) ReplaceFile(ctx context.Context, p string, b []byte) err
 
 // TestS3TakeoverFencesStalledWriter: the old writer is not dead but
 // stalled, past the takeover's wait, (a) with its batch's tiles written
-// and its checkpoint swap not yet sent, or (b) before writing its tiles. A new writer takes over meanwhile. When the old one wakes,
-// its checkpoint swap fails (the takeover fenced the checkpoint), so the
-// batch is never acknowledged, no checkpoint references a removed tile,
-// and a tile it writes late does not stop the new writer. The log
-// verifies with every acknowledged code.
+// and its checkpoint swap not yet sent, or (b) before writing its tiles.
+// A new writer takes over meanwhile. (a) The new writer adopts the batch
+// (its files are all there): its checkpoint is the very one the old
+// writer signed (Ed25519 signs deterministically), so the old writer's
+// late swap finds its own bytes and acknowledges codes that are in the
+// log, and the next batch it tries stops at the claim. (b) The new writer
+// removes the batch; the old one's checkpoint swap fails (the takeover
+// fenced the checkpoint), so the batch is never acknowledged, no
+// checkpoint references a removed tile, and a tile it writes late does
+// not stop the new writer. The log verifies with every acknowledged code.
 func TestS3TakeoverFencesStalledWriter(t *testing.T) {
 	srv := testenv.StartS3(t)
 	for _, c := range []struct {
-		name  string
-		stall func(op, path string) bool
+		name    string
+		stall   func(op, path string) bool
+		adopted bool
 	}{
-		{"before its checkpoint", func(op, p string) bool { return op == "swap" && p == CheckpointPath }},
+		{"before its checkpoint", func(op, p string) bool { return op == "swap" && p == CheckpointPath }, true},
 		// Held at its first tile, it writes them all after the takeover
 		// removed the batch: the full ones are at paths the new writer
 		// needs, with other bytes.
-		{"at its first tile", func(op, p string) bool { return op == "create" }},
+		{"at its first tile", func(op, p string) bool { return op == "create" }, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bucket := fmt.Sprintf("fence%d", time.Now().UnixNano())
@@ -297,12 +343,22 @@ func TestS3TakeoverFencesStalledWriter(t *testing.T) {
 			}
 			defer b.Close()
 			close(st.release) // the old writer wakes
-			if err := <-oldDone; !errors.Is(err, store.ErrLostRace) {
+			next := uint64(200)
+			if c.adopted {
+				next = 300
+				if err := <-oldDone; err != nil {
+					t.Fatalf("the stalled writer's adopted batch ended with %v, want its own checkpoint found in place", err)
+				}
+				acked = append(acked, mustAllocate(t, b, genRequests(200, 100))...) // its codes, as the new writer has them
+				if _, err := a.Allocate(ctx, genRequests(9000, 1)); !errors.Is(err, store.ErrLostRace) {
+					t.Fatalf("the old writer's next batch: %v, want ErrLostRace", err)
+				}
+			} else if err := <-oldDone; !errors.Is(err, store.ErrLostRace) {
 				t.Fatalf("the stalled writer's batch ended with %v, want ErrLostRace: it was published after the takeover", err)
 			}
-			res := mustAllocate(t, b, genRequests(5000, 400)) // other cities at indices 200...
-			if res[0].Index != 200 {
-				t.Fatalf("the new writer allocated from %d, want 200", res[0].Index)
+			res := mustAllocate(t, b, genRequests(5000, 400)) // other cities
+			if res[0].Index != next {
+				t.Fatalf("the new writer allocated from %d, want %d", res[0].Index, next)
 			}
 			verifyBucketLog(t, srv, bucket, dirs[1], append(acked, res...))
 			// The checkpoint the fence left is the log's for every reader.
@@ -442,4 +498,62 @@ func TestS3EdgeNeverShowsAnUnpublishedCheckpoint(t *testing.T) {
 			verifyBucketLog(t, srv, bucket, dirs[1], append(acked, res...))
 		})
 	}
+}
+
+// TestS3TakeoverAfterWitnessesCosigned: the old writer stalls past the
+// takeover's wait after its witness cosigned its batch's checkpoint (the
+// cosignature comes once every file is durable, before the checkpoint is
+// published). The new writer adopts the batch, so the witness, which
+// holds that checkpoint, cosigns the log's later ones; another tree at
+// those indices would be a fork that it refuses for ever.
+func TestS3TakeoverAfterWitnessesCosigned(t *testing.T) {
+	srv := testenv.StartS3(t)
+	_, dirs := sharedLog(t, srv, "witnessed")
+	ctx := context.Background()
+	vkey, _ := os.ReadFile(filepath.Join(dirs[0], StateDir, vkeyFile))
+	logKey, _ := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	skey, wvkey, err := cosig.GenerateKey("witness.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := cosig.NewSigner(skey, nil)
+	wit, err := witness.New(signer, []note.Verifier{logKey}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsrv := httptest.NewServer(wit)
+	defer wsrv.Close()
+	cfg, _ := json.Marshal(witnessclient.Config{Witnesses: []witnessclient.Witness{{URL: wsrv.URL, VKey: wvkey}}, Quorum: 1})
+	for _, d := range dirs {
+		os.WriteFile(filepath.Join(d, StateDir, WitnessesFile), cfg, 0o600)
+	}
+	st := newStalling(bucketStore(t, srv, "witnessed"), nil)
+	a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	acked := mustAllocate(t, a, genRequests(0, 200))
+	st.arm(func(op, p string) bool { return op == "swap" && p == CheckpointPath })
+	go a.Allocate(ctx, genRequests(200, 100)) // cosigned, then stalled for good
+	<-st.stalled
+	b, err := Open(ctx, Config{Dir: dirs[1], Store: bucketStore(t, srv, "witnessed"), Now: tickingClock(), TakeoverWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("taking over: %v", err)
+	}
+	defer b.Close()
+	res, err := b.Allocate(ctx, genRequests(5000, 400))
+	if err != nil {
+		t.Fatalf("the new writer after the takeover: %v (does the witness refuse its tree?)", err)
+	}
+	if res[0].Index != 300 {
+		t.Fatalf("the new writer allocated from %d, want 300, after the adopted batch", res[0].Index)
+	}
+	policy, _ := verifier.ParseWitnesses([]string{wvkey}, 1)
+	key, _ := verifier.ParseKey(filepath.Join(dirs[1], StateDir, vkeyFile))
+	cp, err := verifier.New(source.Source(bucketStore(t, srv, "witnessed")), key, policy).Checkpoint(ctx)
+	if err != nil || cp.Size != 700 {
+		t.Fatalf("the published checkpoint: size %d, %v; want 700 with the witness's cosignature", cp.Size, err)
+	}
+	verifyBucketLog(t, srv, "witnessed", dirs[1], append(acked, res...))
 }
