@@ -113,7 +113,7 @@ func (m *Mirror) Round(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	defer files.close()
-	n, err := m.write(ctx, files, cp)
+	n, err := m.write(ctx, files, mine.Size, cp)
 	if err != nil {
 		return rep, err
 	}
@@ -324,7 +324,7 @@ func (m *Mirror) compareTiles(ctx context.Context, ts []tileFile) error {
 
 // write is the second pass: bundles, tiles, then the edge and the
 // checkpoint, which replaces the mirror's last.
-func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoint) (int, error) {
+func (m *Mirror) write(ctx context.Context, f *roundFiles, from uint64, cp verifier.Checkpoint) (int, error) {
 	err := parallel.Each(ctx, len(f.bundles), m.Workers, func(ctx context.Context, i int) error {
 		b := f.bundles[i]
 		data := make([]byte, b.len)
@@ -355,11 +355,25 @@ func (m *Mirror) write(ctx context.Context, f *roundFiles, cp verifier.Checkpoin
 		return 0, fmt.Errorf("couldn't write the mirror: %w", err)
 	}
 	// Partials that the new full tiles replace go, as the writer's do.
+	// Only the tiles at the mirror's last edge can have them, so only
+	// those are looked at (on a bucket each look is a listing: one per
+	// new full tile made a first mirror of 1M entries list 8,000 times).
+	full := map[tiles.Tile]bool{}
 	for _, t := range append(f.tiles, bundleFiles(f.bundles)...) {
 		if t.tile.Full() {
-			m.dest.RemoveAll(ctx, t.tile.Path()+".p")
+			full[t.tile] = true
 		}
 	}
+	var gone []tiles.Tile
+	for _, et := range tiles.EdgeTiles(from) {
+		et.Width = tiles.Width
+		if full[et] {
+			gone = append(gone, et)
+		}
+	}
+	parallel.Each(ctx, len(gone), m.Workers, func(ctx context.Context, i int) error {
+		return m.dest.RemoveAll(ctx, gone[i].Path()+".p")
+	})
 	m.copyExtraSubdivisions(ctx)
 	return len(f.bundles) + len(f.tiles) + 2, m.dest.Sync(ctx)
 }

@@ -111,6 +111,12 @@ func TestMirrorIncrementally(t *testing.T) {
 		t.Fatalf("second round: %+v, %v", rep, err)
 	}
 	checkMirror(t, dir, 600)
+	// The partials of the tiles the round completed are gone.
+	for _, p := range []string{"tile/entries/001.p", "tile/0/001.p"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still in the mirror after its full tile was written: %v", p, err)
+		}
+	}
 	// The mirror serves find: the index was copied.
 	if !rep.Index {
 		t.Error("the identifier index was not copied")
