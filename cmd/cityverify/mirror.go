@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,6 +83,9 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).`,
 						if werr := os.WriteFile(path, append(rep.Evidence, '\n'), 0o644); werr == nil {
 							fmt.Fprintf(e.stderr, "evidence written to %s\n", path)
 						}
+					}
+					if errors.Is(err, mirror.ErrDest) {
+						err = &hinted{err: err, hint: "the mirror (--to) could not be read or written: check the directory or bucket, its permissions and the AWS variables; if another run writes it, stop one"}
 					}
 					if !follow || !isUnchecked(err) {
 						return err

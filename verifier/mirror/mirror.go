@@ -63,6 +63,18 @@ type Mirror struct {
 	Progress func(done, total uint64)
 }
 
+// ErrDest marks a failure of the mirror's own store (reading or writing
+// the destination), as against the source's: the user checks --to, not
+// --log. A verification failure of the source wraps verifier.ErrFailed.
+var ErrDest = errors.New("the mirror's store failed")
+
+// destError is an error of the mirror's store: its message as it is, and
+// ErrDest for errors.Is.
+type destError struct{ err error }
+
+func (e destError) Error() string   { return e.err.Error() }
+func (e destError) Unwrap() []error { return []error{e.err, ErrDest} }
+
 // New returns a mirror of the log l into dest.
 func New(l *verifier.Log, dest Dest) *Mirror {
 	return &Mirror{src: l, dest: dest, scratch: os.TempDir(), Workers: 8}
@@ -129,14 +141,14 @@ func (m *Mirror) mirrored(ctx context.Context) (verifier.Checkpoint, error) {
 	// The edge file is swapped over the version this run last saw (on a
 	// bucket, If-Match on its ETag): see it first, as the checkpoint.
 	if _, err := m.dest.ReadFile(ctx, tiles.EdgePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return verifier.Checkpoint{}, fmt.Errorf("couldn't read the mirror's %s: %w", tiles.EdgePath, err)
+		return verifier.Checkpoint{}, destError{fmt.Errorf("couldn't read the mirror's %s: %w", tiles.EdgePath, err)}
 	}
 	b, err := m.dest.ReadFile(ctx, "checkpoint")
 	if errors.Is(err, fs.ErrNotExist) {
 		return verifier.Checkpoint{Checkpoint: tiles.Checkpoint{Origin: m.src.Key().Name(), Root: tiles.EmptyRoot}}, nil
 	}
 	if err != nil {
-		return verifier.Checkpoint{}, fmt.Errorf("couldn't read the mirror's checkpoint: %w", err)
+		return verifier.Checkpoint{}, destError{fmt.Errorf("couldn't read the mirror's checkpoint: %w", err)}
 	}
 	cp, err := verifier.OpenCheckpoint(b, m.src.Key())
 	if err != nil {
@@ -280,7 +292,7 @@ func (m *Mirror) builder(ctx context.Context, mine verifier.Checkpoint) (*tiles.
 	r := source.Tiles{Source: source.Func{Name: "the mirror", Read: m.dest.ReadFile}}
 	hashes, err := tiles.CompactRange(ctx, r, mine.Size)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't read the mirror's tiles at size %d: %w", mine.Size, err)
+		return nil, destError{fmt.Errorf("couldn't read the mirror's tiles at size %d: %w", mine.Size, err)}
 	}
 	var edge [][]byte
 	for _, et := range tiles.EdgeTiles(mine.Size) {
@@ -289,7 +301,7 @@ func (m *Mirror) builder(ctx context.Context, mine verifier.Checkpoint) (*tiles.
 		}
 		data, err := source.FetchTile(ctx, source.Func{Name: "the mirror", Read: m.dest.ReadFile}, et)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read the mirror's %s: %w", et.Path(), err)
+			return nil, destError{fmt.Errorf("couldn't read the mirror's %s: %w", et.Path(), err)}
 		}
 		for len(edge) <= et.Level {
 			edge = append(edge, nil)
@@ -352,7 +364,7 @@ func (m *Mirror) write(ctx context.Context, f *roundFiles, from uint64, cp verif
 		err = m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: cp.Signed, Hashes: f.edge}.Marshal())
 	}
 	if err != nil {
-		return 0, fmt.Errorf("couldn't write the mirror: %w", err)
+		return 0, destError{fmt.Errorf("couldn't write the mirror: %w", err)}
 	}
 	// Partials that the new full tiles replace go, as the writer's do.
 	// Only the tiles at the mirror's last edge can have them, so only
