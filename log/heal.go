@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,8 @@ func (w *Writer) load(ctx context.Context) error {
 	}
 	// The edge file is swapped over the version this writer last saw
 	// (publishCheckpoint): see it now, before a staged batch is published.
-	if _, err := w.store.ReadFile(ctx, tiles.EdgePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	edgeFile, err := w.store.ReadFile(ctx, tiles.EdgePath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("couldn't read %s: %w", tiles.EdgePath, err)
 	}
 	tree, err := loadTree(ctx, w.store, cp.Size, cp.Root)
@@ -96,5 +98,8 @@ func (w *Writer) load(ctx context.Context) error {
 	if err := w.recoverStaged(ctx); err != nil {
 		return err
 	}
-	return w.repairEdge(ctx)
+	if !bytes.Equal(w.published, signed) {
+		return nil // the staged batch was published, and its edge with it
+	}
+	return w.repairEdge(ctx, edgeFile)
 }

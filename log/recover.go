@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 
@@ -52,16 +51,14 @@ func (w *Writer) recoverStaged(ctx context.Context) error {
 
 // repairEdge rewrites the edge file unless it holds exactly the published
 // checkpoint: a log from before edge files, or a crash that cut the edge
-// short or left it a batch ahead, gets the right one before any new batch.
-func (w *Writer) repairEdge(ctx context.Context) error {
+// short or left it a batch behind, gets the right one before any new
+// batch. edgeFile is the file as load read it (nil: there is none).
+func (w *Writer) repairEdge(ctx context.Context, edgeFile []byte) error {
 	edge := w.tree.rightEdge()
-	b, err := w.store.ReadFile(ctx, tiles.EdgePath)
-	if err == nil {
-		if e, perr := tiles.ParseEdge(b); perr == nil && bytes.Equal(e.Checkpoint, w.published) && slices.Equal(e.Hashes, edge) {
+	if edgeFile != nil {
+		if e, err := tiles.ParseEdge(edgeFile); err == nil && bytes.Equal(e.Checkpoint, w.published) && slices.Equal(e.Hashes, edge) {
 			return nil
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("couldn't read %s: %w", tiles.EdgePath, err)
 	}
 	return publishCheckpoint(ctx, w.store, w.published, edge)
 }
