@@ -100,7 +100,7 @@ func (m *Mirror) Round(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	mine, err := m.mirrored(ctx)
+	mine, edgeFile, err := m.mirrored(ctx)
 	if err != nil {
 		return Report{}, err
 	}
@@ -118,7 +118,7 @@ func (m *Mirror) Round(ctx context.Context) (Report, error) {
 	}
 	if cp.Size == mine.Size && bytes.Equal(cp.Signed, mine.Signed) {
 		rep.Seconds = time.Since(start).Seconds()
-		return rep, m.repairEdge(ctx, mine)
+		return rep, m.repairEdge(ctx, mine, edgeFile)
 	}
 	files, err := m.verify(ctx, mine, cp)
 	if err != nil {
@@ -136,25 +136,27 @@ func (m *Mirror) Round(ctx context.Context) (Report, error) {
 }
 
 // mirrored returns the mirror's checkpoint (size 0 if it has none yet),
-// verified under the log's key: its bytes are the source's, signed.
-func (m *Mirror) mirrored(ctx context.Context) (verifier.Checkpoint, error) {
+// verified under the log's key: its bytes are the source's, signed; and
+// its edge file as it is (nil: there is none).
+func (m *Mirror) mirrored(ctx context.Context) (verifier.Checkpoint, []byte, error) {
 	// The edge file is swapped over the version this run last saw (on a
 	// bucket, If-Match on its ETag): see it first, as the checkpoint.
-	if _, err := m.dest.ReadFile(ctx, tiles.EdgePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return verifier.Checkpoint{}, destError{fmt.Errorf("couldn't read the mirror's %s: %w", tiles.EdgePath, err)}
+	edgeFile, err := m.dest.ReadFile(ctx, tiles.EdgePath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return verifier.Checkpoint{}, nil, destError{fmt.Errorf("couldn't read the mirror's %s: %w", tiles.EdgePath, err)}
 	}
 	b, err := m.dest.ReadFile(ctx, "checkpoint")
 	if errors.Is(err, fs.ErrNotExist) {
-		return verifier.Checkpoint{Checkpoint: tiles.Checkpoint{Origin: m.src.Key().Name(), Root: tiles.EmptyRoot}}, nil
+		return verifier.Checkpoint{Checkpoint: tiles.Checkpoint{Origin: m.src.Key().Name(), Root: tiles.EmptyRoot}}, edgeFile, nil
 	}
 	if err != nil {
-		return verifier.Checkpoint{}, destError{fmt.Errorf("couldn't read the mirror's checkpoint: %w", err)}
+		return verifier.Checkpoint{}, nil, destError{fmt.Errorf("couldn't read the mirror's checkpoint: %w", err)}
 	}
 	cp, err := verifier.OpenCheckpoint(b, m.src.Key())
 	if err != nil {
-		return verifier.Checkpoint{}, fmt.Errorf("the mirror's own checkpoint does not verify (was the mirror changed?): %w", err)
+		return verifier.Checkpoint{}, nil, fmt.Errorf("the mirror's own checkpoint does not verify (was the mirror changed?): %w", err)
 	}
-	return cp, nil
+	return cp, edgeFile, nil
 }
 
 // roundFiles is a verified round: the bundles spooled, the tiles
@@ -424,24 +426,25 @@ func (m *Mirror) copyExtraSubdivisions(ctx context.Context) {
 // repairEdge rewrites the mirror's edge file when it does not hold the
 // mirror's checkpoint (a run cut off between the two, or a second run
 // that lost the race after writing it), from the mirror's own tiles.
-func (m *Mirror) repairEdge(ctx context.Context, mine verifier.Checkpoint) error {
-	b, err := m.dest.ReadFile(ctx, tiles.EdgePath)
-	if err == nil {
-		if e, perr := tiles.ParseEdge(b); perr == nil && bytes.Equal(e.Checkpoint, mine.Signed) {
-			return nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
+// edgeFile is the file as mirrored read it (nil: there is none).
+func (m *Mirror) repairEdge(ctx context.Context, mine verifier.Checkpoint, edgeFile []byte) error {
 	if mine.Size == 0 {
 		return nil
 	}
+	if edgeFile != nil {
+		if e, err := tiles.ParseEdge(edgeFile); err == nil && bytes.Equal(e.Checkpoint, mine.Signed) {
+			return nil
+		}
+	}
 	own := source.Tiles{Source: source.Func{Name: "the mirror", Read: m.dest.ReadFile}}
 	edge, err := tiles.CompactRange(ctx, own, mine.Size)
-	if err != nil {
-		return fmt.Errorf("couldn't rebuild the mirror's %s: %w", tiles.EdgePath, err)
+	if err == nil {
+		err = m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: mine.Signed, Hashes: edge}.Marshal())
 	}
-	return m.dest.SwapFile(ctx, tiles.EdgePath, tiles.Edge{Checkpoint: mine.Signed, Hashes: edge}.Marshal())
+	if err != nil {
+		return destError{fmt.Errorf("couldn't rebuild the mirror's %s: %w", tiles.EdgePath, err)}
+	}
+	return nil
 }
 
 func bundleFiles(bs []spooled) []tileFile {
