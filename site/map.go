@@ -50,14 +50,10 @@ func (b *builder) worldMap() (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
-	peak := 0
-	for _, n := range counts {
-		peak = max(peak, n)
-	}
 	var s strings.Builder
 	s.WriteString(svg)
 	s.WriteString(`<ul class="legend" aria-label="Shading: cities per country">`)
-	for _, c := range worldmap.Classes(peak) {
+	for _, c := range m.Legend() {
 		text := groupDigits(uint64(c.Low))
 		if c.High != c.Low {
 			text += "–" + groupDigits(uint64(c.High))

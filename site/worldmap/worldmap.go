@@ -179,6 +179,15 @@ func Classes(peak int) []Class {
 	return out
 }
 
+// Legend is the map's shading: Classes of its largest country count.
+func (m Map) Legend() []Class {
+	peak := 0
+	for _, n := range m.Countries {
+		peak = max(peak, n)
+	}
+	return Classes(peak)
+}
+
 func shade(classes []Class, n int) int {
 	if n <= 0 {
 		return 0
@@ -198,11 +207,7 @@ func (m Map) SVG(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	peak := 0
-	for _, n := range m.Countries {
-		peak = max(peak, n)
-	}
-	classes := Classes(peak)
+	classes := m.Legend()
 
 	var s strings.Builder
 	fmt.Fprintf(&s, `<svg class="map" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title %s-desc">`, Width, Height, id, id)
