@@ -3,14 +3,11 @@ package log
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +15,9 @@ import (
 	"github.com/citylog/citylog/internal/store"
 	"github.com/citylog/citylog/internal/store/s3store"
 	"github.com/citylog/citylog/internal/testenv"
-	"github.com/citylog/citylog/log/witnessclient"
 	"github.com/citylog/citylog/tiles"
-	"github.com/citylog/citylog/tiles/cosig"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
-	"github.com/citylog/citylog/verifier/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -510,23 +504,7 @@ func TestS3TakeoverAfterWitnessesCosigned(t *testing.T) {
 	srv := testenv.StartS3(t)
 	_, dirs := sharedLog(t, srv, "witnessed")
 	ctx := context.Background()
-	vkey, _ := os.ReadFile(filepath.Join(dirs[0], StateDir, vkeyFile))
-	logKey, _ := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	skey, wvkey, err := cosig.GenerateKey("witness.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := cosig.NewSigner(skey, nil)
-	wit, err := witness.New(signer, []note.Verifier{logKey}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wsrv := httptest.NewServer(wit)
-	defer wsrv.Close()
-	cfg, _ := json.Marshal(witnessclient.Config{Witnesses: []witnessclient.Witness{{URL: wsrv.URL, VKey: wvkey}}, Quorum: 1})
-	for _, d := range dirs {
-		os.WriteFile(filepath.Join(d, StateDir, WitnessesFile), cfg, 0o600)
-	}
+	wvkey, _ := startWitness(t, dirs[:]...)
 	st := newStalling(bucketStore(t, srv, "witnessed"), nil)
 	a, err := Open(ctx, Config{Dir: dirs[0], Store: st, Now: tickingClock()})
 	if err != nil {

@@ -20,10 +20,20 @@ import (
 // TestCosignedCheckpoints runs a log with a real witness over HTTP: every
 // published checkpoint carries its cosignature and satisfies a verifier's
 // quorum; with the witness gone, the fail-closed writer publishes nothing.
-func TestCosignedCheckpoints(t *testing.T) {
-	dir := newLog(t)
-	vkey, _ := os.ReadFile(filepath.Join(dir, StateDir, vkeyFile))
-	logKey, _ := note.NewVerifier(strings.TrimSpace(string(vkey)))
+// startWitness runs a real witness of the log whose state directories
+// are dirs (the key is read from the first) and writes its policy, a
+// quorum of 1, into each. It returns the witness's verifier key and its
+// server, closed when the test ends.
+func startWitness(t *testing.T, dirs ...string) (string, *httptest.Server) {
+	t.Helper()
+	vkey, err := os.ReadFile(filepath.Join(dirs[0], StateDir, vkeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	skey, wvkey, err := cosig.GenerateKey("witness.test")
 	if err != nil {
 		t.Fatal(err)
@@ -34,9 +44,21 @@ func TestCosignedCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(wit)
-	cfg := witnessclient.Config{Witnesses: []witnessclient.Witness{{URL: srv.URL, VKey: wvkey}}, Quorum: 1}
-	b, _ := json.Marshal(cfg)
-	os.WriteFile(filepath.Join(dir, StateDir, WitnessesFile), b, 0o600)
+	t.Cleanup(srv.Close)
+	cfg, _ := json.Marshal(witnessclient.Config{Witnesses: []witnessclient.Witness{{URL: srv.URL, VKey: wvkey}}, Quorum: 1})
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, StateDir, WitnessesFile), cfg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return wvkey, srv
+}
+
+func TestCosignedCheckpoints(t *testing.T) {
+	dir := newLog(t)
+	vkey, _ := os.ReadFile(filepath.Join(dir, StateDir, vkeyFile))
+	logKey, _ := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	wvkey, srv := startWitness(t, dir)
 
 	w := openLog(t, dir)
 	policy, err := verifier.ParseWitnesses([]string{wvkey}, 1)
