@@ -117,8 +117,11 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 			return nil, err
 		}
 		lines, err := parseLeaf(s.files[p].Name(), raw)
+		if err != nil {
+			return nil, err
+		}
 		slices.SortFunc(lines, compareLines)
-		return slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 }), err
+		return slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 }), nil
 	}
 	if s.total <= leafCapacity { // a log whose names fit one leaf
 		var all []nameLine
