@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,11 +200,35 @@ func TestSiteInBrowser(t *testing.T) {
 			screenshot(t, ctx, "search")
 		}
 	}
+	// A city past the settled entries is found through the tail index
+	// (1,200 entries with settleEvery 256: the last 176).
+	raw, err := os.ReadFile(filepath.Join(l.public, logPath(1199/logPageSize, ".json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page logJSON
+	if err := json.Unmarshal(raw, &page); err != nil {
+		t.Fatal(err)
+	}
+	newest := page.Cities[len(page.Cities)-1]
+	if newest.Index != 1199 || settledSize(1200) > newest.Index {
+		t.Fatalf("the newest city is %d, not in the tail", newest.Index)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q="+url.QueryEscape(newest.Name))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, newest.Code) {
+		t.Errorf("searching %q, a city in the tail index: %q, want %s", newest.Name, text, newest.Code)
+	}
 	// By identifier, through the log's index/ids shards.
 	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q=geonames:3448439")); err != nil {
 		t.Fatal(err)
 	}
-	text, err := chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
+	text, err = chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 var oddNames = []string{"São Paulo", `Quote "the" city`, "Back\\slash", "Tab\tand\nnewline\r", "<b>&amp;</b>", "\u2028line\u2029", "北京",
 	"", " leading space", "\u00a0nbsp", `\.`, "comma, city", "\x01control", "emoji 🏙️", "bad \xff utf-8"}
 
-// TestListJSON: a page's twin written by hand is what encoding/json
-// writes.
+// TestListJSON: a page's twin (a subdivision's, a log-order one) written
+// by hand is what encoding/json writes.
 func TestListJSON(t *testing.T) {
 	lat, lon, tiny, big := 48.8566, -2.35, 1e-7, 1.5e21
 	j := listJSON{V: 1, Country: "FR", Subdivision: "IDF", Page: 3, Next: true}
@@ -34,6 +34,15 @@ func TestListJSON(t *testing.T) {
 		}
 		if got := appendListJSON(nil, page); !bytes.Equal(got, want) {
 			t.Errorf("appendListJSON:\n got %s\nwant %s", got, want)
+		}
+	}
+	for _, page := range []logJSON{{V: 1, Page: 7, Next: true, Cities: j.Cities}, {V: 1}} {
+		want, err := json.Marshal(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendLogJSON(nil, page); !bytes.Equal(got, want) {
+			t.Errorf("appendLogJSON:\n got %s\nwant %s", got, want)
 		}
 	}
 }

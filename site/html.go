@@ -162,27 +162,36 @@ func subdivisionName(cc, sub string) string {
 
 // listFrame is the layout of every list page, cut around its title and
 // its content: a full build writes a page every hundred cities, and the
-// template engine's reflection was most of its time.
+// template engine's reflection was most of its time. Pages at different
+// depths have different frames (their links climb to the root).
 type listFrame struct{ head, mid, tail string }
 
-func (b *builder) frame() (listFrame, error) {
-	b.frameOnce.Do(func() {
-		var page []byte
-		page, b.frameErr = render("frame", b.common("browse", "@@TITLE@@", "../../../", false))
-		s := string(page)
-		t, c := strings.Index(s, "@@TITLE@@"), strings.Index(s, "@@CONTENT@@")
-		if t < 0 || c < t || strings.Count(s, "@@TITLE@@") != 1 {
-			b.frameErr = fmt.Errorf("the page layout does not hold its title and content once each")
-			return
-		}
-		b.listFrame = listFrame{s[:t], s[t+len("@@TITLE@@") : c], s[c+len("@@CONTENT@@"):]}
-	})
-	return b.listFrame, b.frameErr
+func (b *builder) frame(prefix string) (listFrame, error) {
+	b.frameMu.Lock()
+	defer b.frameMu.Unlock()
+	if f, ok := b.frames[prefix]; ok {
+		return f, nil
+	}
+	page, err := render("frame", b.common("browse", "@@TITLE@@", prefix, false))
+	if err != nil {
+		return listFrame{}, err
+	}
+	s := string(page)
+	t, c := strings.Index(s, "@@TITLE@@"), strings.Index(s, "@@CONTENT@@")
+	if t < 0 || c < t || strings.Count(s, "@@TITLE@@") != 1 {
+		return listFrame{}, fmt.Errorf("the page layout does not hold its title and content once each")
+	}
+	f := listFrame{s[:t], s[t+len("@@TITLE@@") : c], s[c+len("@@CONTENT@@"):]}
+	if b.frames == nil {
+		b.frames = map[string]listFrame{}
+	}
+	b.frames[prefix] = f
+	return f, nil
 }
 
 // listHTML writes a list page: the frame, and its content by hand.
 func (b *builder) listHTML(j listJSON) ([]byte, error) {
-	f, err := b.frame()
+	f, err := b.frame("../../../")
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +220,17 @@ func (b *builder) listHTML(j listJSON) ([]byte, error) {
 		fmt.Fprintf(&s, `<a rel="next" href="%s-%d.html">next %d →</a>`, sub, j.Page+1, pageSize)
 	}
 	s.WriteString("</nav>\n")
+	if !j.Next {
+		s.WriteString(b.settleNote("../../../"))
+	}
 	s.WriteString(f.tail)
 	return []byte(s.String()), nil
+}
+
+// settleNote tells a reader of the lists where the newest cities are.
+func (b *builder) settleNote(prefix string) string {
+	return "<p class=\"muted\">The lists by place are brought up to date every " + groupDigits(settleEvery) +
+		" allocations; until then the newest cities are listed <a href=\"" + prefix + "browse.html#log\">in log order</a>.</p>\n"
 }
 
 // browseCountry is a country in browse.json and on the pages.
@@ -288,11 +306,15 @@ func (b *builder) cosigners() []cosigner {
 // settings changed, the static pages and assets.
 func (b *builder) writePages(ctx context.Context) error {
 	countriesList := b.browse()
+	listed := settledSize(b.cp.Size)
+	logPages := (b.cp.Size + logPageSize - 1) / logPageSize
 	bj, err := json.Marshal(struct {
 		V         int             `json:"v"`
 		Size      uint64          `json:"size"`
+		Listed    uint64          `json:"listed"`    // the first entries, which the countries' counts and lists hold
+		LogPages  uint64          `json:"log_pages"` // site/log/0.json to site/log/{log_pages-1}.json
 		Countries []browseCountry `json:"countries"`
-	}{1, b.cp.Size, countriesList})
+	}{2, b.cp.Size, listed, logPages, countriesList})
 	if err != nil {
 		return err
 	}
@@ -301,8 +323,13 @@ func (b *builder) writePages(ctx context.Context) error {
 	}
 	page, err := render("browse", struct {
 		common
-		Countries []browseCountry
-	}{b.common("browse", "Countries", "./", false), countriesList})
+		Countries                        []browseCountry
+		ListedText, Unlisted             string
+		FirstUnlisted, LastLog, LogPages uint64
+		LastFirst, LastEnd               string
+	}{b.common("browse", "Countries", "./", false), countriesList, citiesText(listed), groupDigits(b.cp.Size - listed),
+		listed / logPageSize, logPages - 1, logPages,
+		groupDigits(max(logPages, 1)*logPageSize - logPageSize + 1), groupDigits(b.cp.Size)})
 	if err != nil {
 		return err
 	}
@@ -325,8 +352,9 @@ func (b *builder) writePages(ctx context.Context) error {
 		}
 		page, err := render("country", struct {
 			common
-			Country browseCountry
-		}{b.common("browse", c.Name, "../../", false), c})
+			Country     browseCountry
+			SettleEvery string
+		}{b.common("browse", c.Name, "../../", false), c, groupDigits(settleEvery)})
 		if err != nil {
 			return err
 		}
@@ -457,24 +485,32 @@ func (b *builder) writeStatic(ctx context.Context) error {
 func listRows(cities []city, prefix string) template.HTML {
 	var b strings.Builder
 	for _, c := range cities {
-		b.WriteString(`<tr><td dir="auto">`)
-		b.WriteString(html.EscapeString(c.Name))
-		b.WriteString(`</td><td><a class="code" href="`)
-		b.WriteString(prefix)
-		b.WriteString(`code.html#`)
-		b.WriteString(c.Code) // A-Z, 0-9 and '-' only
-		b.WriteString(`">`)
-		b.WriteString(c.Code)
-		b.WriteString(`</a></td><td>`)
-		for i, id := range c.IDs {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("<code>")
-			b.WriteString(html.EscapeString(id))
-			b.WriteString("</code>")
-		}
-		b.WriteString("</td></tr>\n")
+		b.WriteString("<tr>")
+		writeCityCells(&b, c, prefix)
+		b.WriteString("</tr>\n")
 	}
 	return template.HTML(b.String())
+}
+
+// writeCityCells writes a city's name, code (a link to its code page)
+// and identifiers as table cells.
+func writeCityCells(b *strings.Builder, c city, prefix string) {
+	b.WriteString(`<td dir="auto">`)
+	b.WriteString(html.EscapeString(c.Name))
+	b.WriteString(`</td><td><a class="code" href="`)
+	b.WriteString(prefix)
+	b.WriteString(`code.html#`)
+	b.WriteString(c.Code) // A-Z, 0-9 and '-' only
+	b.WriteString(`">`)
+	b.WriteString(c.Code)
+	b.WriteString(`</a></td><td>`)
+	for i, id := range c.IDs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("<code>")
+		b.WriteString(html.EscapeString(id))
+		b.WriteString("</code>")
+	}
+	b.WriteString("</td>")
 }

@@ -70,8 +70,8 @@ func (b *builder) addToList(ctx context.Context, c city) error {
 }
 
 // loadLists loads, in parallel, the last pages of the subdivisions that
-// the decoded entries from index first on add to and that the build has
-// not met yet: an update meets thousands, and one at a time their reads
+// the decoded entries from index first on settle into and that the build
+// has not met yet: an update meets thousands, and one at a time their reads
 // were most of its time.
 func (b *builder) loadLists(ctx context.Context, first uint64, decoded [][]entry.Entry) error {
 	var todo []*listPage
@@ -79,7 +79,7 @@ func (b *builder) loadLists(ctx context.Context, first uint64, decoded [][]entry
 	for k, es := range decoded {
 		for j, e := range es {
 			key := e.Country + "-" + e.Subdivision
-			if first+uint64(k*tiles.Width+j) < b.from || b.pages[key] != nil || seen[key] {
+			if i := first + uint64(k*tiles.Width+j); i < b.listFrom || i >= b.listTo || b.pages[key] != nil || seen[key] {
 				continue
 			}
 			seen[key] = true
@@ -101,8 +101,8 @@ func (b *builder) loadLists(ctx context.Context, first uint64, decoded [][]entry
 }
 
 // loadList reads the last page of a subdivision as the site has it: the
-// cities before this update's first (a page an update cut short wrote
-// with later cities gets them again, in the same places).
+// cities settled before this run (a page an update cut short wrote with
+// later cities gets them again, in the same places).
 func (b *builder) loadList(ctx context.Context, cc, sub string) (*listPage, error) {
 	p := &listPage{cc: cc, sub: sub}
 	count := 0
@@ -123,7 +123,7 @@ func (b *builder) loadList(ctx context.Context, cc, sub string) (*listPage, erro
 		return nil, fmt.Errorf("%s: %v (run citylog site --full to rebuild the site)", path, err)
 	}
 	for _, c := range j.Cities {
-		if c.Index < b.from {
+		if c.Index < b.listFrom {
 			p.cities = append(p.cities, c)
 		}
 	}
@@ -158,17 +158,22 @@ func appendListJSON(b []byte, j listJSON) []byte {
 	b = append(b, `,"next":`...)
 	b = strconv.AppendBool(b, j.Next)
 	b = append(b, `,"cities":`...)
-	if j.Cities == nil {
-		return append(b, "null}"...)
+	b = appendCities(b, j.Cities)
+	return append(b, '}')
+}
+
+func appendCities(b []byte, cities []city) []byte {
+	if cities == nil {
+		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i, c := range j.Cities {
+	for i, c := range cities {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendCityJSON(b, c)
 	}
-	return append(b, "]}"...)
+	return append(b, ']')
 }
 
 func appendCityJSON(b []byte, c city) []byte {

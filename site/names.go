@@ -20,6 +20,14 @@ import (
 //
 //	site/names/leaves.txt     "citylog-names/v1", then one leaf key per line (hex)
 //	site/names/k<hex>.tsv     a leaf: "<folded>\t<name>\t<code>" lines, sorted
+//	site/names/tail.txt       the tail index's leaf keys, as leaves.txt
+//	site/names/t<hex>.tsv     a leaf of the tail index
+//
+// The main index holds the names of the settled entries (settledSize),
+// the tail index those of the entries past them: fewer than settleEvery,
+// in leaves of up to tailCapacity, and rewritten whole by every update
+// (its shape a function of its names, as the main index's is). A search
+// walks both and fetches a leaf of each, at once.
 //
 // A name (folded, see Fold) belongs to the leaf found by walking from the
 // empty key: while the key is split, add the name's next character, or
@@ -36,6 +44,7 @@ import (
 const (
 	namesDir     = "site/names"
 	leavesPath   = namesDir + "/leaves.txt"
+	tailPath     = namesDir + "/tail.txt"
 	leavesHeader = "citylog-names/v1"
 	exactMark    = "$" // Fold never leaves a '$'
 )
@@ -60,6 +69,10 @@ func compareLines(a, b nameLine) int {
 }
 
 func leafPath(key string) string { return namesDir + "/k" + hex.EncodeToString([]byte(key)) + ".tsv" }
+
+func tailLeafPath(key string) string {
+	return namesDir + "/t" + hex.EncodeToString([]byte(key)) + ".tsv"
+}
 
 // nameTrie is the set of leaf keys; every proper prefix of a leaf key
 // (and, for "K$", K itself) is split.
@@ -116,16 +129,17 @@ func (t *nameTrie) marshalLeaves() []byte {
 	return b
 }
 
-func parseLeaves(b []byte) (*nameTrie, error) {
+// parseLeaves reads leaves.txt or tail.txt (named by path in errors).
+func parseLeaves(path string, b []byte) (*nameTrie, error) {
 	t := newTrie()
 	lines := strings.Split(string(b), "\n")
 	if len(lines) < 2 || lines[0] != leavesHeader || lines[len(lines)-1] != "" {
-		return nil, fmt.Errorf("%s is not a %s file", leavesPath, leavesHeader)
+		return nil, fmt.Errorf("%s is not a %s file (run citylog site --full to rebuild the site)", path, leavesHeader)
 	}
 	for _, l := range lines[1 : len(lines)-1] {
 		k, err := hex.DecodeString(l)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad key %q", leavesPath, l)
+			return nil, fmt.Errorf("%s: bad key %q (run citylog site --full to rebuild the site)", path, l)
 		}
 		t.addLeaf(string(k))
 	}
@@ -133,10 +147,10 @@ func parseLeaves(b []byte) (*nameTrie, error) {
 }
 
 // buildLeaves divides sorted lines, all under key, into leaves: one if
-// they fit, else split by the next character (the names equal to key in
-// key+"$"). It calls emit for each leaf.
-func buildLeaves(key string, lines []nameLine, emit func(key string, lines []nameLine) error) error {
-	if len(lines) <= leafCapacity || allEqual(lines) {
+// they fit in capacity, else split by the next character (the names equal
+// to key in key+"$"). It calls emit for each leaf.
+func buildLeaves(key string, lines []nameLine, capacity int, emit func(key string, lines []nameLine) error) error {
+	if len(lines) <= capacity || allEqual(lines) {
 		return emit(key, lines)
 	}
 	i := 0
@@ -155,7 +169,7 @@ func buildLeaves(key string, lines []nameLine, emit func(key string, lines []nam
 		for j < len(lines) && strings.HasPrefix(lines[j].folded, child) {
 			j++
 		}
-		if err := buildLeaves(child, lines[i:j], emit); err != nil {
+		if err := buildLeaves(child, lines[i:j], capacity, emit); err != nil {
 			return err
 		}
 		i = j
@@ -204,7 +218,7 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 	b, err := st.ReadFile(ctx, leavesPath)
 	switch {
 	case err == nil:
-		if t, err = parseLeaves(b); err != nil {
+		if t, err = parseLeaves(leavesPath, b); err != nil {
 			return err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -253,7 +267,7 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 			return emit(key, lines) // names equal to a split key: never split
 		}
 		split := false
-		err := buildLeaves(key, lines, func(k string, ls []nameLine) error {
+		err := buildLeaves(key, lines, leafCapacity, func(k string, ls []nameLine) error {
 			split = split || k != key
 			return emit(k, ls)
 		})
@@ -276,4 +290,84 @@ func parallelLeaves(ctx context.Context, keys []string, update func(context.Cont
 		return err
 	}
 	return done()
+}
+
+// writeTail rewrites the tail index to hold add, and the names it holds
+// already if keep: the leaves whose bytes change are written, then
+// tail.txt, then the leaves it no longer lists are removed.
+func writeTail(ctx context.Context, st Store, add []nameLine, keep bool) error {
+	old := map[string][]byte{}
+	var keys []string
+	listed := false // tail.txt exists
+	switch raw, err := st.ReadFile(ctx, tailPath); {
+	case err == nil:
+		listed = true
+		t, err := parseLeaves(tailPath, raw)
+		if err != nil {
+			return err
+		}
+		for k := range t.leaves {
+			keys = append(keys, k)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	leaves := make([][]byte, len(keys))
+	err := parallel.Each(ctx, len(keys), writers, func(ctx context.Context, i int) error {
+		raw, err := st.ReadFile(ctx, tailLeafPath(keys[i]))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a missing leaf: an update cut short
+			return fmt.Errorf("couldn't read the tail of the name index: %w", err)
+		}
+		leaves[i] = raw
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	lines := add
+	for i, k := range keys {
+		old[k] = leaves[i]
+		if !keep {
+			continue
+		}
+		have, err := parseLeaf(tailLeafPath(k), leaves[i])
+		if err != nil {
+			return fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
+		}
+		lines = append(lines, have...)
+	}
+	slices.SortFunc(lines, compareLines)
+	lines = slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
+	t := newTrie()
+	var changed []string
+	fresh := map[string][]byte{}
+	if len(lines) > 0 {
+		buildLeaves("", lines, tailCapacity, func(k string, ls []nameLine) error {
+			t.addLeaf(k)
+			fresh[k] = marshalLeaf(ls)
+			if raw, ok := old[k]; !ok || !bytes.Equal(raw, fresh[k]) {
+				changed = append(changed, k)
+			}
+			return nil
+		})
+	}
+	err = parallel.Each(ctx, len(changed), writers, func(ctx context.Context, i int) error {
+		return st.PutFile(ctx, tailLeafPath(changed[i]), fresh[changed[i]])
+	})
+	if err != nil {
+		return err
+	}
+	if !listed || len(keys) != len(t.leaves) || len(changed) > 0 {
+		if err := st.PutFile(ctx, tailPath, t.marshalLeaves()); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if !t.leaves[k] {
+			if err := st.RemoveFile(ctx, tailLeafPath(k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -10,13 +10,25 @@
 // search index answers with codes that the code page then proves.
 //
 // Update brings a site up to the log's checkpoint in time that grows with
-// the new entries, not with the log: each file a new entry changes is
-// read and rewritten (the last list page of its subdivision, one leaf of
-// the name index, the last CSV part), and the rest is left alone. The
-// files a site holds are a function of the log alone, so an update gives
-// byte for byte what a full build of the same log gives (TestUpdateIsBuild).
-// site/meta.json, written last, says which size the site reflects; an
-// update cut short is redone from there, and every step is idempotent.
+// the new entries, not with the log. New cities spread over the world
+// touch a file each wherever they are filed by place or by name (a batch
+// of 16,384 touched 18,000 files of a 1M log's site, seconds of work), so
+// those two are settled in steps, as a log-structured merge tree is: the
+// subdivision lists and the main name index hold the log's first
+// settledSize(size) entries (a multiple of settleEvery, or the whole of a
+// smaller log), and the entries past it are in a small tail name index
+// (rewritten whole, a few dozen files) and in the log-order pages (only
+// the last changes). An update thus writes about a hundred files, and one
+// update in settleEvery/batch settles the tail into the lists and the main
+// index, which costs what a batch of settleEvery costs. Everything else
+// (counts by day, the map, the feed, the CSV parts, the home page) is
+// current after every update.
+//
+// The files a site holds are a function of the log alone, so an update
+// gives byte for byte what a full build of the same log gives
+// (TestUpdateIsBuild). site/meta.json, written last, says which size the
+// site reflects; an update cut short is redone from there, and every step
+// is idempotent.
 //
 // The layout, relative to the public tree:
 //
@@ -25,7 +37,8 @@
 //	site/browse.json          countries and subdivisions with their counts
 //	site/c/CC.html|.json      a country's subdivisions
 //	site/c/CC/SSS-N.html|.json page N of a subdivision's cities, in log order
-//	site/names/...            the name index (names.go)
+//	site/log/N.html|.json     page N of all cities, in log order
+//	site/names/...            the name index and its tail (names.go)
 //	site/csv/cities-N.csv     all cities, 4,096 a file, with site/csv/checkpoint
 //	site/feed.atom            the latest allocations
 //	site/*.js, site/*.css     the scripts (published with their SHA-256) and style
@@ -97,7 +110,7 @@ type Report struct {
 
 const (
 	metaPath    = "site/meta.json"
-	metaVersion = 1
+	metaVersion = 2  // 2: the lists and the name index settle in steps
 	recentCount = 50 // allocations in the feed; the home page shows 20
 	cellDegrees = 2  // the map's dots aggregate cities in cells of this size
 	writers     = 4  // files rendered and written at once
@@ -106,10 +119,24 @@ const (
 // The sizes of the files that grow with the log (variables so that tests
 // can cross every boundary with a small log).
 var (
-	pageSize            = 100  // cities on one list page
-	csvPart      uint64 = 4096 // cities in one CSV file
-	leafCapacity        = 128  // names in a leaf of the name index before it splits
+	pageSize            = 100     // cities on one list page
+	logPageSize  uint64 = 1000    // cities on one log-order page
+	csvPart      uint64 = 4096    // cities in one CSV file
+	leafCapacity        = 128     // names in a leaf of the name index before it splits
+	tailCapacity        = 1024    // names in a leaf of the tail index before it splits
+	settleEvery  uint64 = 1 << 16 // entries by which the lists and the name index advance
 )
+
+// settledSize is how many of the first entries of a log of size entries
+// the subdivision lists and the main name index hold: all of a log
+// smaller than settleEvery, else a multiple of it. It never decreases as
+// the log grows, and the entries past it are fewer than settleEvery.
+func settledSize(size uint64) uint64 {
+	if size < settleEvery {
+		return size
+	}
+	return size - size%settleEvery
+}
 
 // meta is site/meta.json: the size the site reflects, and the counts an
 // update carries forward.
@@ -117,12 +144,12 @@ type meta struct {
 	V         int                  `json:"v"`
 	Size      uint64               `json:"size"`
 	Root      string               `json:"root"`
-	Assets    string               `json:"assets"` // hash of the static files and of the Config they show
-	Signed    string               `json:"signed"` // hash of the signed checkpoint shown (its cosignatures change)
-	Countries map[string]*subStats `json:"countries"`
-	Days      map[string]int       `json:"days"`   // YYYY-MM-DD: allocations that day
-	Cells     map[string]int       `json:"cells"`  // "lat,lon" of a cell's south-west corner: located cities
-	Recent    []city               `json:"recent"` // the latest allocations, oldest first
+	Assets    string               `json:"assets"`    // hash of the static files and of the Config they show
+	Signed    string               `json:"signed"`    // hash of the signed checkpoint shown (its cosignatures change)
+	Countries map[string]*subStats `json:"countries"` // the settled entries only
+	Days      map[string]int       `json:"days"`      // YYYY-MM-DD: allocations that day
+	Cells     map[string]int       `json:"cells"`     // "lat,lon" of a cell's south-west corner: located cities
+	Recent    []city               `json:"recent"`    // the latest allocations, oldest first
 }
 
 type subStats struct {
@@ -197,6 +224,10 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 	}
 	b := &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, rules: rules, full: full, from: m.Size,
 		pages: map[string]*listPage{}}
+	b.listFrom, b.listTo = m.Size, m.Size
+	if settledSize(cp.Size) > settledSize(m.Size) {
+		b.listFrom, b.listTo = settledSize(m.Size), settledSize(cp.Size)
+	}
 	if !full && m.Size == cp.Size && m.Signed == signedHash(cp.Signed) && m.Assets == b.staticHash() {
 		return Report{From: m.Size, To: m.Size, Seconds: time.Since(start).Seconds()}, nil
 	}
@@ -215,18 +246,24 @@ type builder struct {
 	rules *entry.Rules
 	full  bool
 	from  uint64 // the first new entry
-	files atomic.Int64
+	// The entries this run files into the lists and the main name index:
+	// none, or those it settles, from the old settled size on. The
+	// entries from listTo on are the tail's.
+	listFrom, listTo uint64
+	logFrom          uint64 // the first entry of the log-order page written first
+	files            atomic.Int64
 
 	pages      map[string]*listPage // CC-SSS: its last list page
 	pageWrites pageWriters          // full pages being written
 	names      nameSink
-	csv        []byte // the CSV part being built
+	tail       []nameLine // this run's names past listTo
+	log        logPage    // the log-order page being built
+	csv        []byte     // the CSV part being built
 	csvPart    uint64
 	touched    map[string]bool // countries with new cities
 
-	frameOnce sync.Once // the list pages' layout (html.go)
-	listFrame listFrame
-	frameErr  error
+	frameMu sync.Mutex // the list pages' layouts (html.go), by depth
+	frames  map[string]listFrame
 }
 
 // city is an entry as the site shows it.
@@ -272,17 +309,39 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.loadCSV(ctx); err != nil {
 		return err
 	}
+	// The log-order page of the last entry the site has: it gets the
+	// first new one, or (full) now links to the next.
+	if b.from > 0 {
+		b.logFrom = (b.from - 1) / logPageSize * logPageSize
+	}
+	b.log = logPage{n: b.logFrom / logPageSize}
 	b.pageWrites = newPageWriters(ctx)
-	err := b.entries(ctx, b.from, size, b.loadLists, func(i uint64, e entry.Entry) error {
+	// Settling reads again the tail's entries before this run's, and the
+	// log-order page the first new entry goes in is made again from its
+	// first entry.
+	first := min(b.listFrom, b.logFrom)
+	err := b.entries(ctx, first, size, b.loadLists, func(i uint64, e entry.Entry) error {
 		c := cityOf(i, e)
+		if err := b.addToLog(c); err != nil {
+			return err
+		}
+		if i >= b.listFrom && i < b.listTo {
+			if err := b.addToList(ctx, c); err != nil { // before count: it reads the count before c
+				return err
+			}
+			b.countListed(c)
+			b.names.add(nameLine{Fold(c.Name), c.Name, c.Code})
+		}
+		if i >= b.listTo {
+			b.tail = append(b.tail, nameLine{Fold(c.Name), c.Name, c.Code})
+		}
+		if i < b.from {
+			return nil
+		}
 		if err := b.addCSV(ctx, c); err != nil {
 			return err
 		}
-		if err := b.addToList(ctx, c); err != nil { // before count: it reads the count before c
-			return err
-		}
 		b.count(c)
-		b.names.add(nameLine{Fold(c.Name), c.Name, c.Code})
 		if b.m.Recent = append(b.m.Recent, c); len(b.m.Recent) > recentCount {
 			b.m.Recent = slices.Delete(b.m.Recent, 0, len(b.m.Recent)-recentCount)
 		}
@@ -304,7 +363,15 @@ func (b *builder) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := b.writeLogPage(ctx, b.log, false); err != nil {
+		return err
+	}
 	if err := b.names.finish(ctx, b); err != nil {
+		return err
+	}
+	// The tail: rebuilt from the old one and this run's names, or from
+	// this run's alone once it settled the old.
+	if err := writeTail(ctx, countingStore{b}, b.tail, b.listTo == b.listFrom); err != nil {
 		return err
 	}
 	if err := b.writePages(ctx); err != nil {
@@ -389,8 +456,8 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 	return nil
 }
 
-// count adds a new city to the counts.
-func (b *builder) count(c city) {
+// countListed adds a city the lists now hold to their counts.
+func (b *builder) countListed(c city) {
 	cs := b.m.Countries[c.Country]
 	if cs == nil {
 		cs = &subStats{Subs: map[string]int{}}
@@ -399,6 +466,10 @@ func (b *builder) count(c city) {
 	cs.Count++
 	cs.Subs[c.Subdivision]++
 	b.touched[c.Country] = true
+}
+
+// count adds a new city to the counts by day and by map cell.
+func (b *builder) count(c city) {
 	b.m.Days[c.Time[:10]]++
 	if c.Lat != nil {
 		b.m.Cells[cellKey(*c.Lat, *c.Lon)]++

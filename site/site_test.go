@@ -25,6 +25,7 @@ import (
 // what costs here.
 func init() {
 	pageSize, csvPart, leafCapacity = 20, 300, 24
+	logPageSize, tailCapacity, settleEvery = 50, 40, 256
 }
 
 // testLog is a log made by the real writer from the sample cities.
@@ -261,6 +262,8 @@ func TestSiteFiles(t *testing.T) {
 	files := readTree(t, dir)
 	var browse struct {
 		Size      uint64          `json:"size"`
+		Listed    uint64          `json:"listed"`
+		LogPages  uint64          `json:"log_pages"`
 		Countries []browseCountry `json:"countries"`
 	}
 	if err := json.Unmarshal(files["site/browse.json"], &browse); err != nil {
@@ -281,6 +284,11 @@ func TestSiteFiles(t *testing.T) {
 				if (!last && len(page.Cities) != pageSize) || page.Next == last {
 					t.Errorf("%s: %d cities, next %v", listPath(c.Code, s.Code, p, ".json"), len(page.Cities), page.Next)
 				}
+				for _, city := range page.Cities {
+					if city.Index >= browse.Listed || city.Country != c.Code || city.Subdivision != s.Code {
+						t.Errorf("%s lists city %d of %s-%s", listPath(c.Code, s.Code, p, ".json"), city.Index, city.Country, city.Subdivision)
+					}
+				}
 				if _, ok := files[listPath(c.Code, s.Code, p, ".html")]; !ok {
 					t.Errorf("%s missing", listPath(c.Code, s.Code, p, ".html"))
 				}
@@ -291,8 +299,29 @@ func TestSiteFiles(t *testing.T) {
 		}
 		total += sum
 	}
-	if total != 1200 || browse.Size != 1200 {
-		t.Errorf("browse.json counts %d cities at size %d, want 1200", total, browse.Size)
+	// The lists hold the settled cities, 1,024 with settleEvery 256.
+	if total != 1024 || browse.Size != 1200 || browse.Listed != 1024 {
+		t.Errorf("browse.json lists %d cities, listed %d, at size %d; want 1024 of 1200", total, browse.Listed, browse.Size)
+	}
+	// The log-order pages hold every city, in order.
+	var all []city
+	for p := range browse.LogPages {
+		var page logJSON
+		if err := json.Unmarshal(files[logPath(p, ".json")], &page); err != nil {
+			t.Fatalf("%s: %v", logPath(p, ".json"), err)
+		}
+		if page.Next != (p < browse.LogPages-1) || (page.Next && uint64(len(page.Cities)) != logPageSize) {
+			t.Errorf("%s: %d cities, next %v", logPath(p, ".json"), len(page.Cities), page.Next)
+		}
+		all = append(all, page.Cities...)
+	}
+	for i, c := range all {
+		if c.Index != uint64(i) {
+			t.Fatalf("the log-order pages hold city %d in place %d", c.Index, i)
+		}
+	}
+	if len(all) != 1200 {
+		t.Errorf("the log-order pages hold %d cities, want 1200", len(all))
 	}
 	rows := 0
 	for part := uint64(0); part*csvPart < 1200; part++ {
@@ -304,25 +333,45 @@ func TestSiteFiles(t *testing.T) {
 	if !bytes.Contains(files["site/feed.atom"], []byte("<entry>")) {
 		t.Error("the feed has no entry")
 	}
-	// Every city is found by walking the name index with its name.
-	tr, err := parseLeaves(files[leavesPath])
+	// Every city is found by walking the name index with its name: the
+	// main index for a settled city, the tail for the others.
+	main, err := parseLeaves(leavesPath, files[leavesPath])
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range l.reqs[:1200] {
-		f := Fold(r.Name)
-		leaf := files[leafPath(tr.leafFor(f))]
-		if !bytes.Contains(leaf, []byte(f+"\t"+r.Name+"\t")) {
-			t.Fatalf("city %d %q (folded %q) is not in its leaf %q", i, r.Name, f, tr.leafFor(f))
+	tail, err := parseLeaves(tailPath, files[tailPath])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		f := Fold(c.Name)
+		in, path := main, leafPath
+		if c.Index >= browse.Listed {
+			in, path = tail, tailLeafPath
+		}
+		leaf := files[path(in.leafFor(f))]
+		if !bytes.Contains(leaf, []byte(f+"\t"+c.Name+"\t"+c.Code+"\n")) {
+			t.Fatalf("city %d %q (folded %q) is not in its leaf %s", c.Index, c.Name, f, path(in.leafFor(f)))
 		}
 	}
-	for key := range tr.leaves {
-		lines, err := parseLeaf(key, files[leafPath(key)])
-		if err != nil {
-			t.Fatal(err)
+	for _, idx := range []struct {
+		t        *nameTrie
+		path     func(string) string
+		capacity int
+	}{{main, leafPath, leafCapacity}, {tail, tailLeafPath, tailCapacity}} {
+		names := 0
+		for key := range idx.t.leaves {
+			lines, err := parseLeaf(key, files[idx.path(key)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lines) > idx.capacity && !allEqual(lines) {
+				t.Errorf("leaf %s holds %d names", idx.path(key), len(lines))
+			}
+			names += len(lines)
 		}
-		if len(lines) > leafCapacity && !allEqual(lines) {
-			t.Errorf("leaf %q holds %d names", key, len(lines))
+		if idx.t == tail && names != 1200-1024 {
+			t.Errorf("the tail index holds %d names, want %d", names, 1200-1024)
 		}
 	}
 	for _, p := range []string{"index.html", "code.html", "search.html", "browse.html", "about.html", "download.html", "site/app.js", "site/verify.js", "site/style.css"} {

@@ -229,12 +229,15 @@ async function findIdentifier(id, out) {
   out.append(el('p', { text: `${id} is held by:` }), list);
 }
 
-let leavesCache;
-async function nameLeaves() {
-  if (!leavesCache) {
-    const text = (await fetchText('site/names/leaves.txt')) ?? 'citylog-names/v1\n';
+// A name index: site/names/leaves.txt and its k<hex>.tsv leaves, or the
+// tail index of the newest names, site/names/tail.txt and t<hex>.tsv.
+const nameIndexes = [{ list: 'site/names/leaves.txt', leaf: 'site/names/k' }, { list: 'site/names/tail.txt', leaf: 'site/names/t' }];
+const leavesCache = new Map();
+async function nameLeaves(list) {
+  if (!leavesCache.has(list)) {
+    const text = (await fetchText(list)) ?? 'citylog-names/v1\n';
     const lines = text.split('\n');
-    if (lines[0] !== 'citylog-names/v1') throw new Error('site/names/leaves.txt is not a citylog-names/v1 file');
+    if (lines[0] !== 'citylog-names/v1') throw new Error(`${list} is not a citylog-names/v1 file`);
     const dec = new TextDecoder();
     const keys = lines.slice(1).filter(Boolean).map((h) => dec.decode(new Uint8Array(h.match(/../g)?.map((x) => parseInt(x, 16)) ?? [])));
     const split = new Set();
@@ -244,44 +247,50 @@ async function nameLeaves() {
       const chars = [...base];
       for (let i = 0; i < chars.length; i++) split.add(chars.slice(0, i).join(''));
     }
-    leavesCache = { keys: new Set(keys), split };
+    leavesCache.set(list, { keys: new Set(keys), split });
   }
-  return leavesCache;
+  return leavesCache.get(list);
 }
 
 function hex(s) {
   return [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function findName(query, out) {
-  const q = fold(query);
-  if (!q) return out.append(el('p', { text: 'Type a few letters of a name.' }));
-  const t = await nameLeaves();
-  // Walk as site/names.go's leafFor does.
+// leavesFor walks an index as site/names.go's leafFor does: the leaf a
+// folded query falls in or, for a query that stops at a split key, the
+// names equal to it and some of the leaves under it.
+function leavesFor(t, q) {
   const chars = [...q];
   let key = '';
   let k = 0;
   while (t.split.has(key) && k < chars.length) key += chars[k++];
-  let leaves = [];
-  let partial = false;
-  if (!t.split.has(key)) {
-    if (t.keys.has(key)) leaves = [key];
-  } else {
-    // The query stops at a split key: the names equal to it, and some of
-    // the leaves under it.
-    const under = [...t.keys].filter((l) => l.startsWith(key)).sort();
-    leaves = under.slice(0, 6);
-    partial = under.length > leaves.length;
-  }
+  if (!t.split.has(key)) return { leaves: t.keys.has(key) ? [key] : [], partial: false };
+  const under = [...t.keys].filter((l) => l.startsWith(key)).sort();
+  return { leaves: under.slice(0, 6), partial: under.length > 6 };
+}
+
+async function findName(query, out) {
+  const q = fold(query);
+  if (!q) return out.append(el('p', { text: 'Type a few letters of a name.' }));
+  // Both indexes, and the leaves of each, are fetched at once.
+  const found = await Promise.all(nameIndexes.map(async (idx) => {
+    const { leaves, partial } = leavesFor(await nameLeaves(idx.list), q);
+    const texts = await Promise.all(leaves.map((leaf) => fetchText(`${idx.leaf}${hex(leaf)}.tsv`)));
+    return { texts, partial };
+  }));
+  const partial = found.some((f) => f.partial);
   const hits = [];
-  for (const leaf of leaves) {
-    const text = (await fetchText(`site/names/k${hex(leaf)}.tsv`)) ?? '';
-    for (const line of text.split('\n')) {
+  const seen = new Set();
+  for (const text of found.flatMap((f) => f.texts)) {
+    for (const line of (text ?? '').split('\n')) {
       const [folded, name, code] = line.split('\t');
-      if (code && folded.startsWith(q)) hits.push({ folded, name, code });
+      if (code && folded.startsWith(q) && !seen.has(code)) {
+        seen.add(code);
+        hits.push({ folded, name, code });
+      }
     }
   }
-  hits.sort((a, b) => (a.folded < b.folded ? -1 : a.folded > b.folded ? 1 : 0));
+  hits.sort((a, b) => (a.folded < b.folded ? -1 : a.folded > b.folded ? 1 : a.code < b.code ? -1 : 1));
   if (!hits.length) return out.append(el('p', { text: `No city’s name starts with “${query}”.` }));
   const shown = hits.slice(0, 100);
   out.append(el('p', { text: `${hits.length} ${hits.length === 1 ? 'city' : 'cities'} whose name starts with “${query}”${partial || hits.length > shown.length ? ' (some of them: type more letters to narrow the search)' : ''}:` }),

@@ -1,0 +1,118 @@
+package site
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Every city is also listed in log order, logPageSize to a page:
+// site/log/N.html and its JSON twin N.json. Like a tile, a page never
+// changes once full, so an update rewrites the last page and adds the
+// new ones. These pages are where a reader without JavaScript finds the
+// cities the subdivision lists do not hold yet (see settledSize).
+
+// logPage is the log-order page being built.
+type logPage struct {
+	n      uint64
+	cities []city
+}
+
+// logJSON is a log-order page's JSON twin.
+type logJSON struct {
+	V      int    `json:"v"`
+	Page   uint64 `json:"page"`
+	Next   bool   `json:"next"`
+	Cities []city `json:"cities"`
+}
+
+func logPath(n uint64, ext string) string { return "site/log/" + strconv.FormatUint(n, 10) + ext }
+
+// addToLog appends a city to its log-order page, writing the page it
+// fills beside the loop.
+func (b *builder) addToLog(c city) error {
+	if c.Index < b.logFrom {
+		return nil
+	}
+	if n := c.Index / logPageSize; n != b.log.n {
+		if err := b.pageWrites.ctx.Err(); err != nil {
+			return b.pageWrites.Wait()
+		}
+		full := b.log
+		b.pageWrites.Go(func() error { return b.writeLogPage(b.pageWrites.ctx, full, true) })
+		b.log = logPage{n: n}
+	}
+	b.log.cities = append(b.log.cities, c)
+	return nil
+}
+
+// writeLogPage writes a page and its twin; next says the next page
+// exists.
+func (b *builder) writeLogPage(ctx context.Context, p logPage, next bool) error {
+	if len(p.cities) == 0 {
+		return nil
+	}
+	j := logJSON{V: 1, Page: p.n, Next: next, Cities: p.cities}
+	if err := b.put(ctx, logPath(p.n, ".json"), appendLogJSON(nil, j)); err != nil {
+		return err
+	}
+	html, err := b.logHTML(j)
+	if err != nil {
+		return err
+	}
+	return b.put(ctx, logPath(p.n, ".html"), html)
+}
+
+// appendLogJSON writes a page's twin as encoding/json would
+// (TestListJSON holds the two together).
+func appendLogJSON(b []byte, j logJSON) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(j.V), 10)
+	b = append(b, `,"page":`...)
+	b = strconv.AppendUint(b, j.Page, 10)
+	b = append(b, `,"next":`...)
+	b = strconv.AppendBool(b, j.Next)
+	b = append(b, `,"cities":`...)
+	b = appendCities(b, j.Cities)
+	return append(b, '}')
+}
+
+// logHTML writes a log-order page: the frame, and its content by hand.
+func (b *builder) logHTML(j logJSON) ([]byte, error) {
+	f, err := b.frame("../../")
+	if err != nil {
+		return nil, err
+	}
+	first, last := j.Page*logPageSize+1, j.Page*logPageSize+uint64(len(j.Cities))
+	title := fmt.Sprintf("Cities %s–%s", groupDigits(first), groupDigits(last))
+	n := strconv.FormatUint(j.Page, 10)
+	var s strings.Builder
+	s.Grow(len(f.head) + len(f.tail) + 180*len(j.Cities) + 1024)
+	s.WriteString(f.head)
+	s.WriteString(title)
+	s.WriteString(f.mid)
+	s.WriteString(`<nav aria-label="Breadcrumb" class="crumbs"><a href="../../browse.html">Countries</a> › In log order</nav>` + "\n")
+	s.WriteString("<h1>" + title + " <span class=\"muted\">in log order</span></h1>\n")
+	fmt.Fprintf(&s, "<p>Every city in the order the log allocated it, %d to a page; the first column is its leaf index. As JSON: <a href=\"%s.json\">%s.json</a>.</p>\n", logPageSize, n, n)
+	fmt.Fprintf(&s, "<table>\n<caption class=\"visually-hidden\">Cities %d to %d of the log</caption>\n", first, last)
+	s.WriteString(`<thead><tr><th scope="col" class="num">Leaf</th><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>` + "\n<tbody>\n")
+	for _, c := range j.Cities {
+		s.WriteString(`<tr><td class="num">`)
+		s.WriteString(strconv.FormatUint(c.Index, 10))
+		s.WriteString("</td>")
+		writeCityCells(&s, c, "../../")
+		s.WriteString("</tr>\n")
+	}
+	s.WriteString("</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">")
+	if j.Page > 0 {
+		fmt.Fprintf(&s, `<a rel="prev" href="%d.html">← previous %d</a>`, j.Page-1, logPageSize)
+	}
+	s.WriteString(" ")
+	if j.Next {
+		fmt.Fprintf(&s, `<a rel="next" href="%d.html">next %d →</a>`, j.Page+1, logPageSize)
+	}
+	s.WriteString("</nav>\n")
+	s.WriteString(f.tail)
+	return []byte(s.String()), nil
+}
