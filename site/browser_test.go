@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -377,6 +378,59 @@ func TestFoldAgreesWithBrowser(t *testing.T) {
 	for i, n := range names {
 		if folded[i] != Fold(n) {
 			t.Errorf("fold(%q): browser %q, Go %q", n, folded[i], Fold(n))
+		}
+	}
+}
+
+// TestTailChunksAgreeWithBrowser: the search script picks the tail
+// index's chunks for a query as tailChunksFor does, comparing names by
+// their UTF-8 bytes as Go does (JavaScript's own comparison, by UTF-16
+// units, puts U+E000-U+FFFF after the characters past U+FFFF).
+func TestTailChunksAgreeWithBrowser(t *testing.T) {
+	ctx := browser.Start(t)
+	if ctx == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	l := serveLog(t, 5)
+	var firsts []string
+	for i, r := range sampleRequests(t, 2000) {
+		if i%7 == 0 {
+			firsts = append(firsts, Fold(r.Name))
+		}
+	}
+	firsts = append(firsts, "\ue000", "\uffee", "𝒜", "北京", "zz", "zz")
+	slices.Sort(firsts)
+	queries := []string{"", "\ue000", "\uffee", "𝒜", "\U0001d49b", "北", "zz", "zzz", "0", "~"}
+	for i, f := range firsts {
+		if i%3 == 0 {
+			r := []rune(f)
+			queries = append(queries, string(r[:len(r)/2]), f)
+		}
+	}
+	in, err := json.Marshal(struct {
+		Firsts  []string `json:"firsts"`
+		Queries []string `json:"queries"`
+	}{firsts, queries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html")); err != nil {
+		t.Fatal(err)
+	}
+	js := `import("./site/app.js").then(m => { const x = ` + string(in) + `; return JSON.stringify(x.queries.map(q => m.tailChunksFor(x.firsts, q))); })`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ranges [][2]int
+	if err := json.Unmarshal([]byte(got), &ranges); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range queries {
+		if lo, hi := tailChunksFor(firsts, q); ranges[i] != [2]int{lo, hi} {
+			t.Errorf("chunks for %q: browser %v, Go [%d %d]", q, ranges[i], lo, hi)
 		}
 	}
 }

@@ -227,6 +227,13 @@ func (b *builder) listHTML(j listJSON) ([]byte, error) {
 	return []byte(s.String()), nil
 }
 
+// logLink is a log-order page on the browse page: its number, and the
+// first and last city it holds that the lists do not (counted from 1).
+type logLink struct {
+	N           uint64
+	First, Last string
+}
+
 // settleNote tells a reader of the lists where the newest cities are.
 func (b *builder) settleNote(prefix string) string {
 	return "<p class=\"muted\">The lists by place are brought up to date every " + groupDigits(settleEvery) +
@@ -307,29 +314,35 @@ func (b *builder) cosigners() []cosigner {
 func (b *builder) writePages(ctx context.Context) error {
 	countriesList := b.browse()
 	listed := settledSize(b.cp.Size)
+	// The log-order pages [firstLog, logPages) hold the unsettled cities.
 	logPages := (b.cp.Size + logPageSize - 1) / logPageSize
+	firstLog := logPages
+	if listed < b.cp.Size {
+		firstLog = listed / logPageSize
+	}
 	bj, err := json.Marshal(struct {
 		V         int             `json:"v"`
 		Size      uint64          `json:"size"`
 		Listed    uint64          `json:"listed"`    // the first entries, which the countries' counts and lists hold
-		LogPages  uint64          `json:"log_pages"` // site/log/0.json to site/log/{log_pages-1}.json
+		LogPages  [2]uint64       `json:"log_pages"` // site/log/N.json holds the others, for N in [first, last)
 		Countries []browseCountry `json:"countries"`
-	}{2, b.cp.Size, listed, logPages, countriesList})
+	}{2, b.cp.Size, listed, [2]uint64{firstLog, logPages}, countriesList})
 	if err != nil {
 		return err
 	}
 	if err := b.put(ctx, "site/browse.json", bj); err != nil {
 		return err
 	}
+	var pages []logLink
+	for n := firstLog; n < logPages; n++ {
+		pages = append(pages, logLink{n, groupDigits(n*logPageSize + 1), groupDigits(min((n+1)*logPageSize, b.cp.Size))})
+	}
 	page, err := render("browse", struct {
 		common
-		Countries                        []browseCountry
-		ListedText, Unlisted             string
-		FirstUnlisted, LastLog, LogPages uint64
-		LastFirst, LastEnd               string
-	}{b.common("browse", "Countries", "./", false), countriesList, citiesText(listed), groupDigits(b.cp.Size - listed),
-		listed / logPageSize, logPages - 1, logPages,
-		groupDigits(max(logPages, 1)*logPageSize - logPageSize + 1), groupDigits(b.cp.Size)})
+		Countries            []browseCountry
+		ListedText, Unlisted string
+		LogPages             []logLink
+	}{b.common("browse", "Countries", "./", false), countriesList, citiesText(listed), groupDigits(b.cp.Size - listed), pages})
 	if err != nil {
 		return err
 	}

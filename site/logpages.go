@@ -7,11 +7,12 @@ import (
 	"strings"
 )
 
-// Every city is also listed in log order, logPageSize to a page:
-// site/log/N.html and its JSON twin N.json. Like a tile, a page never
-// changes once full, so an update rewrites the last page and adds the
-// new ones. These pages are where a reader without JavaScript finds the
-// cities the subdivision lists do not hold yet (see settledSize).
+// The cities the subdivision lists do not hold yet (see settledSize) are
+// listed in log order, logPageSize to a page: site/log/N.html and its
+// JSON twin N.json hold cities N*logPageSize and on, from the page of
+// the first unsettled city. Like a tile, a page never changes once full,
+// so an update rewrites the last page and adds the new ones; once the
+// lists hold a page's cities, it is removed.
 
 // logPage is the log-order page being built.
 type logPage struct {
@@ -94,7 +95,7 @@ func (b *builder) logHTML(j logJSON) ([]byte, error) {
 	s.WriteString(f.mid)
 	s.WriteString(`<nav aria-label="Breadcrumb" class="crumbs"><a href="../../browse.html">Countries</a> › In log order</nav>` + "\n")
 	s.WriteString("<h1>" + title + " <span class=\"muted\">in log order</span></h1>\n")
-	fmt.Fprintf(&s, "<p>Every city in the order the log allocated it, %d to a page; the first column is its leaf index. As JSON: <a href=\"%s.json\">%s.json</a>.</p>\n", logPageSize, n, n)
+	fmt.Fprintf(&s, "<p>The newest cities, in the order the log allocated them, %d to a page, until the lists by place hold them; the first column is the leaf index. As JSON: <a href=\"%s.json\">%s.json</a>.</p>\n", logPageSize, n, n)
 	fmt.Fprintf(&s, "<table>\n<caption class=\"visually-hidden\">Cities %d to %d of the log</caption>\n", first, last)
 	s.WriteString(`<thead><tr><th scope="col" class="num">Leaf</th><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>` + "\n<tbody>\n")
 	for _, c := range j.Cities {
@@ -104,11 +105,9 @@ func (b *builder) logHTML(j logJSON) ([]byte, error) {
 		writeCityCells(&s, c, "../../")
 		s.WriteString("</tr>\n")
 	}
+	// No link back: the page before may be gone, settled.
 	s.WriteString("</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">")
-	if j.Page > 0 {
-		fmt.Fprintf(&s, `<a rel="prev" href="%d.html">← previous %d</a>`, j.Page-1, logPageSize)
-	}
-	s.WriteString(" ")
+	s.WriteString(`<a href="../../browse.html#log">all pages in log order</a> `)
 	if j.Next {
 		fmt.Fprintf(&s, `<a rel="next" href="%d.html">next %d →</a>`, j.Page+1, logPageSize)
 	}

@@ -20,14 +20,12 @@ import (
 //
 //	site/names/leaves.txt     "citylog-names/v1", then one leaf key per line (hex)
 //	site/names/k<hex>.tsv     a leaf: "<folded>\t<name>\t<code>" lines, sorted
-//	site/names/tail.txt       the tail index's leaf keys, as leaves.txt
-//	site/names/t<hex>.tsv     a leaf of the tail index
+//	site/names/tail.txt       the tail index (tail.go)
+//	site/names/t<N>.tsv       its chunks, as leaves
 //
 // The main index holds the names of the settled entries (settledSize),
-// the tail index those of the entries past them: fewer than settleEvery,
-// in leaves of up to tailCapacity, and rewritten whole by every update
-// (its shape a function of its names, as the main index's is). A search
-// walks both and fetches a leaf of each, at once.
+// the tail index those of the entries past them. A search looks in both
+// at once.
 //
 // A name (folded, see Fold) belongs to the leaf found by walking from the
 // empty key: while the key is split, add the name's next character, or
@@ -44,7 +42,6 @@ import (
 const (
 	namesDir     = "site/names"
 	leavesPath   = namesDir + "/leaves.txt"
-	tailPath     = namesDir + "/tail.txt"
 	leavesHeader = "citylog-names/v1"
 	exactMark    = "$" // Fold never leaves a '$'
 )
@@ -194,19 +191,21 @@ func marshalLeaf(lines []nameLine) []byte {
 	return b
 }
 
+// parseLeaf reads a leaf's lines; they share one string, the leaf's.
 func parseLeaf(path string, b []byte) ([]nameLine, error) {
-	var out []nameLine
-	for len(b) > 0 {
-		line, rest, ok := bytes.Cut(b, []byte("\n"))
+	out := make([]nameLine, 0, bytes.Count(b, []byte("\n")))
+	for s := string(b); len(s) > 0; {
+		line, rest, ok := strings.Cut(s, "\n")
 		if !ok {
 			return nil, fmt.Errorf("%s: the last line is cut short", path)
 		}
-		f := strings.Split(string(line), "\t")
-		if len(f) != 3 {
+		folded, tail, ok1 := strings.Cut(line, "\t")
+		name, code, ok2 := strings.Cut(tail, "\t")
+		if !ok1 || !ok2 || strings.Contains(code, "\t") {
 			return nil, fmt.Errorf("%s: line %q is not folded, name and code", path, line)
 		}
-		out = append(out, nameLine{f[0], f[1], f[2]})
-		b = rest
+		out = append(out, nameLine{folded, name, code})
+		s = rest
 	}
 	return out, nil
 }
@@ -292,82 +291,26 @@ func parallelLeaves(ctx context.Context, keys []string, update func(context.Cont
 	return done()
 }
 
-// writeTail rewrites the tail index to hold add, and the names it holds
-// already if keep: the leaves whose bytes change are written, then
-// tail.txt, then the leaves it no longer lists are removed.
-func writeTail(ctx context.Context, st Store, add []nameLine, keep bool) error {
-	old := map[string][]byte{}
-	var keys []string
-	listed := false // tail.txt exists
-	switch raw, err := st.ReadFile(ctx, tailPath); {
-	case err == nil:
-		listed = true
-		t, err := parseLeaves(tailPath, raw)
-		if err != nil {
-			return err
-		}
-		for k := range t.leaves {
-			keys = append(keys, k)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	leaves := make([][]byte, len(keys))
-	err := parallel.Each(ctx, len(keys), writers, func(ctx context.Context, i int) error {
-		raw, err := st.ReadFile(ctx, tailLeafPath(keys[i]))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a missing leaf: an update cut short
-			return fmt.Errorf("couldn't read the tail of the name index: %w", err)
-		}
-		leaves[i] = raw
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	lines := add
-	for i, k := range keys {
-		old[k] = leaves[i]
-		if !keep {
-			continue
-		}
-		have, err := parseLeaf(tailLeafPath(k), leaves[i])
-		if err != nil {
-			return fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
-		}
-		lines = append(lines, have...)
-	}
-	slices.SortFunc(lines, compareLines)
-	lines = slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
-	t := newTrie()
-	var changed []string
-	fresh := map[string][]byte{}
-	if len(lines) > 0 {
-		buildLeaves("", lines, tailCapacity, func(k string, ls []nameLine) error {
-			t.addLeaf(k)
-			fresh[k] = marshalLeaf(ls)
-			if raw, ok := old[k]; !ok || !bytes.Equal(raw, fresh[k]) {
-				changed = append(changed, k)
-			}
-			return nil
-		})
-	}
-	err = parallel.Each(ctx, len(changed), writers, func(ctx context.Context, i int) error {
-		return st.PutFile(ctx, tailLeafPath(changed[i]), fresh[changed[i]])
-	})
-	if err != nil {
-		return err
-	}
-	if !listed || len(keys) != len(t.leaves) || len(changed) > 0 {
-		if err := st.PutFile(ctx, tailPath, t.marshalLeaves()); err != nil {
-			return err
+// mergeLines merges two sorted runs into one, without repeats. A run
+// that is not sorted (a leaf edited by hand) is sorted first.
+func mergeLines(a, b []nameLine) []nameLine {
+	for _, r := range [][]nameLine{a, b} {
+		if !slices.IsSortedFunc(r, compareLines) {
+			slices.SortFunc(r, compareLines)
 		}
 	}
-	for _, k := range keys {
-		if !t.leaves[k] {
-			if err := st.RemoveFile(ctx, tailLeafPath(k)); err != nil {
-				return err
-			}
+	out := make([]nameLine, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		var next nameLine
+		switch {
+		case len(b) == 0 || len(a) > 0 && compareLines(a[0], b[0]) <= 0:
+			next, a = a[0], a[1:]
+		default:
+			next, b = b[0], b[1:]
+		}
+		if len(out) == 0 || compareLines(out[len(out)-1], next) != 0 {
+			out = append(out, next)
 		}
 	}
-	return nil
+	return out
 }

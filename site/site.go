@@ -120,10 +120,10 @@ const (
 // can cross every boundary with a small log).
 var (
 	pageSize            = 100     // cities on one list page
-	logPageSize  uint64 = 1000    // cities on one log-order page
+	logPageSize  uint64 = 1024    // cities on one log-order page (settleEvery is a multiple)
 	csvPart      uint64 = 4096    // cities in one CSV file
 	leafCapacity        = 128     // names in a leaf of the name index before it splits
-	tailCapacity        = 1024    // names in a leaf of the tail index before it splits
+	tailChunk           = 1024    // names in a chunk of the tail index
 	settleEvery  uint64 = 1 << 16 // entries by which the lists and the name index advance
 )
 
@@ -206,10 +206,6 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("couldn't read the log's checkpoint: %w", err)
 	}
-	rules, err := l.Rules(ctx)
-	if err != nil {
-		return Report{}, err
-	}
 	m := newMeta()
 	if !full {
 		switch old, err := readMeta(ctx, cfg.Store); {
@@ -222,7 +218,7 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 	if m.Size > cp.Size {
 		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? Rebuild it with citylog site --full", m.Size, cp.Size)
 	}
-	b := &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, rules: rules, full: full, from: m.Size,
+	b := &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, full: full, from: m.Size,
 		pages: map[string]*listPage{}}
 	b.listFrom, b.listTo = m.Size, m.Size
 	if settledSize(cp.Size) > settledSize(m.Size) {
@@ -239,13 +235,12 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 
 // builder is one build or update.
 type builder struct {
-	cfg   Config
-	st    Store
-	m     *meta
-	cp    verifier.Checkpoint
-	rules *entry.Rules
-	full  bool
-	from  uint64 // the first new entry
+	cfg  Config
+	st   Store
+	m    *meta
+	cp   verifier.Checkpoint
+	full bool
+	from uint64 // the first new entry
 	// The entries this run files into the lists and the main name index:
 	// none, or those it settles, from the old settled size on. The
 	// entries from listTo on are the tail's.
@@ -309,10 +304,12 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.loadCSV(ctx); err != nil {
 		return err
 	}
-	// The log-order page of the last entry the site has: it gets the
-	// first new one, or (full) now links to the next.
+	// The log-order pages hold the unsettled entries; the first written
+	// is that of the last entry the site has (it gets the first new one
+	// or, full, now links to the next), unless settled.
+	b.logFrom = settledSize(size)
 	if b.from > 0 {
-		b.logFrom = (b.from - 1) / logPageSize * logPageSize
+		b.logFrom = max(b.logFrom, (b.from-1)/logPageSize*logPageSize)
 	}
 	b.log = logPage{n: b.logFrom / logPageSize}
 	b.pageWrites = newPageWriters(ctx)
@@ -342,11 +339,16 @@ func (b *builder) run(ctx context.Context) error {
 			return err
 		}
 		b.count(c)
-		if b.m.Recent = append(b.m.Recent, c); len(b.m.Recent) > recentCount {
+		// Trimmed now and then: every entry moving the others was a
+		// tenth of an update's time.
+		if b.m.Recent = append(b.m.Recent, c); len(b.m.Recent) > 4*recentCount {
 			b.m.Recent = slices.Delete(b.m.Recent, 0, len(b.m.Recent)-recentCount)
 		}
 		return nil
 	})
+	if len(b.m.Recent) > recentCount {
+		b.m.Recent = slices.Delete(b.m.Recent, 0, len(b.m.Recent)-recentCount)
+	}
 	if werr := b.pageWrites.Wait(); err == nil {
 		err = werr
 	}
@@ -376,6 +378,14 @@ func (b *builder) run(ctx context.Context) error {
 	}
 	if err := b.writePages(ctx); err != nil {
 		return err
+	}
+	// Settled, the log-order pages of the settled entries go.
+	for n := settledSize(b.from) / logPageSize; n < settledSize(size)/logPageSize; n++ {
+		for _, ext := range []string{".html", ".json"} {
+			if err := b.st.RemoveFile(ctx, logPath(n, ext)); err != nil {
+				return err
+			}
+		}
 	}
 	if err := b.st.Sync(ctx); err != nil {
 		return err
@@ -407,7 +417,10 @@ func newPageWriters(ctx context.Context) pageWriters {
 
 // entries calls fn for each entry in [from, to), in order, reading bundles
 // a few at a time in parallel; before, if set, sees each run of decoded
-// bundles (the first's first entry at index first) before fn does.
+// bundles (the first's first entry at index first) before fn does. The
+// entries are read, not checked against the rules (a third of an
+// update's time): the site shows them, and the code page and cityverify
+// verify them.
 func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx context.Context, first uint64, decoded [][]entry.Entry) error, fn func(uint64, entry.Entry) error) error {
 	const chunk = 32 // bundles decoded at once
 	src := b.cfg.Source
@@ -423,7 +436,7 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 			}
 			out := make([]entry.Entry, len(raw))
 			for j, r := range raw {
-				if out[j], err = b.rules.Decode(r); err != nil {
+				if out[j], err = entry.DecodeUnchecked(r); err != nil {
 					return fmt.Errorf("entry %d in %s: %w", bt.Index*tiles.Width+uint64(j), bt.Path(), err)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,7 @@ import (
 // what costs here.
 func init() {
 	pageSize, csvPart, leafCapacity = 20, 300, 24
-	logPageSize, tailCapacity, settleEvery = 50, 40, 256
+	logPageSize, tailChunk, settleEvery = 64, 40, 256
 }
 
 // testLog is a log made by the real writer from the sample cities.
@@ -170,7 +171,7 @@ func sameTrees(t *testing.T, what string, got, want map[string][]byte) {
 func TestUpdateIsBuild(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 2000)
-	l.grow(t, 290, 290)
+	l.grow(t, 200, 200) // all settled; then past settleEvery, and past it again
 	incDir, inc := siteDir(t)
 	if _, err := Build(ctx, l.config(t, inc)); err != nil {
 		t.Fatal(err)
@@ -263,11 +264,20 @@ func TestSiteFiles(t *testing.T) {
 	var browse struct {
 		Size      uint64          `json:"size"`
 		Listed    uint64          `json:"listed"`
-		LogPages  uint64          `json:"log_pages"`
+		LogPages  [2]uint64       `json:"log_pages"`
 		Countries []browseCountry `json:"countries"`
 	}
 	if err := json.Unmarshal(files["site/browse.json"], &browse); err != nil {
 		t.Fatal(err)
+	}
+	// Every city is on one page: a subdivision's if settled, else a
+	// log-order page.
+	all := make([]*city, 1200)
+	onPage := func(path string, c city) {
+		if c.Index >= uint64(len(all)) || all[c.Index] != nil {
+			t.Fatalf("%s: city %d is not new", path, c.Index)
+		}
+		all[c.Index] = &c
 	}
 	total := 0
 	for _, c := range browse.Countries {
@@ -276,18 +286,20 @@ func TestSiteFiles(t *testing.T) {
 			sum += s.Count
 			// Every page of the subdivision is there, full but the last.
 			for p := 0; p < s.Pages; p++ {
+				path := listPath(c.Code, s.Code, p, ".json")
 				var page listJSON
-				if err := json.Unmarshal(files[listPath(c.Code, s.Code, p, ".json")], &page); err != nil {
-					t.Fatalf("%s: %v", listPath(c.Code, s.Code, p, ".json"), err)
+				if err := json.Unmarshal(files[path], &page); err != nil {
+					t.Fatalf("%s: %v", path, err)
 				}
 				last := p == s.Pages-1
 				if (!last && len(page.Cities) != pageSize) || page.Next == last {
-					t.Errorf("%s: %d cities, next %v", listPath(c.Code, s.Code, p, ".json"), len(page.Cities), page.Next)
+					t.Errorf("%s: %d cities, next %v", path, len(page.Cities), page.Next)
 				}
 				for _, city := range page.Cities {
 					if city.Index >= browse.Listed || city.Country != c.Code || city.Subdivision != s.Code {
-						t.Errorf("%s lists city %d of %s-%s", listPath(c.Code, s.Code, p, ".json"), city.Index, city.Country, city.Subdivision)
+						t.Errorf("%s lists city %d of %s-%s", path, city.Index, city.Country, city.Subdivision)
 					}
+					onPage(path, city)
 				}
 				if _, ok := files[listPath(c.Code, s.Code, p, ".html")]; !ok {
 					t.Errorf("%s missing", listPath(c.Code, s.Code, p, ".html"))
@@ -303,25 +315,38 @@ func TestSiteFiles(t *testing.T) {
 	if total != 1024 || browse.Size != 1200 || browse.Listed != 1024 {
 		t.Errorf("browse.json lists %d cities, listed %d, at size %d; want 1024 of 1200", total, browse.Listed, browse.Size)
 	}
-	// The log-order pages hold every city, in order.
-	var all []city
-	for p := range browse.LogPages {
+	// The log-order pages hold the others, in order.
+	if browse.LogPages != [2]uint64{1024 / logPageSize, (1200 + logPageSize - 1) / logPageSize} {
+		t.Errorf("browse.json has log-order pages %d, want the pages from city 1024 to 1200", browse.LogPages)
+	}
+	for p := browse.LogPages[0]; p < browse.LogPages[1]; p++ {
+		path := logPath(p, ".json")
 		var page logJSON
-		if err := json.Unmarshal(files[logPath(p, ".json")], &page); err != nil {
-			t.Fatalf("%s: %v", logPath(p, ".json"), err)
+		if err := json.Unmarshal(files[path], &page); err != nil {
+			t.Fatalf("%s: %v", path, err)
 		}
-		if page.Next != (p < browse.LogPages-1) || (page.Next && uint64(len(page.Cities)) != logPageSize) {
-			t.Errorf("%s: %d cities, next %v", logPath(p, ".json"), len(page.Cities), page.Next)
+		if page.Next != (p < browse.LogPages[1]-1) || (page.Next && uint64(len(page.Cities)) != logPageSize) {
+			t.Errorf("%s: %d cities, next %v", path, len(page.Cities), page.Next)
 		}
-		all = append(all, page.Cities...)
+		for k, c := range page.Cities {
+			if c.Index != p*logPageSize+uint64(k) {
+				t.Fatalf("%s holds city %d in place %d", path, c.Index, k)
+			}
+			onPage(path, c)
+		}
+	}
+	for p := range files {
+		if strings.HasPrefix(p, "site/log/") && !strings.HasSuffix(p, ".html") {
+			var n uint64
+			if _, err := fmt.Sscanf(p, "site/log/%d.json", &n); err != nil || n < browse.LogPages[0] || n >= browse.LogPages[1] {
+				t.Errorf("%s should not be there", p)
+			}
+		}
 	}
 	for i, c := range all {
-		if c.Index != uint64(i) {
-			t.Fatalf("the log-order pages hold city %d in place %d", c.Index, i)
+		if c == nil {
+			t.Fatalf("city %d is on no page", i)
 		}
-	}
-	if len(all) != 1200 {
-		t.Errorf("the log-order pages hold %d cities, want 1200", len(all))
 	}
 	rows := 0
 	for part := uint64(0); part*csvPart < 1200; part++ {
@@ -333,47 +358,60 @@ func TestSiteFiles(t *testing.T) {
 	if !bytes.Contains(files["site/feed.atom"], []byte("<entry>")) {
 		t.Error("the feed has no entry")
 	}
-	// Every city is found by walking the name index with its name: the
-	// main index for a settled city, the tail for the others.
+	// Every city is found by its name: by walking the main index for a
+	// settled city, in the tail's chunks for the others.
 	main, err := parseLeaves(leavesPath, files[leavesPath])
 	if err != nil {
 		t.Fatal(err)
 	}
-	tail, err := parseLeaves(tailPath, files[tailPath])
+	firsts, err := parseTail(files[tailPath])
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range all {
 		f := Fold(c.Name)
-		in, path := main, leafPath
-		if c.Index >= browse.Listed {
-			in, path = tail, tailLeafPath
+		line := []byte(f + "\t" + c.Name + "\t" + c.Code + "\n")
+		if c.Index < browse.Listed {
+			if leaf := files[leafPath(main.leafFor(f))]; !bytes.Contains(leaf, line) {
+				t.Fatalf("city %d %q (folded %q) is not in its leaf %s", c.Index, c.Name, f, leafPath(main.leafFor(f)))
+			}
+			continue
 		}
-		leaf := files[path(in.leafFor(f))]
-		if !bytes.Contains(leaf, []byte(f+"\t"+c.Name+"\t"+c.Code+"\n")) {
-			t.Fatalf("city %d %q (folded %q) is not in its leaf %s", c.Index, c.Name, f, path(in.leafFor(f)))
+		for _, q := range []string{f, f[:len(f)/2]} { // the whole name, and a prefix
+			found := false
+			lo, hi := tailChunksFor(firsts, q)
+			for n := lo; n < hi; n++ {
+				found = found || bytes.Contains(files[tailChunkPath(n)], line)
+			}
+			if !found {
+				t.Fatalf("city %d %q (folded %q) is not in tail chunks %d to %d", c.Index, c.Name, f, lo, hi)
+			}
 		}
 	}
-	for _, idx := range []struct {
-		t        *nameTrie
-		path     func(string) string
-		capacity int
-	}{{main, leafPath, leafCapacity}, {tail, tailLeafPath, tailCapacity}} {
-		names := 0
-		for key := range idx.t.leaves {
-			lines, err := parseLeaf(key, files[idx.path(key)])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(lines) > idx.capacity && !allEqual(lines) {
-				t.Errorf("leaf %s holds %d names", idx.path(key), len(lines))
-			}
-			names += len(lines)
+	for key := range main.leaves {
+		lines, err := parseLeaf(key, files[leafPath(key)])
+		if err != nil {
+			t.Fatal(err)
 		}
-		if idx.t == tail && names != 1200-1024 {
-			t.Errorf("the tail index holds %d names, want %d", names, 1200-1024)
+		if len(lines) > leafCapacity && !allEqual(lines) {
+			t.Errorf("leaf %s holds %d names", leafPath(key), len(lines))
 		}
 	}
+	var tail []nameLine
+	for n := range firsts {
+		lines, err := parseLeaf(tailChunkPath(n), files[tailChunkPath(n)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) != tailChunk && n < len(firsts)-1 || len(lines) == 0 || lines[0].folded != firsts[n] {
+			t.Errorf("%s holds %d names, from %q; tail.txt says from %q", tailChunkPath(n), len(lines), lines[0].folded, firsts[n])
+		}
+		tail = append(tail, lines...)
+	}
+	if len(tail) != 1200-1024 || !slices.IsSortedFunc(tail, compareLines) {
+		t.Errorf("the tail index holds %d names (sorted: %v), want %d", len(tail), slices.IsSortedFunc(tail, compareLines), 1200-1024)
+	}
+
 	for _, p := range []string{"index.html", "code.html", "search.html", "browse.html", "about.html", "download.html", "site/app.js", "site/verify.js", "site/style.css"} {
 		if len(files[p]) == 0 {
 			t.Errorf("%s is missing", p)
@@ -440,4 +478,51 @@ func repeat(v, n int) []int {
 		out[i] = v
 	}
 	return out
+}
+
+func TestMergeLines(t *testing.T) {
+	l := func(names ...string) []nameLine {
+		var out []nameLine
+		for _, n := range names {
+			out = append(out, nameLine{n, n, "C-" + n})
+		}
+		return out
+	}
+	for _, c := range []struct{ a, b, want []nameLine }{
+		{nil, nil, nil},
+		{l("a", "c"), l("b", "d"), l("a", "b", "c", "d")},
+		{l("a", "b"), l("b", "c"), l("a", "b", "c")}, // a name in both: once
+		{l("c", "a"), l("b"), l("a", "b", "c")},      // unsorted: sorted first
+		{l("a", "a", "b"), nil, l("a", "b")},         // repeats within a run
+		{nil, l("z", "y", "x"), l("x", "y", "z")},
+	} {
+		got := mergeLines(c.a, c.b)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("mergeLines(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestTailChunksFor(t *testing.T) {
+	firsts := []string{"a", "ba", "bb", "bb", "bc", "d"}
+	for _, c := range []struct {
+		q      string
+		lo, hi int
+	}{
+		{"", 0, 6},   // everything starts with "" (the caller caps what it fetches)
+		{"a", 0, 1},  // chunk 0 only: "ba" does not start with "a"
+		{"b", 0, 5},  // names from "b" may end chunk 0; chunks 1-4 start with "b"
+		{"bb", 1, 4}, // chunk 1 may end with "bb..."; 2 and 3 start with it
+		{"bc", 3, 5}, // the last chunk before "bc", and "bc"'s own
+		{"c", 4, 5},  // between "bc" and "d": in chunk 4 if anywhere
+		{"zz", 5, 6}, // past the last first name: the last chunk
+		{"0", 0, 1},  // before everything: the first chunk
+	} {
+		if lo, hi := tailChunksFor(firsts, c.q); lo != c.lo || hi != c.hi {
+			t.Errorf("tailChunksFor(%q) = [%d, %d), want [%d, %d)", c.q, lo, hi, c.lo, c.hi)
+		}
+	}
+	if lo, hi := tailChunksFor(nil, "a"); lo != 0 || hi != 0 {
+		t.Errorf("tailChunksFor of no chunks = [%d, %d)", lo, hi)
+	}
 }

@@ -122,6 +122,31 @@ func (r *Request) AppendFields(b []byte) []byte {
 // canonical encoding (so one allocation has exactly one leaf hash). The
 // caller checks that Code.Index equals the leaf's index.
 func (r *Rules) Decode(b []byte) (Entry, error) {
+	e, err := DecodeUnchecked(b)
+	if err != nil {
+		return Entry{}, err
+	}
+	code := e.Code.String()
+	// Normalising in place is safe: a canonical entry is unchanged by it,
+	// and any other is refused below.
+	if err := r.Normalize(&e.Request); err != nil {
+		return Entry{}, fmt.Errorf("entry %s: %w", code, err)
+	}
+	buf := encodeBuffers.Get().(*[]byte)
+	*buf = e.AppendJSON((*buf)[:0])
+	canonical := bytes.Equal(*buf, b)
+	encodeBuffers.Put(buf)
+	if !canonical {
+		return Entry{}, invalid("entry %s is not in canonical form", code)
+	}
+	return e, nil
+}
+
+// DecodeUnchecked reads an entry without checking it against the rules:
+// its fields, code and time must parse, and nothing else is checked. It
+// is for views of a log that show its entries (the web site), whose
+// readers verify what matters elsewhere; a verifier uses Decode.
+func DecodeUnchecked(b []byte) (Entry, error) {
 	var e Entry
 	var version uint64
 	var code, ts string
@@ -167,18 +192,6 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 		return Entry{}, invalid("entry: time %q is not %s", ts, TimeFormat)
 	}
 	e.HasLocation = loc.lat && loc.lon
-	// Normalising in place is safe: a canonical entry is unchanged by it,
-	// and any other is refused below.
-	if err := r.Normalize(&e.Request); err != nil {
-		return Entry{}, fmt.Errorf("entry %s: %w", code, err)
-	}
-	buf := encodeBuffers.Get().(*[]byte)
-	*buf = e.AppendJSON((*buf)[:0])
-	canonical := bytes.Equal(*buf, b)
-	encodeBuffers.Put(buf)
-	if !canonical {
-		return Entry{}, invalid("entry %s is not in canonical form", code)
-	}
 	return e, nil
 }
 

@@ -229,17 +229,14 @@ async function findIdentifier(id, out) {
   out.append(el('p', { text: `${id} is held by:` }), list);
 }
 
-// A name index: site/names/leaves.txt and its k<hex>.tsv leaves, or the
-// tail index of the newest names, site/names/tail.txt and t<hex>.tsv.
-const nameIndexes = [{ list: 'site/names/leaves.txt', leaf: 'site/names/k' }, { list: 'site/names/tail.txt', leaf: 'site/names/t' }];
-const leavesCache = new Map();
-async function nameLeaves(list) {
-  if (!leavesCache.has(list)) {
-    const text = (await fetchText(list)) ?? 'citylog-names/v1\n';
+// The main name index: site/names/leaves.txt and its k<hex>.tsv leaves.
+let leavesCache;
+async function nameLeaves() {
+  if (!leavesCache) {
+    const text = (await fetchText('site/names/leaves.txt')) ?? 'citylog-names/v1\n';
     const lines = text.split('\n');
-    if (lines[0] !== 'citylog-names/v1') throw new Error(`${list} is not a citylog-names/v1 file`);
-    const dec = new TextDecoder();
-    const keys = lines.slice(1).filter(Boolean).map((h) => dec.decode(new Uint8Array(h.match(/../g)?.map((x) => parseInt(x, 16)) ?? [])));
+    if (lines[0] !== 'citylog-names/v1') throw new Error('site/names/leaves.txt is not a citylog-names/v1 file');
+    const keys = lines.slice(1).filter(Boolean).map(unhex);
     const split = new Set();
     for (const k of keys) {
       const base = k.endsWith('$') ? k.slice(0, -1) : k;
@@ -247,9 +244,41 @@ async function nameLeaves(list) {
       const chars = [...base];
       for (let i = 0; i < chars.length; i++) split.add(chars.slice(0, i).join(''));
     }
-    leavesCache.set(list, { keys: new Set(keys), split });
+    leavesCache = { keys: new Set(keys), split };
   }
-  return leavesCache.get(list);
+  return leavesCache;
+}
+
+// The tail index of the newest names: site/names/tail.txt lists the
+// first name of each chunk t<N>.tsv.
+async function tailFirsts() {
+  const text = (await fetchText('site/names/tail.txt')) ?? 'citylog-names-tail/v1\n';
+  const lines = text.split('\n');
+  if (lines[0] !== 'citylog-names-tail/v1') throw new Error('site/names/tail.txt is not a citylog-names-tail/v1 file');
+  return lines.slice(1).filter(Boolean).map(unhex);
+}
+
+function unhex(h) {
+  return new TextDecoder().decode(new Uint8Array(h.match(/../g)?.map((x) => parseInt(x, 16)) ?? []));
+}
+
+// less compares as Go does, by UTF-8 bytes (JavaScript compares UTF-16
+// units, which order some characters differently).
+function less(a, b) {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  for (let i = 0; i < x.length && i < y.length; i++) if (x[i] !== y[i]) return x[i] < y[i];
+  return x.length < y.length;
+}
+
+// tailChunksFor is site/tail.go's: the chunks [lo, hi) that may hold
+// names starting with q.
+export function tailChunksFor(firsts, q) {
+  let lo = 0;
+  while (lo + 1 < firsts.length && less(firsts[lo + 1], q)) lo++;
+  let hi = lo;
+  while (hi < firsts.length && (hi === lo || less(firsts[hi], q) || firsts[hi].startsWith(q))) hi++;
+  return [lo, hi];
 }
 
 function hex(s) {
@@ -272,12 +301,19 @@ function leavesFor(t, q) {
 async function findName(query, out) {
   const q = fold(query);
   if (!q) return out.append(el('p', { text: 'Type a few letters of a name.' }));
-  // Both indexes, and the leaves of each, are fetched at once.
-  const found = await Promise.all(nameIndexes.map(async (idx) => {
-    const { leaves, partial } = leavesFor(await nameLeaves(idx.list), q);
-    const texts = await Promise.all(leaves.map((leaf) => fetchText(`${idx.leaf}${hex(leaf)}.tsv`)));
-    return { texts, partial };
-  }));
+  // Both indexes, and the files of each, are fetched at once.
+  const fetchAll = (paths) => Promise.all(paths.map((p) => fetchText(p)));
+  const found = await Promise.all([
+    nameLeaves().then((t) => {
+      const { leaves, partial } = leavesFor(t, q);
+      return fetchAll(leaves.map((leaf) => `site/names/k${hex(leaf)}.tsv`)).then((texts) => ({ texts, partial }));
+    }),
+    tailFirsts().then((firsts) => {
+      const [lo, hi] = tailChunksFor(firsts, q);
+      const n = Math.min(hi, lo + 6);
+      return fetchAll(Array.from({ length: n - lo }, (_, i) => `site/names/t${lo + i}.tsv`)).then((texts) => ({ texts, partial: hi > n }));
+    }),
+  ]);
   const partial = found.some((f) => f.partial);
   const hits = [];
   const seen = new Set();

@@ -1,0 +1,143 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/citylog/citylog/internal/parallel"
+)
+
+// The tail index holds the names of the entries past the settled ones
+// (fewer than settleEvery), and every update rewrites it whole, so it is
+// made of few files: the names sorted, cut into chunks of tailChunk.
+// (A trie like the main index's cut 48,000 names into 400 leaves, and
+// writing them was most of an update's time.)
+//
+//	site/names/tail.txt   "citylog-names-tail/v1", then each chunk's first folded name (hex), a line each
+//	site/names/t<N>.tsv   chunk N: "<folded>\t<name>\t<code>" lines, sorted
+//
+// The names starting with a query are in the chunks from the last whose
+// first name sorts before it, up to the first whose first name sorts
+// after every name starting with it (tailChunksFor; assets/app.js does
+// the same).
+const (
+	tailPath   = namesDir + "/tail.txt"
+	tailHeader = "citylog-names-tail/v1"
+)
+
+func tailChunkPath(n int) string { return namesDir + "/t" + strconv.Itoa(n) + ".tsv" }
+
+// parseTail reads tail.txt: the first folded name of each chunk.
+func parseTail(b []byte) ([]string, error) {
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 2 || lines[0] != tailHeader || lines[len(lines)-1] != "" {
+		return nil, fmt.Errorf("%s is not a %s file (run citylog site --full to rebuild the site)", tailPath, tailHeader)
+	}
+	var firsts []string
+	for _, l := range lines[1 : len(lines)-1] {
+		k, err := hex.DecodeString(l)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad name %q (run citylog site --full to rebuild the site)", tailPath, l)
+		}
+		firsts = append(firsts, string(k))
+	}
+	return firsts, nil
+}
+
+func marshalTail(firsts []string) []byte {
+	b := []byte(tailHeader + "\n")
+	for _, f := range firsts {
+		b = append(append(b, hex.EncodeToString([]byte(f))...), '\n')
+	}
+	return b
+}
+
+// tailChunksFor returns the chunks that may hold names starting with the
+// folded query q, given each chunk's first name: [lo, hi).
+func tailChunksFor(firsts []string, q string) (lo, hi int) {
+	for lo+1 < len(firsts) && firsts[lo+1] < q {
+		lo++
+	}
+	hi = lo
+	for hi < len(firsts) && (hi == lo || firsts[hi] < q || strings.HasPrefix(firsts[hi], q)) {
+		hi++
+	}
+	return lo, hi
+}
+
+// writeTail rewrites the tail index to hold add, and the names it holds
+// already if keep: the chunks whose bytes change are written, then
+// tail.txt, then the chunks past the new last are removed.
+func writeTail(ctx context.Context, st Store, add []nameLine, keep bool) error {
+	var old []string
+	listed := false // tail.txt exists
+	switch raw, err := st.ReadFile(ctx, tailPath); {
+	case err == nil:
+		if old, err = parseTail(raw); err != nil {
+			return err
+		}
+		listed = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	chunks := make([][]byte, len(old))
+	err := parallel.Each(ctx, len(old), writers, func(ctx context.Context, i int) error {
+		raw, err := st.ReadFile(ctx, tailChunkPath(i))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a missing chunk: an update cut short
+			return fmt.Errorf("couldn't read the tail of the name index: %w", err)
+		}
+		chunks[i] = raw
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var have []nameLine
+	if keep {
+		for i, raw := range chunks {
+			ls, err := parseLeaf(tailChunkPath(i), raw)
+			if err != nil {
+				return fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
+			}
+			have = append(have, ls...)
+		}
+	}
+	slices.SortFunc(add, compareLines)
+	lines := mergeLines(have, add)
+	var firsts []string
+	var changed []int
+	var fresh [][]byte
+	for i := 0; i < len(lines); i += tailChunk {
+		chunk := lines[i:min(i+tailChunk, len(lines))]
+		n := len(firsts)
+		firsts = append(firsts, chunk[0].folded)
+		fresh = append(fresh, marshalLeaf(chunk))
+		if n >= len(chunks) || !bytes.Equal(chunks[n], fresh[n]) {
+			changed = append(changed, n)
+		}
+	}
+	err = parallel.Each(ctx, len(changed), writers, func(ctx context.Context, i int) error {
+		return st.PutFile(ctx, tailChunkPath(changed[i]), fresh[changed[i]])
+	})
+	if err != nil {
+		return err
+	}
+	if !listed || !slices.Equal(old, firsts) {
+		if err := st.PutFile(ctx, tailPath, marshalTail(firsts)); err != nil {
+			return err
+		}
+	}
+	for n := len(firsts); n < len(old); n++ {
+		if err := st.RemoveFile(ctx, tailChunkPath(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
