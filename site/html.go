@@ -313,7 +313,7 @@ func (b *builder) cosigners() []cosigner {
 // settings changed, the static pages and assets.
 func (b *builder) writePages(ctx context.Context) error {
 	countriesList := b.browse()
-	listed := settledSize(b.cp.Size)
+	listed := b.settled
 	// The log-order pages [firstLog, logPages) hold the unsettled cities.
 	logPages := (b.cp.Size + logPageSize - 1) / logPageSize
 	firstLog := logPages
@@ -335,7 +335,7 @@ func (b *builder) writePages(ctx context.Context) error {
 	}
 	var pages []logLink
 	for n := firstLog; n < logPages; n++ {
-		pages = append(pages, logLink{n, groupDigits(n*logPageSize + 1), groupDigits(min((n+1)*logPageSize, b.cp.Size))})
+		pages = append(pages, logLink{n, groupDigits(max(n*logPageSize, listed) + 1), groupDigits(min((n+1)*logPageSize, b.cp.Size))})
 	}
 	page, err := render("browse", struct {
 		common

@@ -7,10 +7,9 @@ import (
 	"strings"
 )
 
-// The cities the subdivision lists do not hold yet (see settledSize) are
-// listed in log order, logPageSize to a page: site/log/N.html and its
-// JSON twin N.json hold cities N*logPageSize and on, from the page of
-// the first unsettled city. Like a tile, a page never changes once full,
+// The cities the subdivision lists do not hold yet (meta's Settled and
+// on) are listed in log order, logPageSize to a page: site/log/N.html and
+// its JSON twin N.json hold the unsettled cities of N*logPageSize and on. Like a tile, a page never changes once full,
 // so an update rewrites the last page and adds the new ones; once the
 // lists hold a page's cities, it is removed.
 
@@ -33,7 +32,7 @@ func logPath(n uint64, ext string) string { return "site/log/" + strconv.FormatU
 // addToLog appends a city to its log-order page, writing the page it
 // fills beside the loop.
 func (b *builder) addToLog(c city) error {
-	if c.Index < b.logFrom {
+	if c.Index < b.logFrom || c.Index < b.settled {
 		return nil
 	}
 	if n := c.Index / logPageSize; n != b.log.n {
@@ -85,7 +84,7 @@ func (b *builder) logHTML(j logJSON) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	first, last := j.Page*logPageSize+1, j.Page*logPageSize+uint64(len(j.Cities))
+	first, last := j.Cities[0].Index+1, j.Cities[len(j.Cities)-1].Index+1
 	title := fmt.Sprintf("Cities %s–%s", groupDigits(first), groupDigits(last))
 	n := strconv.FormatUint(j.Page, 10)
 	var s strings.Builder

@@ -13,21 +13,21 @@
 // the new entries, not with the log. New cities spread over the world
 // touch a file each wherever they are filed by place or by name (a batch
 // of 16,384 touched 18,000 files of a 1M log's site, seconds of work), so
-// those two are settled in steps, as a log-structured merge tree is: the
-// subdivision lists and the main name index hold the log's first
-// settledSize(size) entries (a multiple of settleEvery, or the whole of a
-// smaller log), and the entries past it are in a small tail name index
-// (rewritten whole, a few dozen files) and in the log-order pages (only
-// the last changes). An update thus writes about a hundred files, and one
-// update in settleEvery/batch settles the tail into the lists and the main
-// index, which costs what a batch of settleEvery costs. Everything else
-// (counts by day, the map, the feed, the CSV parts, the home page) is
-// current after every update.
+// those two are settled in steps, as a log-structured merge tree merges:
+// the subdivision lists and the main name index hold the log's first
+// entries (meta's Settled), and the entries past them are in a small tail
+// name index (tail.go) and on log-order pages (logpages.go). Refresh puts
+// new entries on the site (the tail, the log-order pages, the counts by
+// day, the map, the feed, the CSV parts, the home page: about a hundred
+// files); Update refreshes, then settles the entries up to
+// settledSize(size) into the lists and the main index, which costs what
+// an update of that many entries used to cost, once every settleEvery.
+// A server refreshes after each publication and settles when idle.
 //
 // The files a site holds are a function of the log alone, so an update
 // gives byte for byte what a full build of the same log gives
 // (TestUpdateIsBuild). site/meta.json, written last, says which size the
-// site reflects; an update cut short is redone from there, and every step
+// site reflects and how much of it is settled; an update cut short is redone from there, and every step
 // is idempotent.
 //
 // The layout, relative to the public tree:
@@ -106,6 +106,11 @@ type Report struct {
 	To      uint64  `json:"to"`
 	Files   int     `json:"files"` // files written
 	Seconds float64 `json:"seconds"`
+	// Settled is how many of the first entries the lists and the main
+	// name index hold; SettleSeconds of Seconds went to settling them,
+	// after the new entries were on the site.
+	Settled       uint64  `json:"settled"`
+	SettleSeconds float64 `json:"settle_seconds"`
 }
 
 const (
@@ -143,6 +148,7 @@ func settledSize(size uint64) uint64 {
 type meta struct {
 	V         int                  `json:"v"`
 	Size      uint64               `json:"size"`
+	Settled   uint64               `json:"settled"` // the first entries, which the lists and the main name index hold
 	Root      string               `json:"root"`
 	Assets    string               `json:"assets"`    // hash of the static files and of the Config they show
 	Signed    string               `json:"signed"`    // hash of the signed checkpoint shown (its cosignatures change)
@@ -182,16 +188,30 @@ func Exists(ctx context.Context, st Store) bool {
 
 // Build writes the site of the log's current checkpoint from scratch.
 func Build(ctx context.Context, cfg Config) (Report, error) {
-	return run(ctx, cfg, true)
+	return run(ctx, cfg, build)
 }
 
-// Update brings the site up to the log's current checkpoint, building it
-// if there is none.
+// Update brings the site up to the log's current checkpoint, settled,
+// building it if there is none.
 func Update(ctx context.Context, cfg Config) (Report, error) {
-	return run(ctx, cfg, false)
+	return run(ctx, cfg, update)
 }
 
-func run(ctx context.Context, cfg Config, full bool) (Report, error) {
+// Refresh puts the entries new since the last update on the site, and
+// leaves settling them to a later Update (unless twice settleEvery wait).
+func Refresh(ctx context.Context, cfg Config) (Report, error) {
+	return run(ctx, cfg, refresh)
+}
+
+type mode int
+
+const (
+	build   mode = iota // from scratch, settled
+	update              // refresh, then settle
+	refresh             // the new entries only
+)
+
+func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 	start := time.Now()
 	key, err := verifier.ParseKey(cfg.Key)
 	if err != nil {
@@ -207,7 +227,7 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 		return Report{}, fmt.Errorf("couldn't read the log's checkpoint: %w", err)
 	}
 	m := newMeta()
-	if !full {
+	if mode != build {
 		switch old, err := readMeta(ctx, cfg.Store); {
 		case err == nil:
 			m = old
@@ -218,19 +238,65 @@ func run(ctx context.Context, cfg Config, full bool) (Report, error) {
 	if m.Size > cp.Size {
 		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? Rebuild it with citylog site --full", m.Size, cp.Size)
 	}
-	b := &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, full: full, from: m.Size,
-		pages: map[string]*listPage{}}
-	b.listFrom, b.listTo = m.Size, m.Size
-	if settledSize(cp.Size) > settledSize(m.Size) {
-		b.listFrom, b.listTo = settledSize(m.Size), settledSize(cp.Size)
+	if m.Settled > m.Size {
+		return Report{}, fmt.Errorf("%s says %d entries are settled of %d: run citylog site --full to rebuild the site", metaPath, m.Settled, m.Size)
 	}
-	if !full && m.Size == cp.Size && m.Signed == signedHash(cp.Signed) && m.Assets == b.staticHash() {
-		return Report{From: m.Size, To: m.Size, Seconds: time.Since(start).Seconds()}, nil
+	rep := Report{From: m.Size, To: cp.Size, Settled: m.Settled}
+	newBuilder := func() *builder {
+		return &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, full: mode == build, from: m.Size, pages: map[string]*listPage{}}
 	}
+	target := settledSize(cp.Size)
+	if mode == build {
+		// One pass: everything new, the lists up to target.
+		b := newBuilder()
+		b.settleTo(target)
+		b.logFrom = target
+		if err := b.run(ctx); err != nil {
+			return Report{}, err
+		}
+		rep.Files, rep.Settled = int(b.files.Load()), target
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, nil
+	}
+	if b := newBuilder(); m.Size < cp.Size || m.Signed != signedHash(cp.Signed) || m.Assets != b.staticHash() {
+		// The new entries go to the tail and to the log-order pages, from
+		// the page of the last entry the site has (which gets the first
+		// new one or, full, now links to the next).
+		b.listFrom, b.listTo, b.settled = m.Size, m.Size, m.Settled // no list changes
+		b.tailFrom, b.keepTail = m.Size, true
+		b.logFrom = m.Settled
+		if m.Size > 0 {
+			b.logFrom = max(m.Settled, (m.Size-1)/logPageSize*logPageSize)
+		}
+		if err := b.run(ctx); err != nil {
+			return Report{}, err
+		}
+		rep.Files = int(b.files.Load())
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	// A refresh leaves settling to an update unless the unsettled entries
+	// are twice settleEvery: the tail stays small however busy the log.
+	if target == m.Settled || mode == refresh && cp.Size-m.Settled < 2*settleEvery {
+		return rep, nil
+	}
+	settling := time.Now()
+	b := newBuilder()
+	b.settleTo(target)
+	b.logFrom = cp.Size // no new entry: the pages only lose the settled ones
 	if err := b.run(ctx); err != nil {
 		return Report{}, err
 	}
-	return Report{From: b.from, To: cp.Size, Files: int(b.files.Load()), Seconds: time.Since(start).Seconds()}, nil
+	rep.Files += int(b.files.Load())
+	rep.Settled = target
+	rep.Seconds, rep.SettleSeconds = time.Since(start).Seconds(), time.Since(settling).Seconds()
+	return rep, nil
+}
+
+// settleTo has the run file the entries from the settled ones up to
+// target into the lists, and make the tail anew from the entries past it.
+func (b *builder) settleTo(target uint64) {
+	b.listFrom, b.listTo, b.settled = b.m.Settled, target, target
+	b.tailFrom, b.keepTail = target, false
 }
 
 // builder is one build or update.
@@ -241,17 +307,20 @@ type builder struct {
 	cp   verifier.Checkpoint
 	full bool
 	from uint64 // the first new entry
-	// The entries this run files into the lists and the main name index:
-	// none, or those it settles, from the old settled size on. The
-	// entries from listTo on are the tail's.
-	listFrom, listTo uint64
-	logFrom          uint64 // the first entry of the log-order page written first
-	files            atomic.Int64
+	// The entries this run files into the lists and the main name index
+	// (none, or those it settles), and how many are settled after it.
+	listFrom, listTo, settled uint64
+	// The entries whose names it adds to the tail, from tailFrom on; the
+	// tail keeps the names it has if keepTail, else is made anew.
+	tailFrom uint64
+	keepTail bool
+	logFrom  uint64 // the first entry of the log-order page written first
+	files    atomic.Int64
 
 	pages      map[string]*listPage // CC-SSS: its last list page
 	pageWrites pageWriters          // full pages being written
 	names      nameSink
-	tail       []nameLine // this run's names past listTo
+	tail       []nameLine // this run's names for the tail
 	log        logPage    // the log-order page being built
 	csv        []byte     // the CSV part being built
 	csvPart    uint64
@@ -304,19 +373,12 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.loadCSV(ctx); err != nil {
 		return err
 	}
-	// The log-order pages hold the unsettled entries; the first written
-	// is that of the last entry the site has (it gets the first new one
-	// or, full, now links to the next), unless settled.
-	b.logFrom = settledSize(size)
-	if b.from > 0 {
-		b.logFrom = max(b.logFrom, (b.from-1)/logPageSize*logPageSize)
-	}
 	b.log = logPage{n: b.logFrom / logPageSize}
 	b.pageWrites = newPageWriters(ctx)
-	// Settling reads again the tail's entries before this run's, and the
+	// Settling reads again the entries from the settled ones on, and the
 	// log-order page the first new entry goes in is made again from its
 	// first entry.
-	first := min(b.listFrom, b.logFrom)
+	first := min(b.from, b.listFrom, b.tailFrom, b.logFrom)
 	err := b.entries(ctx, first, size, b.loadLists, func(i uint64, e entry.Entry) error {
 		c := cityOf(i, e)
 		if err := b.addToLog(c); err != nil {
@@ -329,7 +391,7 @@ func (b *builder) run(ctx context.Context) error {
 			b.countListed(c)
 			b.names.add(nameLine{Fold(c.Name), c.Name, c.Code})
 		}
-		if i >= b.listTo {
+		if i >= b.tailFrom {
 			b.tail = append(b.tail, nameLine{Fold(c.Name), c.Name, c.Code})
 		}
 		if i < b.from {
@@ -371,16 +433,19 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.names.finish(ctx, b); err != nil {
 		return err
 	}
-	// The tail: rebuilt from the old one and this run's names, or from
-	// this run's alone once it settled the old.
-	if err := writeTail(ctx, countingStore{b}, b.tail, b.listTo == b.listFrom); err != nil {
+	if err := writeTail(ctx, countingStore{b}, b.tail, b.keepTail); err != nil {
 		return err
 	}
 	if err := b.writePages(ctx); err != nil {
 		return err
 	}
-	// Settled, the log-order pages of the settled entries go.
-	for n := settledSize(b.from) / logPageSize; n < settledSize(size)/logPageSize; n++ {
+	// The log-order pages of the entries settled now go, and the page of
+	// the first unsettled one if there is none.
+	gone := b.settled / logPageSize
+	if b.settled == size {
+		gone = (size + logPageSize - 1) / logPageSize
+	}
+	for n := b.m.Settled / logPageSize; n < gone; n++ {
 		for _, ext := range []string{".html", ".json"} {
 			if err := b.st.RemoveFile(ctx, logPath(n, ext)); err != nil {
 				return err
@@ -392,7 +457,8 @@ func (b *builder) run(ctx context.Context) error {
 	}
 	// The commit point: written last, and durable after everything it
 	// describes.
-	b.m.Size, b.m.Root, b.m.Signed = size, base64.StdEncoding.EncodeToString(b.cp.Root[:]), signedHash(b.cp.Signed)
+	b.m.Size, b.m.Settled = size, b.settled
+	b.m.Root, b.m.Signed = base64.StdEncoding.EncodeToString(b.cp.Root[:]), signedHash(b.cp.Signed)
 	mb, err := json.Marshal(b.m)
 	if err != nil {
 		return err

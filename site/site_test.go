@@ -260,7 +260,61 @@ func TestSiteFiles(t *testing.T) {
 	if _, err := Build(ctx, l.config(t, st)); err != nil {
 		t.Fatal(err)
 	}
-	files := readTree(t, dir)
+	checkSite(t, readTree(t, dir), 1200, 1024) // settleEvery 256
+}
+
+// TestRefresh: refreshed without settling, past settleEvery and past it
+// again, a site shows every city (the lists the settled ones, the tail
+// and the log-order pages the others); an update then settles it, as a
+// refresh does with twice settleEvery unsettled, to what a build gives.
+func TestRefresh(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 2000)
+	l.grow(t, 300, 300)
+	dir, st := siteDir(t)
+	if _, err := Build(ctx, l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{100, 250, 1, 100} {
+		l.grow(t, batch, batch)
+		rep, err := Refresh(ctx, l.config(t, st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Settled != 256 || rep.SettleSeconds != 0 {
+			t.Fatalf("a refresh settled: %+v", rep)
+		}
+		checkSite(t, readTree(t, dir), int(rep.To), 256)
+	}
+	rep, err := Update(ctx, l.config(t, st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Settled != 512 || rep.From != rep.To || rep.SettleSeconds == 0 {
+		t.Errorf("the update after refreshes: %+v, want the lists settled to 512", rep)
+	}
+	checkSite(t, readTree(t, dir), int(rep.To), 512)
+	// With twice settleEvery unsettled, a refresh settles.
+	l.grow(t, 600, 600)
+	if rep, err = Refresh(ctx, l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Settled != 1280 || rep.SettleSeconds == 0 {
+		t.Errorf("a refresh with %d entries unsettled: %+v, want the lists settled to 1280", rep.To-512, rep)
+	}
+	fullDir, full := siteDir(t)
+	if _, err := Build(ctx, l.config(t, full)); err != nil {
+		t.Fatal(err)
+	}
+	sameTrees(t, "settled site", readTree(t, dir), readTree(t, fullDir))
+}
+
+// checkSite checks what a site's files say against each other: counts,
+// pages, CSV rows, the feed, and that each of the log's n cities is on
+// one page and found by its name, the first listed in the lists and the
+// main index, the others on the log-order pages and in the tail.
+func checkSite(t *testing.T, files map[string][]byte, n int, listed uint64) {
+	t.Helper()
 	var browse struct {
 		Size      uint64          `json:"size"`
 		Listed    uint64          `json:"listed"`
@@ -272,7 +326,7 @@ func TestSiteFiles(t *testing.T) {
 	}
 	// Every city is on one page: a subdivision's if settled, else a
 	// log-order page.
-	all := make([]*city, 1200)
+	all := make([]*city, n)
 	onPage := func(path string, c city) {
 		if c.Index >= uint64(len(all)) || all[c.Index] != nil {
 			t.Fatalf("%s: city %d is not new", path, c.Index)
@@ -311,13 +365,13 @@ func TestSiteFiles(t *testing.T) {
 		}
 		total += sum
 	}
-	// The lists hold the settled cities, 1,024 with settleEvery 256.
-	if total != 1024 || browse.Size != 1200 || browse.Listed != 1024 {
-		t.Errorf("browse.json lists %d cities, listed %d, at size %d; want 1024 of 1200", total, browse.Listed, browse.Size)
+	// The lists hold the settled cities.
+	if total != int(listed) || browse.Size != uint64(n) || browse.Listed != listed {
+		t.Errorf("browse.json lists %d cities, listed %d, at size %d; want %d of %d", total, browse.Listed, browse.Size, listed, n)
 	}
 	// The log-order pages hold the others, in order.
-	if browse.LogPages != [2]uint64{1024 / logPageSize, (1200 + logPageSize - 1) / logPageSize} {
-		t.Errorf("browse.json has log-order pages %d, want the pages from city 1024 to 1200", browse.LogPages)
+	if browse.LogPages != [2]uint64{listed / logPageSize, (uint64(n) + logPageSize - 1) / logPageSize} {
+		t.Errorf("browse.json has log-order pages %d, want the pages from city %d to %d", browse.LogPages, listed, n)
 	}
 	for p := browse.LogPages[0]; p < browse.LogPages[1]; p++ {
 		path := logPath(p, ".json")
@@ -329,7 +383,7 @@ func TestSiteFiles(t *testing.T) {
 			t.Errorf("%s: %d cities, next %v", path, len(page.Cities), page.Next)
 		}
 		for k, c := range page.Cities {
-			if c.Index != p*logPageSize+uint64(k) {
+			if c.Index != max(p*logPageSize, listed)+uint64(k) {
 				t.Fatalf("%s holds city %d in place %d", path, c.Index, k)
 			}
 			onPage(path, c)
@@ -349,11 +403,11 @@ func TestSiteFiles(t *testing.T) {
 		}
 	}
 	rows := 0
-	for part := uint64(0); part*csvPart < 1200; part++ {
+	for part := uint64(0); part*csvPart < uint64(n); part++ {
 		rows += bytes.Count(files[csvPath(part)], []byte("\n")) - 1
 	}
-	if rows != 1200 {
-		t.Errorf("the CSV files have %d rows, want 1200", rows)
+	if rows != n {
+		t.Errorf("the CSV files have %d rows, want %d", rows, n)
 	}
 	if !bytes.Contains(files["site/feed.atom"], []byte("<entry>")) {
 		t.Error("the feed has no entry")
@@ -408,8 +462,8 @@ func TestSiteFiles(t *testing.T) {
 		}
 		tail = append(tail, lines...)
 	}
-	if len(tail) != 1200-1024 || !slices.IsSortedFunc(tail, compareLines) {
-		t.Errorf("the tail index holds %d names (sorted: %v), want %d", len(tail), slices.IsSortedFunc(tail, compareLines), 1200-1024)
+	if len(tail) != n-int(listed) || !slices.IsSortedFunc(tail, compareLines) {
+		t.Errorf("the tail index holds %d names (sorted: %v), want %d", len(tail), slices.IsSortedFunc(tail, compareLines), n-int(listed))
 	}
 
 	for _, p := range []string{"index.html", "code.html", "search.html", "browse.html", "about.html", "download.html", "site/app.js", "site/verify.js", "site/style.css"} {

@@ -169,7 +169,10 @@ func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
 			var rep site.Report
 			if rep, err = site.Update(ctx, cfg); err == nil {
 				if rep.To > rep.From {
-					fmt.Fprintf(e.stderr, "site updated: entries %d to %d, %d files in %.2fs\n", rep.From, rep.To, rep.Files, rep.Seconds)
+					fmt.Fprintf(e.stderr, "site updated: entries %d to %d, %d files in %.2fs\n", rep.From, rep.To, rep.Files, rep.Seconds-rep.SettleSeconds)
+				}
+				if rep.SettleSeconds > 0 {
+					fmt.Fprintf(e.stderr, "site settled: the lists hold entries 0 to %d, in %.2fs more\n", rep.Settled, rep.SettleSeconds)
 				}
 				return
 			}
@@ -181,8 +184,10 @@ func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
 }
 
 // siteUpdater keeps a serving log's site up to date: a publication asks
-// for an update, and updates run one at a time, at least every apart,
-// each covering everything published since the last.
+// for a refresh, and refreshes run one at a time, at least every apart,
+// each covering everything published since the last; settling the lists
+// (seconds, once every 65,536 entries) waits until no publication came
+// for every (or until a refresh must settle: site.Refresh).
 type siteUpdater struct {
 	ctx    context.Context
 	cfg    site.Config
@@ -208,19 +213,30 @@ func (u *siteUpdater) published() {
 
 func (u *siteUpdater) loop() {
 	defer close(u.done)
+	unsettled := true // an Update when idle settles what refreshes left
 	for {
+		var idle <-chan time.Time
+		if unsettled {
+			idle = time.After(u.every)
+		}
+		run := site.Refresh
 		select {
 		case <-u.ctx.Done():
 			return
 		case <-u.wake:
+			unsettled = true
+		case <-idle:
+			run, unsettled = site.Update, false
 		}
 		start := time.Now()
-		rep, err := site.Update(u.ctx, u.cfg)
+		rep, err := run(u.ctx, u.cfg)
 		switch {
 		case err != nil && u.ctx.Err() == nil:
 			u.logger.Warn("couldn't update the site; the next publication tries again", "err", err)
-		case err == nil && rep.To > rep.From:
-			u.logger.Info("site updated", "from", rep.From, "to", rep.To, "files", rep.Files, "seconds", rep.Seconds)
+			unsettled = true
+		case err == nil && (rep.To > rep.From || rep.SettleSeconds > 0):
+			u.logger.Info("site updated", "from", rep.From, "to", rep.To, "files", rep.Files, "seconds", rep.Seconds,
+				"settled", rep.Settled, "settle_seconds", rep.SettleSeconds)
 		}
 		select {
 		case <-u.ctx.Done():
