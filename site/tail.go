@@ -80,10 +80,12 @@ func writeTail(ctx context.Context, st Store, add []nameLine, keep bool) error {
 	listed := false // tail.txt exists
 	switch raw, err := st.ReadFile(ctx, tailPath); {
 	case err == nil:
-		if old, err = parseTail(raw); err != nil {
+		// One that does not parse is replaced, if its names are not
+		// needed.
+		if old, err = parseTail(raw); err != nil && keep {
 			return err
 		}
-		listed = true
+		listed = err == nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
