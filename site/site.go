@@ -55,6 +55,7 @@ import (
 	"io/fs"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -491,27 +492,46 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 	const chunk = 32 // bundles decoded at once
 	src := b.cfg.Source
 	firstBundle, end := from/tiles.Width, (to+tiles.Width-1)/tiles.Width
+	// The next run of bundles is read and decoded while fn goes through
+	// the last (decoding was a fifth of an update, on the other core).
+	type run struct {
+		decoded [][]entry.Entry
+		err     error
+	}
+	read := func(lo, hi uint64) <-chan run {
+		ch := make(chan run, 1)
+		go func() {
+			decoded := make([][]entry.Entry, hi-lo)
+			err := parallel.Each(ctx, int(hi-lo), 4, func(ctx context.Context, k int) error {
+				bt := tiles.Bundle(lo+uint64(k), to)
+				raw, err := source.FetchBundle(ctx, src, bt)
+				if err != nil {
+					return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+				}
+				out := make([]entry.Entry, len(raw))
+				for j, r := range raw {
+					if out[j], err = entry.DecodeUnchecked(r); err != nil {
+						return fmt.Errorf("entry %d in %s: %w", bt.Index*tiles.Width+uint64(j), bt.Path(), err)
+					}
+				}
+				decoded[k] = out
+				return nil
+			})
+			ch <- run{decoded, err}
+		}()
+		return ch
+	}
+	next := read(firstBundle, min(firstBundle+chunk, end))
 	for lo := firstBundle; lo < end; lo += chunk {
 		hi := min(lo+chunk, end)
-		decoded := make([][]entry.Entry, hi-lo)
-		err := parallel.Each(ctx, int(hi-lo), 4, func(ctx context.Context, k int) error {
-			bt := tiles.Bundle(lo+uint64(k), to)
-			raw, err := source.FetchBundle(ctx, src, bt)
-			if err != nil {
-				return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-			}
-			out := make([]entry.Entry, len(raw))
-			for j, r := range raw {
-				if out[j], err = entry.DecodeUnchecked(r); err != nil {
-					return fmt.Errorf("entry %d in %s: %w", bt.Index*tiles.Width+uint64(j), bt.Path(), err)
-				}
-			}
-			decoded[k] = out
-			return nil
-		})
-		if err != nil {
-			return err
+		r := <-next
+		if r.err != nil {
+			return r.err
 		}
+		if hi < end {
+			next = read(hi, min(hi+chunk, end))
+		}
+		decoded := r.decoded
 		if before != nil {
 			if err := before(ctx, lo*tiles.Width, decoded); err != nil {
 				return err
@@ -565,7 +585,7 @@ func cellKey(lat, lon float64) string {
 	if lo >= 180 {
 		lo = 180 - cellDegrees
 	}
-	return fmt.Sprintf("%d,%d", la, lo)
+	return strconv.Itoa(la) + "," + strconv.Itoa(lo)
 }
 
 func sortedPages(m map[string]*listPage) []*listPage {
