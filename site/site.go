@@ -128,7 +128,7 @@ var (
 	pageSize            = 100     // cities on one list page
 	logPageSize  uint64 = 1024    // cities on one log-order page (settleEvery is a multiple)
 	csvPart      uint64 = 4096    // cities in one CSV file
-	leafCapacity        = 128     // names in a leaf of the name index before it splits
+	leafCapacity        = 256     // names in a leaf of the name index before it splits
 	tailChunk           = 1024    // names in a chunk of the tail index
 	settleEvery  uint64 = 1 << 16 // entries by which the lists and the name index advance
 )
