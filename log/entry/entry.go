@@ -122,11 +122,10 @@ func (r *Request) AppendFields(b []byte) []byte {
 // canonical encoding (so one allocation has exactly one leaf hash). The
 // caller checks that Code.Index equals the leaf's index.
 func (r *Rules) Decode(b []byte) (Entry, error) {
-	e, err := DecodeUnchecked(b)
+	e, code, err := decodeFields(b)
 	if err != nil {
 		return Entry{}, err
 	}
-	code := e.Code.String()
 	// Normalising in place is safe: a canonical entry is unchanged by it,
 	// and any other is refused below.
 	if err := r.Normalize(&e.Request); err != nil {
@@ -147,6 +146,13 @@ func (r *Rules) Decode(b []byte) (Entry, error) {
 // is for views of a log that show its entries (the web site), whose
 // readers verify what matters elsewhere; a verifier uses Decode.
 func DecodeUnchecked(b []byte) (Entry, error) {
+	e, _, err := decodeFields(b)
+	return e, err
+}
+
+// decodeFields reads an entry's fields, and returns its code as written
+// too (for errors that show it).
+func decodeFields(b []byte) (Entry, string, error) {
 	var e Entry
 	var version uint64
 	var code, ts string
@@ -177,22 +183,22 @@ func DecodeUnchecked(b []byte) (Entry, error) {
 		err = s.end()
 	}
 	if err != nil {
-		return Entry{}, invalid("entry: %v", err)
+		return Entry{}, "", invalid("entry: %v", err)
 	}
 	if version != Version {
-		return Entry{}, invalid("entry: format version %d, this software reads %d", version, Version)
+		return Entry{}, "", invalid("entry: format version %d, this software reads %d", version, Version)
 	}
 	if e.Code, err = idcode.Parse(code); err != nil {
-		return Entry{}, invalid("entry: %v", err)
+		return Entry{}, "", invalid("entry: %v", err)
 	}
 	if e.Code.Country != e.Country || e.Code.Subdivision != e.Subdivision {
-		return Entry{}, invalid("entry: code %s does not match country %q and subdivision %q", code, e.Country, e.Subdivision)
+		return Entry{}, "", invalid("entry: code %s does not match country %q and subdivision %q", code, e.Country, e.Subdivision)
 	}
 	if e.Time, err = time.Parse(TimeFormat, ts); err != nil {
-		return Entry{}, invalid("entry: time %q is not %s", ts, TimeFormat)
+		return Entry{}, "", invalid("entry: time %q is not %s", ts, TimeFormat)
 	}
 	e.HasLocation = loc.lat && loc.lon
-	return e, nil
+	return e, code, nil
 }
 
 // encodeBuffers recycles the buffers Decode re-encodes entries into: an
