@@ -9,8 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/citylog/citylog/internal/parallel"
-	"github.com/citylog/citylog/log/entry"
-	"github.com/citylog/citylog/tiles"
 )
 
 // A subdivision's cities are listed in log order, pageSize to a page:
@@ -70,20 +68,19 @@ func (b *builder) addToList(ctx context.Context, c city) error {
 }
 
 // loadLists loads, in parallel, the last pages of the subdivisions that
-// the decoded entries from index first on settle into and that the build
-// has not met yet: an update meets thousands, and one at a time their reads
+// the decoded cities settle into and that the build has not met yet: an update meets thousands, and one at a time their reads
 // were most of its time.
-func (b *builder) loadLists(ctx context.Context, first uint64, decoded [][]entry.Entry) error {
+func (b *builder) loadLists(ctx context.Context, decoded [][]city) error {
 	var todo []*listPage
 	seen := map[string]bool{}
-	for k, es := range decoded {
-		for j, e := range es {
-			key := e.Country + "-" + e.Subdivision
-			if i := first + uint64(k*tiles.Width+j); i < b.listFrom || i >= b.listTo || b.pages[key] != nil || seen[key] {
+	for _, cs := range decoded {
+		for _, c := range cs {
+			key := c.Country + "-" + c.Subdivision
+			if c.Index < b.listFrom || c.Index >= b.listTo || b.pages[key] != nil || seen[key] {
 				continue
 			}
 			seen[key] = true
-			todo = append(todo, &listPage{cc: e.Country, sub: e.Subdivision})
+			todo = append(todo, &listPage{cc: c.Country, sub: c.Subdivision})
 		}
 	}
 	err := parallel.Each(ctx, len(todo), writers, func(ctx context.Context, i int) error {

@@ -342,11 +342,12 @@ type city struct {
 	Lat         *float64 `json:"lat,omitempty"`
 	Lon         *float64 `json:"lon,omitempty"`
 	Time        string   `json:"time"`
+	folded      string   // Fold(Name)
 }
 
 func cityOf(index uint64, e entry.Entry) city {
 	c := city{Index: index, Code: e.Code.String(), Country: e.Country, Subdivision: e.Subdivision, Name: e.Name,
-		IDs: e.IDs, Time: e.Time.UTC().Format(entry.TimeFormat)}
+		IDs: e.IDs, Time: e.Time.UTC().Format(entry.TimeFormat), folded: Fold(e.Name)}
 	if e.HasLocation {
 		lat, lon := e.Lat, e.Lon
 		c.Lat, c.Lon = &lat, &lon
@@ -380,8 +381,8 @@ func (b *builder) run(ctx context.Context) error {
 	// log-order page the first new entry goes in is made again from its
 	// first entry.
 	first := min(b.from, b.listFrom, b.tailFrom, b.logFrom)
-	err := b.entries(ctx, first, size, b.loadLists, func(i uint64, e entry.Entry) error {
-		c := cityOf(i, e)
+	err := b.entries(ctx, first, size, b.loadLists, func(c city) error {
+		i := c.Index
 		if err := b.addToLog(c); err != nil {
 			return err
 		}
@@ -390,10 +391,10 @@ func (b *builder) run(ctx context.Context) error {
 				return err
 			}
 			b.countListed(c)
-			b.names.add(nameLine{Fold(c.Name), c.Name, c.Code})
+			b.names.add(nameLine{c.folded, c.Name, c.Code})
 		}
 		if i >= b.tailFrom {
-			b.tail = append(b.tail, nameLine{Fold(c.Name), c.Name, c.Code})
+			b.tail = append(b.tail, nameLine{c.folded, c.Name, c.Code})
 		}
 		if i < b.from {
 			return nil
@@ -482,37 +483,41 @@ func newPageWriters(ctx context.Context) pageWriters {
 	return pageWriters{g, gctx}
 }
 
-// entries calls fn for each entry in [from, to), in order, reading bundles
-// a few at a time in parallel; before, if set, sees each run of decoded
-// bundles (the first's first entry at index first) before fn does. The
+// entries calls fn for each city in [from, to), in order, reading bundles
+// a few at a time in parallel (and making the cities there, their names
+// folded); before, if set, sees each run of decoded bundles before fn
+// does. The
 // entries are read, not checked against the rules (a third of an
 // update's time): the site shows them, and the code page and cityverify
 // verify them.
-func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx context.Context, first uint64, decoded [][]entry.Entry) error, fn func(uint64, entry.Entry) error) error {
+func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx context.Context, decoded [][]city) error, fn func(city) error) error {
 	const chunk = 32 // bundles decoded at once
 	src := b.cfg.Source
 	firstBundle, end := from/tiles.Width, (to+tiles.Width-1)/tiles.Width
 	// The next run of bundles is read and decoded while fn goes through
 	// the last (decoding was a fifth of an update, on the other core).
 	type run struct {
-		decoded [][]entry.Entry
+		decoded [][]city
 		err     error
 	}
 	read := func(lo, hi uint64) <-chan run {
 		ch := make(chan run, 1)
 		go func() {
-			decoded := make([][]entry.Entry, hi-lo)
+			decoded := make([][]city, hi-lo)
 			err := parallel.Each(ctx, int(hi-lo), 4, func(ctx context.Context, k int) error {
 				bt := tiles.Bundle(lo+uint64(k), to)
 				raw, err := source.FetchBundle(ctx, src, bt)
 				if err != nil {
 					return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
 				}
-				out := make([]entry.Entry, len(raw))
+				out := make([]city, len(raw))
 				for j, r := range raw {
-					if out[j], err = entry.DecodeUnchecked(r); err != nil {
-						return fmt.Errorf("entry %d in %s: %w", bt.Index*tiles.Width+uint64(j), bt.Path(), err)
+					i := bt.Index*tiles.Width + uint64(j)
+					e, err := entry.DecodeUnchecked(r)
+					if err != nil {
+						return fmt.Errorf("entry %d in %s: %w", i, bt.Path(), err)
 					}
+					out[j] = cityOf(i, e)
 				}
 				decoded[k] = out
 				return nil
@@ -533,17 +538,16 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 		}
 		decoded := r.decoded
 		if before != nil {
-			if err := before(ctx, lo*tiles.Width, decoded); err != nil {
+			if err := before(ctx, decoded); err != nil {
 				return err
 			}
 		}
-		for k, es := range decoded {
-			for j, e := range es {
-				i := (lo+uint64(k))*tiles.Width + uint64(j)
-				if i < from || i >= to {
+		for _, cs := range decoded {
+			for _, c := range cs {
+				if c.Index < from || c.Index >= to {
 					continue
 				}
-				if err := fn(i, e); err != nil {
+				if err := fn(c); err != nil {
 					return err
 				}
 			}
