@@ -381,6 +381,16 @@ func (b *builder) run(ctx context.Context) error {
 	// log-order page the first new entry goes in is made again from its
 	// first entry.
 	first := min(b.from, b.listFrom, b.tailFrom, b.logFrom)
+	// The tail index is read meanwhile.
+	type tailRead struct {
+		t   *oldTail
+		err error
+	}
+	tailc := make(chan tailRead, 1)
+	go func() {
+		t, err := readTail(ctx, b.st, b.keepTail)
+		tailc <- tailRead{t, err}
+	}()
 	err := b.entries(ctx, first, size, b.loadLists, func(c city) error {
 		i := c.Index
 		if err := b.addToLog(c); err != nil {
@@ -435,7 +445,11 @@ func (b *builder) run(ctx context.Context) error {
 	if err := b.names.finish(ctx, b); err != nil {
 		return err
 	}
-	if err := writeTail(ctx, countingStore{b}, b.tail, b.keepTail); err != nil {
+	tail := <-tailc
+	if tail.err != nil {
+		return tail.err
+	}
+	if err := tail.t.write(ctx, countingStore{b}, b.tail); err != nil {
 		return err
 	}
 	if err := b.writePages(ctx); err != nil {
@@ -491,7 +505,7 @@ func newPageWriters(ctx context.Context) pageWriters {
 // update's time): the site shows them, and the code page and cityverify
 // verify them.
 func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx context.Context, decoded [][]city) error, fn func(city) error) error {
-	const chunk = 32 // bundles decoded at once
+	const chunk = 8 // bundles decoded at once
 	src := b.cfg.Source
 	firstBundle, end := from/tiles.Width, (to+tiles.Width-1)/tiles.Width
 	// The next run of bundles is read and decoded while fn goes through

@@ -72,45 +72,55 @@ func tailChunksFor(firsts []string, q string) (lo, hi int) {
 	return lo, hi
 }
 
-// writeTail rewrites the tail index to hold add, and the names it holds
-// already if keep: the chunks whose bytes change are written, then
-// tail.txt, then the chunks past the new last are removed.
-func writeTail(ctx context.Context, st Store, add []nameLine, keep bool) error {
-	var old []string
-	listed := false // tail.txt exists
+// oldTail is the tail index as an update finds it.
+type oldTail struct {
+	firsts []string   // tail.txt's
+	listed bool       // tail.txt exists and parses
+	chunks [][]byte   // the chunks' bytes
+	names  []nameLine // their names, if kept
+}
+
+// readTail reads the tail index, and parses its names if keep.
+func readTail(ctx context.Context, st Store, keep bool) (*oldTail, error) {
+	t := &oldTail{}
 	switch raw, err := st.ReadFile(ctx, tailPath); {
 	case err == nil:
 		// One that does not parse is replaced, if its names are not
 		// needed.
-		if old, err = parseTail(raw); err != nil && keep {
-			return err
+		if t.firsts, err = parseTail(raw); err != nil && keep {
+			return nil, err
 		}
-		listed = err == nil
+		t.listed = err == nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return err
+		return nil, err
 	}
-	chunks := make([][]byte, len(old))
-	err := parallel.Each(ctx, len(old), writers, func(ctx context.Context, i int) error {
+	t.chunks = make([][]byte, len(t.firsts))
+	err := parallel.Each(ctx, len(t.firsts), writers, func(ctx context.Context, i int) error {
 		raw, err := st.ReadFile(ctx, tailChunkPath(i))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a missing chunk: an update cut short
 			return fmt.Errorf("couldn't read the tail of the name index: %w", err)
 		}
-		chunks[i] = raw
+		t.chunks[i] = raw
 		return nil
 	})
-	if err != nil {
-		return err
+	if err != nil || !keep {
+		return t, err
 	}
-	var have []nameLine
-	if keep {
-		for i, raw := range chunks {
-			ls, err := parseLeaf(tailChunkPath(i), raw)
-			if err != nil {
-				return fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
-			}
-			have = append(have, ls...)
+	for i, raw := range t.chunks {
+		ls, err := parseLeaf(tailChunkPath(i), raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
 		}
+		t.names = append(t.names, ls...)
 	}
+	return t, nil
+}
+
+// write rewrites the tail index to hold add and the names kept: the
+// chunks whose bytes change are written, then tail.txt, then the chunks
+// past the new last are removed.
+func (t *oldTail) write(ctx context.Context, st Store, add []nameLine) error {
+	old, chunks, listed, have := t.firsts, t.chunks, t.listed, t.names
 	slices.SortFunc(add, compareLines)
 	lines := mergeLines(have, add)
 	var firsts []string
@@ -125,7 +135,7 @@ func writeTail(ctx context.Context, st Store, add []nameLine, keep bool) error {
 			changed = append(changed, n)
 		}
 	}
-	err = parallel.Each(ctx, len(changed), writers, func(ctx context.Context, i int) error {
+	err := parallel.Each(ctx, len(changed), writers, func(ctx context.Context, i int) error {
 		return st.PutFile(ctx, tailChunkPath(changed[i]), fresh[changed[i]])
 	})
 	if err != nil {
