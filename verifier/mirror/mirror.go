@@ -6,11 +6,15 @@
 // one, and the mirror's own checkpoint is replaced last. A tampered or
 // forked source is refused and the mirror keeps its last good state.
 //
-// A round is two passes. The first fetches the new entry bundles, spools
-// them to a scratch file, recomputes the hash tiles from the entries and
-// compares each with the source's, and checks the root against the signed
-// checkpoint. Only then does the second write the bundles (from the
-// spool), the recomputed tiles, the edge and the checkpoint to the mirror.
+// A round is two passes. The first fetches the source's level-0 hash tiles
+// of the new entries and checks them against the signed checkpoint's
+// root, then fetches the new entry bundles, refusing each whose entries do
+// not hash to those leaves as it arrives (so a hostile source cannot make
+// a round spool more than the log's own bundles), spools them to a
+// scratch file, recomputes the higher hash tiles from the entries and
+// compares each with the source's. Only then does the second write the
+// bundles (from the spool), the recomputed tiles, the edge and the
+// checkpoint to the mirror.
 // Files beyond the mirror's checkpoint are written with the same bytes
 // any round would write, so a round cut off by a crash is simply run
 // again.
@@ -203,10 +207,16 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 	// has already: they must be the ones it verified (its level-0 edge
 	// tile), or the rewritten bundle would carry changed old entries.
 	known := append([]byte(nil), b.EdgeTile(0)...)
+	leaves, err := m.leafHashes(ctx, mine, cp)
+	if err != nil {
+		out.close()
+		return nil, err
+	}
+	defer leaves.Close()
+	want := make([]byte, tiles.Width*tiles.HashSize)
 	first, end := mine.Size/tiles.Width, (cp.Size+tiles.Width-1)/tiles.Width
-	const chunk = 64 // bundles fetched at once
-	for lo := first; lo < end; lo += chunk {
-		hi := min(lo+chunk, end)
+	for lo := first; lo < end; lo += fetchAtOnce {
+		hi := min(lo+fetchAtOnce, end)
 		got := make([][][]byte, hi-lo)
 		raw := make([][]byte, hi-lo)
 		err := parallel.Each(ctx, int(hi-lo), m.Workers, func(ctx context.Context, i int) error {
@@ -231,8 +241,22 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 		}
 		for i, entries := range got {
 			bi := lo + uint64(i)
+			// The hashes the signed tree holds for this bundle's new entries.
+			newFrom := max(bi*tiles.Width, mine.Size)
+			n := bi*tiles.Width + uint64(len(entries)) - newFrom
+			if _, err := leaves.ReadAt(want[:n*tiles.HashSize], int64((newFrom-mine.Size)*tiles.HashSize)); err != nil {
+				out.close()
+				return nil, err
+			}
 			for k, e := range entries {
 				leaf, lh := bi*tiles.Width+uint64(k), h.Leaf(e)
+				if leaf >= mine.Size {
+					if off := (leaf - newFrom) * tiles.HashSize; !bytes.Equal(lh[:], want[off:off+tiles.HashSize]) {
+						out.close()
+						return nil, fmt.Errorf("%w: entry %d in %s from %s is not the log's: it does not hash to the leaf the signed tree holds (in %s)",
+							verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source(), tiles.Tile{Level: 0, Index: bi, Width: len(entries)}.Path())
+					}
+				}
 				if leaf < mine.Size {
 					if !bytes.Equal(lh[:], known[k*tiles.HashSize:(k+1)*tiles.HashSize]) {
 						out.close()
@@ -279,6 +303,75 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 	return out, nil
 }
 
+// fetchAtOnce is how many bundles or tiles a round fetches before it
+// checks them (a variable for tests).
+var fetchAtOnce uint64 = 64
+
+// leafHashes fetches the source's level-0 hash tiles of the entries past
+// the mirror's, checks them against the hashes the mirror verified (the
+// first may hold some) and, together, against the signed checkpoint's
+// root, and returns the new leaf hashes, spooled to a scratch file.
+func (m *Mirror) leafHashes(ctx context.Context, mine, cp verifier.Checkpoint) (*os.File, error) {
+	b, err := m.builder(ctx, mine)
+	if err != nil {
+		return nil, err
+	}
+	known := b.EdgeTile(0)
+	spool, err := durable.Scratch(m.scratch)
+	if err != nil {
+		return nil, err
+	}
+	first, end := mine.Size/tiles.Width, (cp.Size+tiles.Width-1)/tiles.Width
+	for lo := first; lo < end; lo += fetchAtOnce {
+		hi := min(lo+fetchAtOnce, end)
+		got := make([][]byte, hi-lo)
+		err := parallel.Each(ctx, int(hi-lo), m.Workers, func(ctx context.Context, i int) error {
+			t := tiles.Tile{Level: 0, Index: lo + uint64(i), Width: tiles.TileWidth(0, lo+uint64(i), cp.Size)}
+			data, err := source.FetchTile(ctx, m.src.Source(), t)
+			if err != nil {
+				return fmt.Errorf("%w: %s from %s: %v", sourceKind(err), t.Path(), m.src.Source(), err)
+			}
+			if err := tiles.CheckHashTile(data, t.Width); err != nil {
+				return fmt.Errorf("%w: %s from %s: %v", verifier.ErrFailed, t.Path(), m.src.Source(), err)
+			}
+			got[i] = data
+			return nil
+		})
+		if err != nil {
+			spool.Close()
+			return nil, err
+		}
+		for i, data := range got {
+			bi := lo + uint64(i)
+			for k, lh := range tiles.DecodeHashes(data) {
+				leaf := bi*tiles.Width + uint64(k)
+				if leaf < mine.Size {
+					if !bytes.Equal(lh[:], known[k*tiles.HashSize:(k+1)*tiles.HashSize]) {
+						spool.Close()
+						return nil, fmt.Errorf("%w: %s from %s holds another hash for entry %d than the one the mirror verified",
+							verifier.ErrFailed, tiles.Tile{Level: 0, Index: bi, Width: len(data) / tiles.HashSize}.Path(), m.src.Source(), leaf)
+					}
+					continue
+				}
+				if err := b.Append(lh); err != nil {
+					spool.Close()
+					return nil, err
+				}
+				if _, err := spool.WriteAt(lh[:], int64((leaf-mine.Size)*tiles.HashSize)); err != nil {
+					spool.Close()
+					return nil, err
+				}
+			}
+		}
+	}
+	if root := b.Root(); root != cp.Root {
+		spool.Close()
+		return nil, fmt.Errorf("%w: the level-0 hash tiles from %s hash to root %x, but the signed checkpoint of size %d says %x: a tile was changed",
+			verifier.ErrFailed, m.src.Source(), root, cp.Size, cp.Root)
+	}
+	return spool, nil
+}
+
 // sourceKind sorts a fetch error: a missing or unreachable file cannot be
 // checked; anything else is the source's fault.
 func sourceKind(err error) error {
@@ -320,11 +413,15 @@ func (m *Mirror) builder(ctx context.Context, mine verifier.Checkpoint) (*tiles.
 	return b, nil
 }
 
-// compareTiles checks the source's copy of every tile against the one
-// recomputed from the entries.
+// compareTiles checks the source's copy of every tile above level 0
+// against the one recomputed from the entries (level 0's were checked
+// first, and every entry against them).
 func (m *Mirror) compareTiles(ctx context.Context, ts []tileFile) error {
 	return parallel.Each(ctx, len(ts), m.Workers, func(ctx context.Context, i int) error {
 		t := ts[i]
+		if t.tile.Level == 0 {
+			return nil
+		}
 		got, err := source.FetchTile(ctx, m.src.Source(), t.tile)
 		if err != nil {
 			return fmt.Errorf("%w: %s from %s: %v", sourceKind(err), t.tile.Path(), m.src.Source(), err)

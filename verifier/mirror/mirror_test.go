@@ -164,7 +164,8 @@ func TestMirrorRefusesHostileSources(t *testing.T) {
 		want  string
 		start int // the size the mirror holds before the round: 0, 300 or 600
 	}{
-		{"flipped byte in a new bundle", flip("tile/entries/001", -10), "hash to root", 300},
+		{"flipped byte in a new bundle", flip("tile/entries/001", -10), "entry 511 in tile/entries/001 from", 300},
+		{"flipped byte in a new level-0 tile", flip("tile/0/002.p/88", 40), "level-0 hash tiles from", 0},
 		{"flipped byte in a hash tile", flip("tile/1/000.p/2", 10), "not the tile its entries give", 0},
 		{"flipped byte in a tile of the proof", flip("tile/0/001", 100), "not consistent", 300},
 		{"flipped byte in an old entry", flip("tile/entries/001", 20), "not the one the mirror verified", 300},
@@ -204,6 +205,44 @@ func TestMirrorRefusesHostileSources(t *testing.T) {
 				t.Error("the mirror's checkpoint changed after a refused round")
 			}
 		})
+	}
+}
+
+// TestMirrorRefusesABundleAsItArrives: a bundle that is not the log's is
+// refused before the next is fetched (the leaves are known from the
+// level-0 tiles, checked against the root first), so a hostile source
+// cannot make a round spool bundles up to the end before the root check.
+func TestMirrorRefusesABundleAsItArrives(t *testing.T) {
+	defer func(n uint64) { fetchAtOnce = n }(fetchAtOnce)
+	fetchAtOnce = 1
+	ctx := context.Background()
+	src := copyTree(t, filepath.Join(fixture, "log"))
+	p := filepath.Join(src, "tile/entries/000")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	os.WriteFile(p, b, 0o644)
+	var bundles []string
+	dir := source.Dir(src)
+	counting := source.Func{Name: src, Read: func(ctx context.Context, path string) ([]byte, error) {
+		if strings.HasPrefix(path, "tile/entries/") {
+			bundles = append(bundles, path)
+		}
+		return dir.Fetch(ctx, path)
+	}}
+	key, err := verifier.ParseKey(filepath.Join(fixture, "vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dest := newDest(t)
+	_, err = New(verifier.New(counting, key), dest).Round(ctx)
+	if !errors.Is(err, verifier.ErrFailed) || !strings.Contains(err.Error(), "in tile/entries/000 from") {
+		t.Fatalf("round over a source with a changed first bundle: %v, want it refused", err)
+	}
+	if len(bundles) != 1 {
+		t.Errorf("the round fetched bundles %q before refusing the first", bundles)
 	}
 }
 
