@@ -35,7 +35,8 @@ func hashChildrenSlices(l, r []byte) []byte {
 // Hasher hashes leaves without allocating; the zero value is ready.
 // It is not safe for concurrent use.
 type Hasher struct {
-	h hash.Hash
+	h   hash.Hash
+	sum []byte // the prefix and the sum: local arrays would escape to the heap, once per leaf
 }
 
 // Leaf returns the RFC 6962 leaf hash of entry.
@@ -44,11 +45,11 @@ func (x *Hasher) Leaf(entry []byte) Hash {
 		x.h = sha256.New()
 	}
 	x.h.Reset()
-	x.h.Write([]byte{0})
+	x.sum = append(x.sum[:0], 0) // the leaf prefix
+	x.h.Write(x.sum)
 	x.h.Write(entry)
-	var out Hash
-	x.h.Sum(out[:0])
-	return out
+	x.sum = x.h.Sum(x.sum[:0])
+	return Hash(x.sum)
 }
 
 // SubtreeRoot returns the NH-tree (RFC 6962 MTH) over consecutive hashes,

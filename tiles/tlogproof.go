@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,10 +30,29 @@ type TLogProof struct {
 
 // Marshal encodes p in the tlog-proof format.
 func (p *TLogProof) Marshal() []byte {
+	return p.Append(make([]byte, 0, p.size())) // one allocation
+}
+
+// size is the length of p's encoding.
+func (p *TLogProof) size() int {
 	enc := base64.StdEncoding
-	n := len(TLogProofHeader) + 1 + 6 + enc.EncodedLen(len(p.Extra)) + 1 + 6 + 20 + 1 +
+	digits := 1
+	for i := p.Index; i >= 10; i /= 10 {
+		digits++
+	}
+	n := len(TLogProofHeader) + 1 + len("index ") + digits + 1 +
 		len(p.Hashes)*(enc.EncodedLen(HashSize)+1) + 1 + len(p.Checkpoint)
-	b := make([]byte, 0, n) // one allocation: servers write one per allocation
+	if p.Extra != nil {
+		n += len("extra ") + enc.EncodedLen(len(p.Extra)) + 1
+	}
+	return n
+}
+
+// Append appends p's encoding to b: a server answering many allocations
+// encodes their receipts into buffers it reuses.
+func (p *TLogProof) Append(b []byte) []byte {
+	enc := base64.StdEncoding
+	b = slices.Grow(b, p.size())
 	b = append(b, TLogProofHeader+"\n"...)
 	if p.Extra != nil {
 		b = append(b, "extra "...)

@@ -86,3 +86,22 @@ func FuzzParseTLogProof(f *testing.F) {
 		}
 	})
 }
+
+// TestTLogProofAppend: Append appends what Marshal returns, and Marshal
+// allocates its exact size.
+func TestTLogProofAppend(t *testing.T) {
+	for _, p := range []TLogProof{
+		{Index: 0, Checkpoint: []byte("cp\n")},
+		{Extra: []byte("entry"), Index: 9, Hashes: make([]Hash, 3), Checkpoint: []byte("cp\n")},
+		{Extra: []byte{}, Index: 10, Hashes: make([]Hash, 1), Checkpoint: []byte("cp\n")},
+		{Extra: []byte("e"), Index: 1<<64 - 1, Hashes: make([]Hash, 64), Checkpoint: []byte("cp\n")},
+	} {
+		m := p.Marshal()
+		if len(m) != cap(m) {
+			t.Errorf("index %d: Marshal gives %d bytes in %d", p.Index, len(m), cap(m))
+		}
+		if got := p.Append([]byte("prefix")); string(got) != "prefix"+string(m) {
+			t.Errorf("index %d: Append gives %q, Marshal %q", p.Index, got, m)
+		}
+	}
+}
