@@ -206,6 +206,9 @@ func (w *Writer) integrate(b *batch) error {
 		}()
 	}
 	wg.Wait()
+	// The tree before the batch and the batch's leaves are what its
+	// receipts are proven from (BatchReceipts), without reading a tile.
+	b.prefix, b.leaves = w.tree.rightEdge(), hashes
 	return w.tree.appendHashes(hashes)
 }
 
@@ -298,7 +301,7 @@ func (w *Writer) sign(b *batch) error {
 	if err != nil {
 		return fmt.Errorf("couldn't sign checkpoint: %w", err)
 	}
-	b.checkpoint, b.size, b.edge = signed, w.tree.size, w.tree.rightEdge()
+	b.checkpoint, b.size, b.edge, b.root = signed, w.tree.size, w.tree.rightEdge(), cp.Root
 	return nil
 }
 
@@ -319,6 +322,7 @@ func (w *Writer) commit(ctx context.Context, b *batch) error {
 		w.published = b.checkpoint
 		w.ids.Add(b.ids)
 	}
+	b.signed = w.published
 	w.inflight = slices.DeleteFunc(w.inflight, func(x *batch) bool { return x == b })
 	w.mu.Unlock()
 	w.ids.SpillIfFull() // outside the lock: Status and Prepare need not wait for it

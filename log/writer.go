@@ -124,6 +124,14 @@ type batch struct {
 	edge       []tiles.Hash // the tree's right edge at size, for the edge file
 	size       uint64
 	results    []Result
+	// For the receipts of the batch's new entries: the compact range of
+	// the tree before them, their leaf hashes, and the root they give.
+	prefix, leaves []tiles.Hash
+	root           tiles.Hash
+	// signed is the checkpoint that published the batch (cosigned, if
+	// witnesses are configured), or the one in force when a batch of no
+	// new entry was committed; nil until then.
+	signed []byte
 }
 
 // entry returns the staged entry for leaf, if this batch holds it.
