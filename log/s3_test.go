@@ -414,8 +414,10 @@ func (r *recordingStore) CreateFile(ctx context.Context, p string, b []byte) err
 	return r.Storage.CreateFile(ctx, p, b)
 }
 
-// TestGrownTiles: the tiles grownTiles names for a growth are exactly the
-// tiles and bundles the writer writes for it.
+// TestGrownTiles: the tiles grownTiles names for a growth are every tile
+// and bundle the writer may write for it, and those unpublishedTiles
+// names are the ones it writes after a batch of its own: it leaves out
+// the partial tiles the growth leaves as they were (tree.cut).
 func TestGrownTiles(t *testing.T) {
 	for _, tc := range []struct{ a, b int }{{0, 1}, {100, 300}, {255, 256}, {256, 257}, {3000, 70000}} {
 		dir := newLog(t)
@@ -430,17 +432,45 @@ func TestGrownTiles(t *testing.T) {
 		rec.paths = map[string]bool{}
 		mustAllocate(t, w, genRequests(tc.a, tc.b-tc.a))
 		w.Close()
-		want := map[string]bool{}
+		grown, want := map[string]bool{}, map[string]bool{}
 		for _, tl := range grownTiles(uint64(tc.a), uint64(tc.b)) {
+			grown[tl.Path()] = true
+		}
+		for _, tl := range unpublishedTiles(uint64(tc.a), uint64(tc.b)) {
 			want[tl.Path()] = true
 		}
 		if len(want) != len(rec.paths) {
-			t.Errorf("%d->%d: grownTiles names %d files, the writer wrote %d", tc.a, tc.b, len(want), len(rec.paths))
+			t.Errorf("%d->%d: unpublishedTiles names %d files, the writer wrote %d", tc.a, tc.b, len(want), len(rec.paths))
 		}
 		for p := range rec.paths {
-			if !want[p] {
-				t.Errorf("%d->%d: the writer wrote %s, which grownTiles does not name", tc.a, tc.b, p)
+			if !want[p] || !grown[p] {
+				t.Errorf("%d->%d: the writer wrote %s, which unpublishedTiles (%v) or grownTiles (%v) does not name", tc.a, tc.b, p, want[p], grown[p])
 			}
+		}
+	}
+}
+
+// TestFirstCutAfterOpenHasEveryEdgeTile: a writer that opens a log writes
+// every partial tile with its first batch, unchanged ones included: it
+// cannot know that the last batch before it was published whole.
+func TestFirstCutAfterOpenHasEveryEdgeTile(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	mustAllocate(t, w, genRequests(0, 300))
+	w.Close()
+	rec := &recordingStore{Storage: mustStore(t, filepath.Join(dir, PublicDir)), paths: map[string]bool{}}
+	w, err := Open(context.Background(), Config{Dir: dir, Store: rec, Now: tickingClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// At 301 and 302 entries, level 1 is the one hash of tile/0/000.
+	level1 := tiles.Tile{Level: 1, Index: 0, Width: 1}.Path()
+	for _, first := range []bool{true, false} {
+		rec.paths = map[string]bool{}
+		mustAllocate(t, w, genRequests(int(w.Size()), 1))
+		if rec.paths[level1] != first {
+			t.Errorf("at %d entries, %s written: %v; want %v", w.Size(), level1, rec.paths[level1], first)
 		}
 	}
 }

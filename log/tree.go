@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/citylog/citylog/tiles"
 )
@@ -18,6 +19,9 @@ type tree struct {
 	bundle []byte // the partial bundle
 	hasher tiles.Hasher
 	full   []file // full tiles and bundles completed since the last cut
+	// edge are the partial tiles and bundle of the last cut, which the
+	// next cut leaves out if they are still the tree's (see cut).
+	edge []tiles.Tile
 }
 
 // file is one tile or bundle to publish.
@@ -175,11 +179,22 @@ func (t *tree) addBundles(staged []byte, offsets []int, start uint64) {
 }
 
 // cut returns the files that publish the tree at its current size: the
-// full tiles completed since the last cut, then copies of the partial ones.
+// full tiles completed since the last cut, then copies of the partial ones
+// that changed since. A partial tile that the last cut published already
+// (a level above 0 whose tile below did not fill) is left out: the batch
+// of that cut is published before this one, since batches commit in
+// order and a failure stops the writer until Recover or Open loads a new
+// tree, whose first cut has them all. Writing it again cost an inode, a
+// failed link and a read-back per batch, for the same bytes.
 func (t *tree) cut() []file {
 	files := t.full
 	t.full = nil
-	for _, et := range tiles.EdgeTiles(t.size) {
+	last := t.edge
+	t.edge = tiles.EdgeTiles(t.size)
+	for _, et := range t.edge {
+		if slices.Contains(last, et) {
+			continue
+		}
 		src := t.bundle
 		if et.Level != tiles.EntriesLevel {
 			src = t.tiles.EdgeTile(et.Level)
