@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/citylog/citylog/internal/jsonquote"
 	"github.com/citylog/citylog/internal/parallel"
 )
 
@@ -147,9 +147,9 @@ func appendListJSON(b []byte, j listJSON) []byte {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, int64(j.V), 10)
 	b = append(b, `,"country":`...)
-	b = appendJSONString(b, j.Country)
+	b = jsonquote.Append(b, j.Country)
 	b = append(b, `,"subdivision":`...)
-	b = appendJSONString(b, j.Subdivision)
+	b = jsonquote.Append(b, j.Subdivision)
 	b = append(b, `,"page":`...)
 	b = strconv.AppendInt(b, int64(j.Page), 10)
 	b = append(b, `,"next":`...)
@@ -177,13 +177,13 @@ func appendCityJSON(b []byte, c city) []byte {
 	b = append(b, `{"index":`...)
 	b = strconv.AppendUint(b, c.Index, 10)
 	b = append(b, `,"code":`...)
-	b = appendJSONString(b, c.Code)
+	b = jsonquote.Append(b, c.Code)
 	b = append(b, `,"country":`...)
-	b = appendJSONString(b, c.Country)
+	b = jsonquote.Append(b, c.Country)
 	b = append(b, `,"subdivision":`...)
-	b = appendJSONString(b, c.Subdivision)
+	b = jsonquote.Append(b, c.Subdivision)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, c.Name)
+	b = jsonquote.Append(b, c.Name)
 	b = append(b, `,"ids":`...)
 	if c.IDs == nil {
 		b = append(b, "null"...)
@@ -193,7 +193,7 @@ func appendCityJSON(b []byte, c city) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, id)
+			b = jsonquote.Append(b, id)
 		}
 		b = append(b, ']')
 	}
@@ -206,65 +206,8 @@ func appendCityJSON(b []byte, c city) []byte {
 		b = appendJSONFloat(b, *c.Lon)
 	}
 	b = append(b, `,"time":`...)
-	b = appendJSONString(b, c.Time)
+	b = jsonquote.Append(b, c.Time)
 	return append(b, '}')
-}
-
-// appendJSONString quotes s as encoding/json does (which also escapes
-// <, > and &, and U+2028 and U+2029, for embedding in HTML and scripts).
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			case '\b':
-				b = append(b, `\b`...)
-			case '\f':
-				b = append(b, `\f`...)
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, hex[c>>4], hex[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hex[r&15])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // appendJSONFloat writes a coordinate as encoding/json writes a float64.

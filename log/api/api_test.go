@@ -372,6 +372,48 @@ func TestConcurrentClientsAndShutdown(t *testing.T) {
 	}
 }
 
+// TestConcurrentReceipts: answers to many clients at once, new entries and
+// resubmissions, carry receipts that verify, each for its own code and
+// entry, whichever handler encoded them from the batch's receipts.
+func TestConcurrentReceipts(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	key, err := verifier.ParseKey(filepath.Join(ts.dir, log.StateDir, "vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for c := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes := map[int]string{}
+			for k := range 12 {
+				i, body := c*100+k, reqJSON(c*100+k)
+				if k%3 == 2 { // a resubmission, under another name
+					i = c*100 + k - 2
+					body = strings.Replace(reqJSON(i), "Town", "Village", 1)
+				}
+				status, out := ts.post(t, ts.token, body)
+				if status != 200 {
+					t.Errorf("status %d: %v", status, out)
+					return
+				}
+				r, err := verifier.VerifyReceipt([]byte(out["receipt"].(string)), key, entry.DefaultRules())
+				if err != nil || r.Code != out["code"] || r.Name != fmt.Sprintf("Town %d", i) {
+					t.Errorf("request %d: receipt of %+v: %v", i, r, err)
+					return
+				}
+				if want, ok := codes[i]; ok && (want != out["code"] || out["existing"] != true) {
+					t.Errorf("resubmission of %d: %v, first answered %s", i, out, want)
+				}
+				codes[i] = out["code"].(string)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // TestRefusalLogIsRateLimited: a flood of refused requests logs a bounded
 // number of lines, and the next line counts what was dropped.
 func TestRefusalLogIsRateLimited(t *testing.T) {

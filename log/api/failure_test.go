@@ -19,6 +19,7 @@ import (
 
 	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/tokens"
 )
 
@@ -228,5 +229,69 @@ func TestServerHealsAfterOutage(t *testing.T) {
 	}
 	if st, out, _ := post(1); st != 200 {
 		t.Errorf("the request refused during the outage, again: %d %v", st, out)
+	}
+}
+
+// TestFullBatchWhilePublishing: a batch that fills up while the previous
+// one is still being published is prepared at once, not when that
+// publication ends (the pool waits for the publication, not for each
+// request, and must still notice a full queue).
+func TestFullBatchWhilePublishing(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := log.Init(dir, "full.example/log"); err != nil {
+		t.Fatal(err)
+	}
+	tokPath := filepath.Join(dir, log.StateDir, "tokens.json")
+	tokens.Add(tokPath, "t", 0)
+	checker, _ := tokens.NewChecker(tokPath, nil)
+	w, err := log.Open(context.Background(), log.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	hold, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s := New(w, Config{PublicDir: filepath.Join(dir, log.PublicDir), StateDir: filepath.Join(dir, log.StateDir), Tokens: checker,
+		MaxBatch: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Published: func() { once.Do(func() { close(hold); <-release }) }}) // the first publication lasts until released
+	go s.Run()
+	defer s.Close()
+	// Released on failure too: Close waits for the publication.
+	var released sync.Once
+	defer released.Do(func() { close(release) })
+	var sent atomic.Int32 // submits that returned
+	submit := func(i int) *pending {
+		req, err := entry.ParseRequest([]byte(reqJSON(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &pending{req: req, reply: make(chan reply, 1)}
+		go func() {
+			if s.submit(p) {
+				sent.Add(1)
+			}
+		}()
+		return p
+	}
+	ps := []*pending{submit(0)}
+	<-hold
+	for i := 1; i <= 4; i++ {
+		ps = append(ps, submit(i))
+	}
+	// Batches of 2: one prepared and waiting to be published, the next
+	// prepared and waiting for room; none left in the queue.
+	for deadline := time.Now().Add(10 * time.Second); sent.Load() < 5 || len(s.queue) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 requests queued, %d still in the queue while a publication lasts", sent.Load(), len(s.queue))
+		}
+	}
+	released.Do(func() { close(release) })
+	seen := map[uint64]bool{}
+	for i, p := range ps {
+		rep := <-p.reply
+		if rep.err != nil || rep.res.Err != nil || seen[rep.res.Index] || rep.res.Index > 4 {
+			t.Errorf("request %d: %+v", i, rep)
+		}
+		seen[rep.res.Index] = true
 	}
 }

@@ -17,9 +17,10 @@ type pending struct {
 }
 
 type reply struct {
-	res     log.Result
-	receipt []byte
-	err     error // the batch could not be published
+	res      log.Result
+	receipts *log.Receipts // the batch's; the handler encodes its own
+	i        int           // the request's place in the batch
+	err      error         // the batch could not be published
 }
 
 // job is a prepared batch on its way to being published.
@@ -44,10 +45,18 @@ func (s *Server) submit(p *pending) bool {
 	defer s.submitting.Done()
 	select {
 	case s.queue <- p:
-		return true
 	case <-s.stop:
 		return false
 	}
+	// gather waits for the publication to end, not for each request;
+	// a batch that fills up meanwhile is its concern too.
+	if len(s.queue) >= s.cfg.MaxBatch-1 {
+		select {
+		case s.full <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // Run pools requests into batches until Close: a batch closes Interval
@@ -124,7 +133,8 @@ func (s *Server) Run() {
 // interval is set), up to MaxBatch. A lone request on an idle server is
 // published at once; under load, batches grow to what arrives during one
 // publication, so the server keeps pace with its storage, a disk or a
-// bucket alike.
+// bucket alike. The requests wait in the queue meanwhile: taking each as
+// it came woke this goroutine once per request.
 func (s *Server) gather(first *pending, lastBatch time.Time, inFlight *atomic.Int32, done <-chan struct{}) []*pending {
 	batch := []*pending{first}
 	notBefore := lastBatch.Add(s.cfg.Interval)
@@ -134,9 +144,9 @@ func (s *Server) gather(first *pending, lastBatch time.Time, inFlight *atomic.In
 			timer.Stop()
 		}
 	}()
-	for len(batch) < s.cfg.MaxBatch {
-		if inFlight.Load() == 0 && !time.Now().Before(notBefore) {
-			return s.takeQueued(batch) // ready to publish: what is queued already, and go
+	for {
+		if (inFlight.Load() == 0 && !time.Now().Before(notBefore)) || len(batch)+len(s.queue) >= s.cfg.MaxBatch {
+			return s.takeQueued(batch) // ready to publish, or full: what is queued, and go
 		}
 		var wake <-chan time.Time
 		if wait := time.Until(notBefore); wait > 0 {
@@ -148,15 +158,13 @@ func (s *Server) gather(first *pending, lastBatch time.Time, inFlight *atomic.In
 			wake = timer.C
 		}
 		select {
-		case p := <-s.queue:
-			batch = append(batch, p)
+		case <-s.full: // checked above: a signal left from an earlier batch may be stale
 		case <-done:
 		case <-wake:
 		case <-s.stop:
 			return s.takeQueued(batch)
 		}
 	}
-	return batch
 }
 
 // takeQueued adds to batch what is in the queue now, up to MaxBatch.
@@ -208,13 +216,9 @@ func (s *Server) publish(j *job) {
 		s.fail(err, j.reqs)
 		return
 	}
-	var leaves []uint64
-	for _, r := range results {
-		if r.Err == nil {
-			leaves = append(leaves, r.Index)
-		}
-	}
-	receipts, err := s.w.Receipts(context.Background(), leaves)
+	// Each handler encodes its own receipt from the batch's: the
+	// encoding runs on every core, not here between two batches.
+	receipts, err := s.w.BatchReceipts(context.Background(), j.batch)
 	if err != nil {
 		s.fail(err, j.reqs)
 		return
@@ -238,14 +242,8 @@ func (s *Server) publish(j *job) {
 	m.observe("citylog_batch_size", []float64{1, 8, 64, 256, 1024, 4096, 16384}, float64(len(results)))
 	m.observe("citylog_integration_seconds", []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5}, time.Since(j.closed).Seconds())
 	m.set("citylog_log_size", float64(s.w.Size()))
-	k := 0
 	for i, r := range results {
-		rep := reply{res: r}
-		if r.Err == nil {
-			rep.receipt = receipts[k]
-			k++
-		}
-		j.reqs[i].reply <- rep
+		j.reqs[i].reply <- reply{res: r, receipts: receipts, i: i}
 	}
 	s.log.Info("batch published", "requests", len(results), "new", newCount, "existing", existing, "refused", refused,
 		"size", s.w.Size(), "ms", time.Since(j.closed).Milliseconds())

@@ -59,6 +59,7 @@ type Server struct {
 	// refusals rate-limits the log lines of refused requests: a flood of
 	// bad requests must not become a flood of log lines.
 	refusals refusalLog
+	answers  sync.Pool // *answerBuffers
 
 	mu         sync.Mutex
 	submitting sync.WaitGroup // submits between their check and the queue
@@ -68,6 +69,7 @@ type Server struct {
 	done       chan struct{} // closed when the pool has stopped
 	stop       chan struct{}
 	wake       chan struct{} // a writer failure wakes the pooling loop to heal
+	full       chan struct{} // the queue holds a full batch
 }
 
 // New returns a server over an open writer; call Run to start pooling.
@@ -82,7 +84,8 @@ func New(w *log.Writer, cfg Config) *Server {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s := &Server{w: w, cfg: cfg, log: cfg.Logger, queue: make(chan *pending, cfg.MaxBatch),
-		metrics: newMetrics(), done: make(chan struct{}), stop: make(chan struct{}), wake: make(chan struct{}, 1)}
+		metrics: newMetrics(), done: make(chan struct{}), stop: make(chan struct{}), wake: make(chan struct{}, 1),
+		full: make(chan struct{}, 1)}
 	if cfg.Public != nil {
 		// The read path is the bucket.
 	} else if root, err := os.OpenRoot(cfg.PublicDir); err == nil {
@@ -142,7 +145,12 @@ func writeError(w http.ResponseWriter, status int, short, detail string) {
 	json.NewEncoder(w).Encode(errorBody{short, detail})
 }
 
-// allocateResponse is the answer to one allocation.
+// answerBuffers are what an answer is encoded in: handlers take them from
+// a pool, so that a busy server allocates none per answer.
+type answerBuffers struct{ receipt, answer []byte }
+
+// allocateResponse is the answer to one allocation, as
+// appendAllocateResponse writes it.
 type allocateResponse struct {
 	Code     string           `json:"code"`
 	Index    uint64           `json:"index"`
@@ -219,7 +227,14 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 		return fail(http.StatusBadRequest, "invalid request", rep.res.Err.Error())
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(allocateResponse{rep.res.Code.String(), rep.res.Index, rep.res.Existing, rep.res.Differs, string(rep.receipt)})
+	buf, _ := s.answers.Get().(*answerBuffers)
+	if buf == nil {
+		buf = new(answerBuffers)
+	}
+	buf.receipt = rep.receipts.Append(buf.receipt[:0], rep.i)
+	buf.answer = appendAllocateResponse(buf.answer[:0], rep.res, buf.receipt)
+	w.Write(buf.answer)
+	s.answers.Put(buf)
 	return http.StatusOK
 }
 
