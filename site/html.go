@@ -189,8 +189,9 @@ func (b *builder) frame(prefix string) (listFrame, error) {
 	return f, nil
 }
 
-// listHTML writes a list page: the frame, and its content by hand.
-func (b *builder) listHTML(j listJSON) ([]byte, error) {
+// listHTML appends a list page to dst: the frame, and its content by
+// hand.
+func (b *builder) listHTML(dst []byte, j listJSON) ([]byte, error) {
 	f, err := b.frame("../../../")
 	if err != nil {
 		return nil, err
@@ -199,32 +200,29 @@ func (b *builder) listHTML(j listJSON) ([]byte, error) {
 	cc, sub := j.Country, j.Subdivision // A-Z and 0-9 only
 	subName, ccName := esc(subdivisionName(cc, sub)), esc(countryName(cc))
 	page := strconv.Itoa(j.Page)
-	var s strings.Builder
-	s.Grow(len(f.head) + len(f.tail) + 160*len(j.Cities) + 1024)
-	s.WriteString(f.head)
-	s.WriteString(subName)
-	s.WriteString(f.mid)
-	s.WriteString(`<nav aria-label="Breadcrumb" class="crumbs"><a href="../../../browse.html">Countries</a> › <a href="../` + cc + `.html">` + ccName + `</a> › ` + subName + "</nav>\n")
-	s.WriteString(`<h1>` + subName + ` <span class="muted">` + cc + "-" + sub + "</span></h1>\n")
-	fmt.Fprintf(&s, "<p>Cities %d–%d, in the order they were allocated. As JSON: <a href=\"%s-%s.json\">%s-%s.json</a>.</p>\n",
+	s := append(dst, f.head...)
+	s = append(s, subName...)
+	s = append(s, f.mid...)
+	s = append(s, `<nav aria-label="Breadcrumb" class="crumbs"><a href="../../../browse.html">Countries</a> › <a href="../`+cc+`.html">`+ccName+`</a> › `+subName+"</nav>\n"...)
+	s = append(s, `<h1>`+subName+` <span class="muted">`+cc+"-"+sub+"</span></h1>\n"...)
+	s = fmt.Appendf(s, "<p>Cities %d–%d, in the order they were allocated. As JSON: <a href=\"%s-%s.json\">%s-%s.json</a>.</p>\n",
 		j.Page*pageSize+1, j.Page*pageSize+len(j.Cities), sub, page, sub, page)
-	fmt.Fprintf(&s, "<table>\n<caption class=\"visually-hidden\">Cities of %s, page %d</caption>\n", subName, j.Page+1)
-	s.WriteString(`<thead><tr><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>` + "\n<tbody>\n")
-	s.WriteString(string(listRows(j.Cities, "../../../")))
-	s.WriteString("</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">")
+	s = fmt.Appendf(s, "<table>\n<caption class=\"visually-hidden\">Cities of %s, page %d</caption>\n", subName, j.Page+1)
+	s = append(s, `<thead><tr><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>`+"\n<tbody>\n"...)
+	s = appendRows(s, j.Cities, "../../../")
+	s = append(s, "</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">"...)
 	if j.Page > 0 {
-		fmt.Fprintf(&s, `<a rel="prev" href="%s-%d.html">← previous %d</a>`, sub, j.Page-1, pageSize)
+		s = fmt.Appendf(s, `<a rel="prev" href="%s-%d.html">← previous %d</a>`, sub, j.Page-1, pageSize)
 	}
-	s.WriteString(" ")
+	s = append(s, ' ')
 	if j.Next {
-		fmt.Fprintf(&s, `<a rel="next" href="%s-%d.html">next %d →</a>`, sub, j.Page+1, pageSize)
+		s = fmt.Appendf(s, `<a rel="next" href="%s-%d.html">next %d →</a>`, sub, j.Page+1, pageSize)
 	}
-	s.WriteString("</nav>\n")
+	s = append(s, "</nav>\n"...)
 	if !j.Next {
-		s.WriteString(b.settleNote("../../../"))
+		s = append(s, b.settleNote("../../../")...)
 	}
-	s.WriteString(f.tail)
-	return []byte(s.String()), nil
+	return append(s, f.tail...), nil
 }
 
 // logLink is a log-order page on the browse page: its number, and the
@@ -494,36 +492,41 @@ func (b *builder) writeStatic(ctx context.Context) error {
 	return nil
 }
 
-// listRows writes a list page's rows.
+// listRows writes a list's rows, for a template.
 func listRows(cities []city, prefix string) template.HTML {
-	var b strings.Builder
-	for _, c := range cities {
-		b.WriteString("<tr>")
-		writeCityCells(&b, c, prefix)
-		b.WriteString("</tr>\n")
-	}
-	return template.HTML(b.String())
+	return template.HTML(appendRows(nil, cities, prefix))
 }
 
-// writeCityCells writes a city's name, code (a link to its code page)
+// appendRows appends a list's rows: a city's name, code (a link to its
+// code page) and identifiers.
+func appendRows(b []byte, cities []city, prefix string) []byte {
+	for _, c := range cities {
+		b = append(b, "<tr>"...)
+		b = appendCityCells(b, c, prefix)
+		b = append(b, "</tr>\n"...)
+	}
+	return b
+}
+
+// appendCityCells appends a city's name, code (a link to its code page)
 // and identifiers as table cells.
-func writeCityCells(b *strings.Builder, c city, prefix string) {
-	b.WriteString(`<td dir="auto">`)
-	b.WriteString(html.EscapeString(c.Name))
-	b.WriteString(`</td><td><a class="code" href="`)
-	b.WriteString(prefix)
-	b.WriteString(`code.html#`)
-	b.WriteString(c.Code) // A-Z, 0-9 and '-' only
-	b.WriteString(`">`)
-	b.WriteString(c.Code)
-	b.WriteString(`</a></td><td>`)
+func appendCityCells(b []byte, c city, prefix string) []byte {
+	b = append(b, `<td dir="auto">`...)
+	b = append(b, html.EscapeString(c.Name)...)
+	b = append(b, `</td><td><a class="code" href="`...)
+	b = append(b, prefix...)
+	b = append(b, `code.html#`...)
+	b = append(b, c.Code...) // A-Z, 0-9 and '-' only
+	b = append(b, `">`...)
+	b = append(b, c.Code...)
+	b = append(b, `</a></td><td>`...)
 	for i, id := range c.IDs {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		b.WriteString("<code>")
-		b.WriteString(html.EscapeString(id))
-		b.WriteString("</code>")
+		b = append(b, "<code>"...)
+		b = append(b, html.EscapeString(id)...)
+		b = append(b, "</code>"...)
 	}
-	b.WriteString("</td>")
+	return append(b, "</td>"...)
 }

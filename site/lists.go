@@ -130,14 +130,11 @@ func (b *builder) loadList(ctx context.Context, cc, sub string) (*listPage, erro
 // writeList writes a page and its twin; next says the next page exists.
 func (b *builder) writeList(ctx context.Context, p *listPage, next bool) error {
 	j := listJSON{V: 1, Country: p.cc, Subdivision: p.sub, Page: p.n, Next: next, Cities: p.cities}
-	if err := b.put(ctx, listPath(p.cc, p.sub, p.n, ".json"), appendListJSON(nil, j)); err != nil {
-		return err
-	}
-	html, err := b.listHTML(j)
+	err := b.putRendered(ctx, listPath(p.cc, p.sub, p.n, ".json"), func(dst []byte) ([]byte, error) { return appendListJSON(dst, j), nil })
 	if err != nil {
 		return err
 	}
-	return b.put(ctx, listPath(p.cc, p.sub, p.n, ".html"), html)
+	return b.putRendered(ctx, listPath(p.cc, p.sub, p.n, ".html"), func(dst []byte) ([]byte, error) { return b.listHTML(dst, j) })
 }
 
 // appendListJSON writes a page's twin by hand, as encoding/json would (a

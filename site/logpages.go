@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // The cities the subdivision lists do not hold yet (meta's Settled and
@@ -54,14 +53,11 @@ func (b *builder) writeLogPage(ctx context.Context, p logPage, next bool) error 
 		return nil
 	}
 	j := logJSON{V: 1, Page: p.n, Next: next, Cities: p.cities}
-	if err := b.put(ctx, logPath(p.n, ".json"), appendLogJSON(nil, j)); err != nil {
-		return err
-	}
-	html, err := b.logHTML(j)
+	err := b.putRendered(ctx, logPath(p.n, ".json"), func(dst []byte) ([]byte, error) { return appendLogJSON(dst, j), nil })
 	if err != nil {
 		return err
 	}
-	return b.put(ctx, logPath(p.n, ".html"), html)
+	return b.putRendered(ctx, logPath(p.n, ".html"), func(dst []byte) ([]byte, error) { return b.logHTML(dst, j) })
 }
 
 // appendLogJSON writes a page's twin as encoding/json would
@@ -78,8 +74,9 @@ func appendLogJSON(b []byte, j logJSON) []byte {
 	return append(b, '}')
 }
 
-// logHTML writes a log-order page: the frame, and its content by hand.
-func (b *builder) logHTML(j logJSON) ([]byte, error) {
+// logHTML appends a log-order page to dst: the frame, and its content
+// by hand.
+func (b *builder) logHTML(dst []byte, j logJSON) ([]byte, error) {
 	f, err := b.frame("../../")
 	if err != nil {
 		return nil, err
@@ -87,30 +84,27 @@ func (b *builder) logHTML(j logJSON) ([]byte, error) {
 	first, last := j.Cities[0].Index+1, j.Cities[len(j.Cities)-1].Index+1
 	title := fmt.Sprintf("Cities %s–%s", groupDigits(first), groupDigits(last))
 	n := strconv.FormatUint(j.Page, 10)
-	var s strings.Builder
-	s.Grow(len(f.head) + len(f.tail) + 180*len(j.Cities) + 1024)
-	s.WriteString(f.head)
-	s.WriteString(title)
-	s.WriteString(f.mid)
-	s.WriteString(`<nav aria-label="Breadcrumb" class="crumbs"><a href="../../browse.html">Countries</a> › In log order</nav>` + "\n")
-	s.WriteString("<h1>" + title + " <span class=\"muted\">in log order</span></h1>\n")
-	fmt.Fprintf(&s, "<p>The newest cities, in the order the log allocated them, %d to a page, until the lists by place hold them; the first column is the leaf index. As JSON: <a href=\"%s.json\">%s.json</a>.</p>\n", logPageSize, n, n)
-	fmt.Fprintf(&s, "<table>\n<caption class=\"visually-hidden\">Cities %d to %d of the log</caption>\n", first, last)
-	s.WriteString(`<thead><tr><th scope="col" class="num">Leaf</th><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>` + "\n<tbody>\n")
+	s := append(dst, f.head...)
+	s = append(s, title...)
+	s = append(s, f.mid...)
+	s = append(s, `<nav aria-label="Breadcrumb" class="crumbs"><a href="../../browse.html">Countries</a> › In log order</nav>`+"\n"...)
+	s = append(s, "<h1>"+title+" <span class=\"muted\">in log order</span></h1>\n"...)
+	s = fmt.Appendf(s, "<p>The newest cities, in the order the log allocated them, %d to a page, until the lists by place hold them; the first column is the leaf index. As JSON: <a href=\"%s.json\">%s.json</a>.</p>\n", logPageSize, n, n)
+	s = fmt.Appendf(s, "<table>\n<caption class=\"visually-hidden\">Cities %d to %d of the log</caption>\n", first, last)
+	s = append(s, `<thead><tr><th scope="col" class="num">Leaf</th><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>`+"\n<tbody>\n"...)
 	for _, c := range j.Cities {
-		s.WriteString(`<tr><td class="num">`)
-		s.WriteString(strconv.FormatUint(c.Index, 10))
-		s.WriteString("</td>")
-		writeCityCells(&s, c, "../../")
-		s.WriteString("</tr>\n")
+		s = append(s, `<tr><td class="num">`...)
+		s = strconv.AppendUint(s, c.Index, 10)
+		s = append(s, "</td>"...)
+		s = appendCityCells(s, c, "../../")
+		s = append(s, "</tr>\n"...)
 	}
 	// No link back: the page before may be gone, settled.
-	s.WriteString("</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">")
-	s.WriteString(`<a href="../../browse.html#log">all pages in log order</a> `)
+	s = append(s, "</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">"...)
+	s = append(s, `<a href="../../browse.html#log">all pages in log order</a> `...)
 	if j.Next {
-		fmt.Fprintf(&s, `<a rel="next" href="%d.html">next %d →</a>`, j.Page+1, logPageSize)
+		s = fmt.Appendf(s, `<a rel="next" href="%d.html">next %d →</a>`, j.Page+1, logPageSize)
 	}
-	s.WriteString("</nav>\n")
-	s.WriteString(f.tail)
-	return []byte(s.String()), nil
+	s = append(s, "</nav>\n"...)
+	return append(s, f.tail...), nil
 }

@@ -74,7 +74,8 @@ type Store interface {
 	// ReadFile returns the file at path; a missing file is an error
 	// wrapping fs.ErrNotExist.
 	ReadFile(ctx context.Context, path string) ([]byte, error)
-	// PutFile atomically replaces path with data, durable after Sync.
+	// PutFile atomically replaces path with data, durable after Sync;
+	// data is not kept after it returns (the site reuses its buffers).
 	PutFile(ctx context.Context, path string, data []byte) error
 	// RemoveFile removes path; a missing file is not an error.
 	RemoveFile(ctx context.Context, path string) error
@@ -353,6 +354,23 @@ func cityOf(index uint64, e entry.Entry) city {
 		c.Lat, c.Lon = &lat, &lon
 	}
 	return c
+}
+
+// pageBuffers recycles the buffers list pages are rendered into: each is
+// rendered, written and dropped, and fresh memory for every page (page
+// faults, then the collector's work) cost about as much as rendering it.
+var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// putRendered renders a file into a recycled buffer and writes it.
+func (b *builder) putRendered(ctx context.Context, path string, render func(dst []byte) ([]byte, error)) error {
+	buf := pageBuffers.Get().(*[]byte)
+	defer pageBuffers.Put(buf)
+	data, err := render((*buf)[:0])
+	if err != nil {
+		return err
+	}
+	*buf = data // grown, for the next
+	return b.put(ctx, path, data)
 }
 
 func (b *builder) put(ctx context.Context, path string, data []byte) error {

@@ -382,9 +382,13 @@ func checkSite(t *testing.T, files map[string][]byte, n int, listed uint64) {
 		if page.Next != (p < browse.LogPages[1]-1) || (page.Next && uint64(len(page.Cities)) != logPageSize) {
 			t.Errorf("%s: %d cities, next %v", path, len(page.Cities), page.Next)
 		}
+		html := files[logPath(p, ".html")]
 		for k, c := range page.Cities {
 			if c.Index != max(p*logPageSize, listed)+uint64(k) {
 				t.Fatalf("%s holds city %d in place %d", path, c.Index, k)
+			}
+			if row := fmt.Sprintf(`<tr><td class="num">%d</td><td dir="auto">`, c.Index); !bytes.Contains(html, []byte(row)) || !bytes.Contains(html, []byte(`code.html#`+c.Code+`">`+c.Code+`</a>`)) {
+				t.Errorf("%s does not show city %d, %s", logPath(p, ".html"), c.Index, c.Code)
 			}
 			onPage(path, c)
 		}
