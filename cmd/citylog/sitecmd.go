@@ -155,6 +155,19 @@ func siteConfig(dir string, st log.Storage) (site.Config, error) {
 	return cfg, nil
 }
 
+// roomyGC lets garbage pile up to about nine times what is live before
+// the collector runs, until restore is called, unless GOGC is set. Next
+// to the small live heap of an import or a server, a site update ran the
+// collector a dozen times at the default, most of its time (a refresh of
+// a 1M log's site after 16,384 cities: 200-240 ms, against 110-140 ms).
+func roomyGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(800)
+	return func() { debug.SetGCPercent(old) }
+}
+
 // refreshSite brings the log's site up to date after a command
 // published, if the log has one. The allocations are durable whatever
 // happens here: a failure is reported, and the next update catches up.
@@ -167,7 +180,10 @@ func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
 				return
 			}
 			var rep site.Report
-			if rep, err = site.Update(ctx, cfg); err == nil {
+			restore := roomyGC()
+			rep, err = site.Update(ctx, cfg)
+			restore()
+			if err == nil {
 				if rep.To > rep.From {
 					fmt.Fprintf(e.stderr, "site updated: entries %d to %d, %d files in %.2fs\n", rep.From, rep.To, rep.Files, rep.Seconds-rep.SettleSeconds)
 				}
@@ -229,7 +245,9 @@ func (u *siteUpdater) loop() {
 			run, unsettled = site.Update, false
 		}
 		start := time.Now()
+		restore := roomyGC()
 		rep, err := run(u.ctx, u.cfg)
+		restore()
 		switch {
 		case err != nil && u.ctx.Err() == nil:
 			u.logger.Warn("couldn't update the site; the next publication tries again", "err", err)
