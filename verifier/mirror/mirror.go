@@ -207,7 +207,9 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 	// has already: they must be the ones it verified (its level-0 edge
 	// tile), or the rewritten bundle would carry changed old entries.
 	known := append([]byte(nil), b.EdgeTile(0)...)
-	leaves, err := m.leafHashes(ctx, mine, cp)
+	// The tree is grown from the leaf hashes of the level-0 tiles, checked
+	// against the root; the entries must hash to them.
+	leaves, err := m.leafHashes(ctx, b, known, mine, cp)
 	if err != nil {
 		out.close()
 		return nil, err
@@ -263,11 +265,6 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 						return nil, fmt.Errorf("%w: entry %d in %s from %s is not the one the mirror verified before: the source changed an old entry",
 							verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source())
 					}
-					continue
-				}
-				if err := b.Append(lh); err != nil {
-					out.close()
-					return nil, err
 				}
 			}
 			if _, err := out.spool.WriteAt(raw[i], offset); err != nil {
@@ -280,11 +277,6 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 		if m.Progress != nil {
 			m.Progress(min(hi*tiles.Width, cp.Size)-mine.Size, cp.Size-mine.Size)
 		}
-	}
-	if root := b.Root(); root != cp.Root {
-		out.close()
-		return nil, fmt.Errorf("%w: the entries from %s hash to root %x, but the signed checkpoint of size %d says %x: a bundle was changed",
-			verifier.ErrFailed, m.src.Source(), root, cp.Size, cp.Root)
 	}
 	for _, et := range tiles.EdgeTiles(cp.Size) {
 		if et.Level != tiles.EntriesLevel {
@@ -308,15 +300,11 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 var fetchAtOnce uint64 = 64
 
 // leafHashes fetches the source's level-0 hash tiles of the entries past
-// the mirror's, checks them against the hashes the mirror verified (the
-// first may hold some) and, together, against the signed checkpoint's
-// root, and returns the new leaf hashes, spooled to a scratch file.
-func (m *Mirror) leafHashes(ctx context.Context, mine, cp verifier.Checkpoint) (*os.File, error) {
-	b, err := m.builder(ctx, mine)
-	if err != nil {
-		return nil, err
-	}
-	known := b.EdgeTile(0)
+// the mirror's, checks them against the hashes the mirror verified (known:
+// the first may hold some), appends the new ones to b and checks its root
+// against the signed checkpoint's, and returns the new leaf hashes,
+// spooled to a scratch file.
+func (m *Mirror) leafHashes(ctx context.Context, b *tiles.Builder, known []byte, mine, cp verifier.Checkpoint) (*os.File, error) {
 	spool, err := durable.Scratch(m.scratch)
 	if err != nil {
 		return nil, err
