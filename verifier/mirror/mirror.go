@@ -331,6 +331,7 @@ func (m *Mirror) leafHashes(ctx context.Context, b *tiles.Builder, known []byte,
 		}
 		for i, data := range got {
 			bi := lo + uint64(i)
+			newFrom := max(bi*tiles.Width, mine.Size)
 			for k, lh := range tiles.DecodeHashes(data) {
 				leaf := bi*tiles.Width + uint64(k)
 				if leaf < mine.Size {
@@ -345,10 +346,11 @@ func (m *Mirror) leafHashes(ctx context.Context, b *tiles.Builder, known []byte,
 					spool.Close()
 					return nil, err
 				}
-				if _, err := spool.WriteAt(lh[:], int64((leaf-mine.Size)*tiles.HashSize)); err != nil {
-					spool.Close()
-					return nil, err
-				}
+			}
+			// The tile's new hashes, in one write.
+			if _, err := spool.WriteAt(data[(newFrom-bi*tiles.Width)*tiles.HashSize:], int64((newFrom-mine.Size)*tiles.HashSize)); err != nil {
+				spool.Close()
+				return nil, err
 			}
 		}
 	}
