@@ -236,6 +236,7 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 	// The leaves are independent: each is read, merged and written by one
 	// of a few workers; the trie is shared.
 	var mu sync.Mutex
+	var gone []string // the leaves that split
 	exists := func(key string) bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -275,10 +276,23 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 		}
 		mu.Lock()
 		delete(t.leaves, key)
+		gone = append(gone, key)
 		mu.Unlock()
-		return st.RemoveFile(ctx, leafPath(key))
+		return nil
 	}, func() error {
-		return st.PutFile(ctx, leavesPath, t.marshalLeaves())
+		if err := st.PutFile(ctx, leavesPath, t.marshalLeaves()); err != nil {
+			return err
+		}
+		// A leaf that split goes only once leaves.txt no longer lists
+		// it: an update cut short before leaves.txt is done again from
+		// the old leaves.txt, which reads it.
+		slices.Sort(gone)
+		for _, key := range gone {
+			if err := st.RemoveFile(ctx, leafPath(key)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

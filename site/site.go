@@ -28,7 +28,9 @@
 // gives byte for byte what a full build of the same log gives
 // (TestUpdateIsBuild). site/meta.json, written last, says which size the
 // site reflects and how much of it is settled; an update cut short is redone from there, and every step
-// is idempotent.
+// is idempotent. A settling first writes its target to meta.json
+// (settling): cut short, it leaves the lists, the tail and the log-order
+// pages ahead of meta, and whatever runs next finishes it.
 //
 // The layout, relative to the public tree:
 //
@@ -150,7 +152,8 @@ func settledSize(size uint64) uint64 {
 type meta struct {
 	V         int                  `json:"v"`
 	Size      uint64               `json:"size"`
-	Settled   uint64               `json:"settled"` // the first entries, which the lists and the main name index hold
+	Settled   uint64               `json:"settled"`            // the first entries, which the lists and the main name index hold
+	Settling  uint64               `json:"settling,omitempty"` // a settling's target, written before it starts: until it ends its files may be ahead of Settled
 	Root      string               `json:"root"`
 	Assets    string               `json:"assets"`    // hash of the static files and of the Config they show
 	Signed    string               `json:"signed"`    // hash of the signed checkpoint shown (its cosignatures change)
@@ -278,10 +281,17 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 	rep.Seconds = time.Since(start).Seconds()
 	// A refresh leaves settling to an update unless the unsettled entries
 	// are twice settleEvery: the tail stays small however busy the log.
-	if target == m.Settled || mode == refresh && cp.Size-m.Settled < 2*settleEvery {
+	pending := m.Settling > m.Settled
+	if target == m.Settled || mode == refresh && !pending && cp.Size-m.Settled < 2*settleEvery {
 		return rep, nil
 	}
 	settling := time.Now()
+	if m.Settling != target {
+		m.Settling = target
+		if err := putMeta(ctx, cfg.Store, m); err != nil {
+			return Report{}, err
+		}
+	}
 	b := newBuilder()
 	b.settleTo(target)
 	b.logFrom = cp.Size // no new entry: the pages only lose the settled ones
@@ -467,6 +477,18 @@ func (b *builder) run(ctx context.Context) error {
 	if tail.err != nil {
 		return tail.err
 	}
+	if b.keepTail && !tail.t.holds(b.m.Settled, b.tailFrom) {
+		// Not the tail meta describes (an update cut short): made again
+		// from the entries it should hold, as a settling makes it.
+		tail.t.names = nil
+		err := b.entries(ctx, b.m.Settled, b.tailFrom, nil, func(c city) error {
+			b.tail = append(b.tail, nameLine{c.folded, c.Name, c.Code})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if err := tail.t.write(ctx, countingStore{b}, b.tail); err != nil {
 		return err
 	}
@@ -492,15 +514,24 @@ func (b *builder) run(ctx context.Context) error {
 	// The commit point: written last, and durable after everything it
 	// describes.
 	b.m.Size, b.m.Settled = size, b.settled
+	if b.m.Settling <= b.settled {
+		b.m.Settling = 0
+	}
 	b.m.Root, b.m.Signed = base64.StdEncoding.EncodeToString(b.cp.Root[:]), signedHash(b.cp.Signed)
-	mb, err := json.Marshal(b.m)
+	b.files.Add(1)
+	return putMeta(ctx, b.st, b.m)
+}
+
+// putMeta writes meta.json and makes it durable.
+func putMeta(ctx context.Context, st Store, m *meta) error {
+	mb, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	if err := b.put(ctx, metaPath, mb); err != nil {
-		return err
+	if err := st.PutFile(ctx, metaPath, mb); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", metaPath, err)
 	}
-	return b.st.Sync(ctx)
+	return st.Sync(ctx)
 }
 
 // pageWriters writes full list pages beside the loop that fills them.

@@ -116,9 +116,53 @@ func readTail(ctx context.Context, st Store, keep bool) (*oldTail, error) {
 	return t, nil
 }
 
+// holds reports whether the names kept are those of the entries [lo, hi),
+// one each, as meta says the tail holds. An update cut short leaves a
+// tail that is not: some chunks rewritten with names shifted out of them
+// into chunks tail.txt does not list yet, or the tail of a settling.
+func (t *oldTail) holds(lo, hi uint64) bool {
+	if uint64(len(t.names)) != hi-lo {
+		return false
+	}
+	seen := make([]bool, hi-lo)
+	for _, l := range t.names {
+		i, ok := codeIndex(l.code)
+		if !ok || i < lo || i >= hi || seen[i-lo] {
+			return false
+		}
+		seen[i-lo] = true
+	}
+	return true
+}
+
+// codeIndex is the leaf index a canonical code's serial names (the site
+// writes codes canonical; a code that is not is reported as such).
+func codeIndex(code string) (uint64, bool) {
+	const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	rest, ok := strings.CutSuffix(code[:max(len(code)-1, 0)], "-") // the check character
+	if !ok {
+		return 0, false
+	}
+	serial := rest[strings.LastIndexByte(rest, '-')+1:]
+	if len(serial) < 4 || len(serial) > 12 {
+		return 0, false
+	}
+	var i uint64
+	for k := 0; k < len(serial); k++ {
+		d := strings.IndexByte(crockford, serial[k])
+		if d < 0 {
+			return 0, false
+		}
+		i = i<<5 | uint64(d)
+	}
+	return i, true
+}
+
 // write rewrites the tail index to hold add and the names kept: the
-// chunks whose bytes change are written, then tail.txt, then the chunks
-// past the new last are removed.
+// chunks whose bytes change are written, then the chunks past the new
+// last are removed, then tail.txt. Removed while tail.txt still lists
+// them, they are removed again by a run that was cut short; tail.txt
+// written first, a chunk whose removal failed would stay for good.
 func (t *oldTail) write(ctx context.Context, st Store, add []nameLine) error {
 	old, chunks, listed, have := t.firsts, t.chunks, t.listed, t.names
 	slices.SortFunc(add, compareLines)
@@ -141,15 +185,13 @@ func (t *oldTail) write(ctx context.Context, st Store, add []nameLine) error {
 	if err != nil {
 		return err
 	}
-	if !listed || !slices.Equal(old, firsts) {
-		if err := st.PutFile(ctx, tailPath, marshalTail(firsts)); err != nil {
-			return err
-		}
-	}
 	for n := len(firsts); n < len(old); n++ {
 		if err := st.RemoveFile(ctx, tailChunkPath(n)); err != nil {
 			return err
 		}
+	}
+	if !listed || !slices.Equal(old, firsts) {
+		return st.PutFile(ctx, tailPath, marshalTail(firsts))
 	}
 	return nil
 }
