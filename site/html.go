@@ -226,16 +226,18 @@ func (b *builder) listHTML(dst []byte, j listJSON) ([]byte, error) {
 }
 
 // logLink is a log-order page on the browse page: its number, and the
-// first and last city it holds that the lists do not (counted from 1).
+// leaf indices of the first and last city it holds that the lists do not.
 type logLink struct {
 	N           uint64
 	First, Last string
 }
 
 // settleNote tells a reader of the lists where the newest cities are.
+// It is true of every site, whenever the page was written.
 func (b *builder) settleNote(prefix string) string {
-	return "<p class=\"muted\">The lists by place are brought up to date every " + groupDigits(settleEvery) +
-		" allocations; until then the newest cities are listed <a href=\"" + prefix + "browse.html#log\">in log order</a>.</p>\n"
+	return "<p class=\"muted\">The lists by place take new cities in steps: all of them while the log holds fewer than " +
+		groupDigits(settleEvery) + ", then " + groupDigits(settleEvery) + " at a time; meanwhile <a href=\"" + prefix +
+		"browse.html#log\">the newest cities</a> are listed in log order.</p>\n"
 }
 
 // browseCountry is a country in browse.json and on the pages.
@@ -333,7 +335,7 @@ func (b *builder) writePages(ctx context.Context) error {
 	}
 	var pages []logLink
 	for n := firstLog; n < logPages; n++ {
-		pages = append(pages, logLink{n, groupDigits(max(n*logPageSize, listed) + 1), groupDigits(min((n+1)*logPageSize, b.cp.Size))})
+		pages = append(pages, logLink{n, groupDigits(max(n*logPageSize, listed)), groupDigits(min((n+1)*logPageSize, b.cp.Size) - 1)})
 	}
 	page, err := render("browse", struct {
 		common
@@ -363,9 +365,9 @@ func (b *builder) writePages(ctx context.Context) error {
 		}
 		page, err := render("country", struct {
 			common
-			Country     browseCountry
-			SettleEvery string
-		}{b.common("browse", c.Name, "../../", false), c, groupDigits(settleEvery)})
+			Country    browseCountry
+			SettleNote template.HTML
+		}{b.common("browse", c.Name, "../../", false), c, template.HTML(b.settleNote("../../"))})
 		if err != nil {
 			return err
 		}

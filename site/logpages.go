@@ -81,8 +81,8 @@ func (b *builder) logHTML(dst []byte, j logJSON) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	first, last := j.Cities[0].Index+1, j.Cities[len(j.Cities)-1].Index+1
-	title := fmt.Sprintf("Cities %s–%s", groupDigits(first), groupDigits(last))
+	first, last := j.Cities[0].Index, j.Cities[len(j.Cities)-1].Index
+	title := fmt.Sprintf("Leaves %s–%s", groupDigits(first), groupDigits(last))
 	n := strconv.FormatUint(j.Page, 10)
 	s := append(dst, f.head...)
 	s = append(s, title...)
@@ -90,7 +90,7 @@ func (b *builder) logHTML(dst []byte, j logJSON) ([]byte, error) {
 	s = append(s, `<nav aria-label="Breadcrumb" class="crumbs"><a href="../../browse.html">Countries</a> › In log order</nav>`+"\n"...)
 	s = append(s, "<h1>"+title+" <span class=\"muted\">in log order</span></h1>\n"...)
 	s = fmt.Appendf(s, "<p>The newest cities, in the order the log allocated them, %d to a page, until the lists by place hold them; the first column is the leaf index. As JSON: <a href=\"%s.json\">%s.json</a>.</p>\n", logPageSize, n, n)
-	s = fmt.Appendf(s, "<table>\n<caption class=\"visually-hidden\">Cities %d to %d of the log</caption>\n", first, last)
+	s = fmt.Appendf(s, "<table>\n<caption class=\"visually-hidden\">The cities at leaves %d to %d of the log</caption>\n", first, last)
 	s = append(s, `<thead><tr><th scope="col" class="num">Leaf</th><th scope="col">City</th><th scope="col">Code</th><th scope="col">Identifiers</th></tr></thead>`+"\n<tbody>\n"...)
 	for _, c := range j.Cities {
 		s = append(s, `<tr><td class="num">`...)
@@ -103,7 +103,7 @@ func (b *builder) logHTML(dst []byte, j logJSON) ([]byte, error) {
 	s = append(s, "</tbody>\n</table>\n<nav aria-label=\"Pages\" class=\"pager\">"...)
 	s = append(s, `<a href="../../browse.html#log">all pages in log order</a> `...)
 	if j.Next {
-		s = fmt.Appendf(s, `<a rel="next" href="%d.html">next %d →</a>`, j.Page+1, logPageSize)
+		s = fmt.Appendf(s, `<a rel="next" href="%d.html">next page →</a>`, j.Page+1)
 	}
 	s = append(s, "</nav>\n"...)
 	return append(s, f.tail...), nil

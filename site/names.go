@@ -67,10 +67,6 @@ func compareLines(a, b nameLine) int {
 
 func leafPath(key string) string { return namesDir + "/k" + hex.EncodeToString([]byte(key)) + ".tsv" }
 
-func tailLeafPath(key string) string {
-	return namesDir + "/t" + hex.EncodeToString([]byte(key)) + ".tsv"
-}
-
 // nameTrie is the set of leaf keys; every proper prefix of a leaf key
 // (and, for "K$", K itself) is split.
 type nameTrie struct {
