@@ -54,6 +54,7 @@ func main() {
 	interval := flag.Duration("interval", 0, "with -serve: the server's --interval (default 0: its default, group commit)")
 	versitygw := flag.String("versitygw", filepath.Join("..", "..", ".bin", "versitygw"), "the versitygw binary for the citylog-s3 system and -serve -s3")
 	serveS3 := flag.Bool("s3", false, "with -serve: the server's public tree in a bucket of a versitygw started for the run")
+	withSite := flag.Bool("with-site", false, "with -serve: give the log a web site first (citylog site), which the server then keeps up to date while it is driven")
 	flood := flag.Int("flood", 0, "with -serve: also hold this many slow connections from 127.0.0.1 (headers a byte at a time, reconnecting), the clients dialing from 127.0.0.2")
 	siteN := flag.Int("site", 0, "instead of the import benchmark: time the web site on a log of this many cities (a full build, then -updates updates after batches of 16,384); the log is kept in -dir")
 	siteUpdates := flag.Int("updates", 5, "with -site: batches of 16,384 to import, timing the site's update after each")
@@ -88,7 +89,7 @@ func main() {
 	case *auditN > 0:
 		err = benchAudit(*auditN, defaultWork("citylog-bench-audit"))
 	case *serveClients > 0:
-		err = benchServe(*serveClients, *flood, *duration, *interval, defaultWork(""), s3Bin(*serveS3, *versitygw))
+		err = benchServe(*serveClients, *flood, *duration, *interval, defaultWork(""), s3Bin(*serveS3, *versitygw), *withSite)
 	case *grow:
 		err = benchGrow(*n, *base, defaultWork("citylog-bench-grow"), *cpuProfile)
 	case *verifyN > 0:

@@ -25,7 +25,7 @@ import (
 // server's connections meanwhile, and the clients dial from 127.0.0.2.
 // With versitygw set, the log's public tree is in a bucket of a versitygw
 // started for the run.
-func benchServe(clients, flood int, d, interval time.Duration, work, versitygw string) error {
+func benchServe(clients, flood int, d, interval time.Duration, work, versitygw string, withSite bool) error {
 	bin, err := buildCommand("citylog", work)
 	if err != nil {
 		return err
@@ -53,6 +53,13 @@ func benchServe(clients, flood int, d, interval time.Duration, work, versitygw s
 		return fmt.Errorf("token: %w", err)
 	}
 	token := strings.TrimSpace(string(tok))
+	if withSite {
+		siteCmd := exec.Command(bin, "site", "--dir", dir)
+		siteCmd.Env = env
+		if out, err := siteCmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("site: %v: %s", err, out)
+		}
+	}
 	srv, addr, err := startServer(bin, dir, interval, env)
 	if err != nil {
 		return err
@@ -128,6 +135,9 @@ func benchServe(clients, flood int, d, interval time.Duration, work, versitygw s
 	where := "local disk"
 	if versitygw != "" {
 		where = "versitygw bucket"
+	}
+	if withSite {
+		where += ", with a web site kept up to date"
 	}
 	fmt.Printf("citylog serve (%s), %d clients%s, interval %v, %v: %d allocations, %.0f/s sustained, latency p50 %v p99 %v max %v, errors %d, server peak RSS %.1f MiB, CPU per allocation: server %.0f µs, load generator %.0f µs\n",
 		where, clients, floodNote, interval, d, len(lat), float64(len(lat))/elapsed.Seconds(), pct(.5).Round(time.Millisecond), pct(.99).Round(time.Millisecond),
