@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/citylog/citylog/log/idcode"
 )
 
 // failOn fails the writes fail picks ("put" or "remove", the path, and
@@ -140,23 +138,6 @@ func TestNameIndexCutShort(t *testing.T) {
 			t.Fatalf("cut after %d writes, then again: %v", after, err)
 		}
 		sameTrees(t, fmt.Sprintf("cut after %d writes", after), readTree(t, dir), want)
-	}
-}
-
-func TestCodeIndex(t *testing.T) {
-	for _, i := range []uint64{0, 1, 31, 32, 300, 1_000_000, 1 << 20, 1<<40 + 7} {
-		c, err := idcode.New("CN", "HE", i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, ok := codeIndex(c.String()); !ok || got != i {
-			t.Errorf("codeIndex(%s) = %d, %v; want %d", c, got, ok, i)
-		}
-	}
-	for _, bad := range []string{"", "-", "CN-HE-00AB", "CN-HE-00A-1", "CN-HE-00aB-1", "CN-HE-00IB-1"} {
-		if i, ok := codeIndex(bad); ok {
-			t.Errorf("codeIndex(%q) = %d, want not ok", bad, i)
-		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/citylog/citylog/internal/parallel"
+	"github.com/citylog/citylog/log/idcode"
 )
 
 // The tail index holds the names of the entries past the settled ones
@@ -126,36 +127,13 @@ func (t *oldTail) holds(lo, hi uint64) bool {
 	}
 	seen := make([]bool, hi-lo)
 	for _, l := range t.names {
-		i, ok := codeIndex(l.code)
+		i, ok := idcode.CanonicalIndex(l.code)
 		if !ok || i < lo || i >= hi || seen[i-lo] {
 			return false
 		}
 		seen[i-lo] = true
 	}
 	return true
-}
-
-// codeIndex is the leaf index a canonical code's serial names (the site
-// writes codes canonical; a code that is not is reported as such).
-func codeIndex(code string) (uint64, bool) {
-	const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	rest, ok := strings.CutSuffix(code[:max(len(code)-1, 0)], "-") // the check character
-	if !ok {
-		return 0, false
-	}
-	serial := rest[strings.LastIndexByte(rest, '-')+1:]
-	if len(serial) < 4 || len(serial) > 12 {
-		return 0, false
-	}
-	var i uint64
-	for k := 0; k < len(serial); k++ {
-		d := strings.IndexByte(crockford, serial[k])
-		if d < 0 {
-			return 0, false
-		}
-		i = i<<5 | uint64(d)
-	}
-	return i, true
 }
 
 // write rewrites the tail index to hold add and the names kept: the

@@ -197,3 +197,22 @@ func BenchmarkCodeAppend(b *testing.B) {
 		buf = c.Append(buf[:0])
 	}
 }
+
+// TestCanonicalIndex: the index of a canonical code, and no index for a
+// code that is not canonical.
+func TestCanonicalIndex(t *testing.T) {
+	for _, i := range []uint64{0, 1, 31, 32, 300, 1_000_000, 1 << 20, 1<<40 + 7} {
+		c, err := New("CN", "HE", i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := CanonicalIndex(c.String()); !ok || got != i {
+			t.Errorf("CanonicalIndex(%s) = %d, %v; want %d", c, got, ok, i)
+		}
+	}
+	for _, bad := range []string{"", "-", "CN-HE-00AB", "CN-HE-00A-1", "CN-HE-00aB-1", "CN-HE-00IB-1"} {
+		if i, ok := CanonicalIndex(bad); ok {
+			t.Errorf("CanonicalIndex(%q) = %d, want not ok", bad, i)
+		}
+	}
+}
