@@ -69,11 +69,7 @@ func TestRefreshCutShortKeepsTail(t *testing.T) {
 			if _, err := Update(ctx, l.config(t, st)); err != nil {
 				t.Fatal(err)
 			}
-			fullDir, full := siteDir(t)
-			if _, err := Build(ctx, l.config(t, full)); err != nil {
-				t.Fatal(err)
-			}
-			sameTrees(t, "site after a cut-short refresh", readTree(t, dir), readTree(t, fullDir))
+			sameTrees(t, "site after a cut-short refresh", readTree(t, dir), l.built(t))
 		})
 	}
 }
@@ -107,11 +103,7 @@ func TestRefreshAfterCutShortSettle(t *testing.T) {
 	if _, err := Update(ctx, l.config(t, st)); err != nil {
 		t.Fatal(err)
 	}
-	fullDir, full := siteDir(t)
-	if _, err := Build(ctx, l.config(t, full)); err != nil {
-		t.Fatal(err)
-	}
-	sameTrees(t, "site after a cut-short settling and a refresh", readTree(t, dir), readTree(t, fullDir))
+	sameTrees(t, "site after a cut-short settling and a refresh", readTree(t, dir), l.built(t))
 }
 
 // TestNameIndexCutShort: adding names to the main index (a settling) cut
@@ -166,11 +158,7 @@ func TestCutShortAnywhere(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.grow(t, c.grow, c.grow)
-			fullDir, full := siteDir(t)
-			if _, err := Build(ctx, l.config(t, full)); err != nil {
-				t.Fatal(err)
-			}
-			want := readTree(t, fullDir)
+			want := l.built(t)
 			copySite := func() *memStore { return &memStore{files: maps.Clone(base.files)} }
 			st := copySite()
 			rep, err := c.run(ctx, l.config(t, st))
@@ -309,9 +297,5 @@ func TestSettleCutShortAtRemoval(t *testing.T) {
 	if _, err := Update(ctx, l.config(t, st)); err != nil {
 		t.Fatal(err)
 	}
-	fullDir, full := siteDir(t)
-	if _, err := Build(ctx, l.config(t, full)); err != nil {
-		t.Fatal(err)
-	}
-	sameTrees(t, "site after a removal failed", st.files, readTree(t, fullDir))
+	sameTrees(t, "site after a removal failed", st.files, l.built(t))
 }

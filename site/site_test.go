@@ -113,6 +113,17 @@ func (l *testLog) source(t testing.TB) source.Source {
 	return source.Func{Name: "test log", Read: st.ReadFile}
 }
 
+// built is the site a build from scratch gives of the log as it is now:
+// what every update, however cut short, must end with.
+func (l *testLog) built(t testing.TB) map[string][]byte {
+	t.Helper()
+	dir, st := siteDir(t)
+	if _, err := Build(context.Background(), l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	return readTree(t, dir)
+}
+
 // siteDir is a site written into its own directory (so that files can be
 // compared without the log's).
 func siteDir(t testing.TB) (string, *dirstore.Store) {
@@ -186,11 +197,7 @@ func TestUpdateIsBuild(t *testing.T) {
 			t.Fatalf("update %+v after a batch of %d", rep, batch)
 		}
 	}
-	fullDir, full := siteDir(t)
-	if _, err := Build(ctx, l.config(t, full)); err != nil {
-		t.Fatal(err)
-	}
-	got, want := readTree(t, incDir), readTree(t, fullDir)
+	got, want := readTree(t, incDir), l.built(t)
 	sameTrees(t, "updated site", got, want)
 	if len(want) < 100 {
 		t.Fatalf("the site has %d files", len(want))
@@ -225,11 +232,7 @@ func TestUpdateCutShort(t *testing.T) {
 	if _, err := Update(ctx, l.config(t, inc)); err != nil {
 		t.Fatal(err)
 	}
-	fullDir, full := siteDir(t)
-	if _, err := Build(ctx, l.config(t, full)); err != nil {
-		t.Fatal(err)
-	}
-	sameTrees(t, "site after cut-short updates", readTree(t, incDir), readTree(t, fullDir))
+	sameTrees(t, "site after cut-short updates", readTree(t, incDir), l.built(t))
 }
 
 // failAfter fails every write after the first n.
@@ -302,11 +305,7 @@ func TestRefresh(t *testing.T) {
 	if rep.Settled != 1280 || rep.SettleSeconds == 0 {
 		t.Errorf("a refresh with %d entries unsettled: %+v, want the lists settled to 1280", rep.To-512, rep)
 	}
-	fullDir, full := siteDir(t)
-	if _, err := Build(ctx, l.config(t, full)); err != nil {
-		t.Fatal(err)
-	}
-	sameTrees(t, "settled site", readTree(t, dir), readTree(t, fullDir))
+	sameTrees(t, "settled site", readTree(t, dir), l.built(t))
 }
 
 // checkSite checks what a site's files say against each other: counts,
