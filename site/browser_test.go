@@ -80,6 +80,20 @@ func serveLog(t *testing.T, n int) *servedLog {
 	return &servedLog{testLog: l, public: public, url: srv.URL + strings.TrimSuffix(prefix, "/")}
 }
 
+// searchResults opens the search page at base for query and returns the
+// results' text once the search is done.
+func searchResults(t *testing.T, ctx context.Context, base, query string) string {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/search.html?q="+url.QueryEscape(query))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
 // requests records the URLs the tab requests.
 type requests struct {
 	mu   sync.Mutex
@@ -187,13 +201,7 @@ func TestSiteInBrowser(t *testing.T) {
 		{"القا", "القاهرة"},
 		{"ירו", "ירושלים"},
 	} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q="+c.query)); err != nil {
-			t.Fatal(err)
-		}
-		text, err := chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		text := searchResults(t, ctx, l.url, c.query)
 		if !strings.Contains(text, c.want) {
 			t.Errorf("searching %q: %q, want %s", c.query, text, c.want)
 		}
@@ -215,25 +223,11 @@ func TestSiteInBrowser(t *testing.T) {
 	if newest.Index != 1199 || settledSize(1200) > newest.Index {
 		t.Fatalf("the newest city is %d, not in the tail", newest.Index)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q="+url.QueryEscape(newest.Name))); err != nil {
-		t.Fatal(err)
-	}
-	text, err := chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text, newest.Code) {
+	if text := searchResults(t, ctx, l.url, newest.Name); !strings.Contains(text, newest.Code) {
 		t.Errorf("searching %q, a city in the tail index: %q, want %s", newest.Name, text, newest.Code)
 	}
 	// By identifier, through the log's index/ids shards.
-	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html?q=geonames:3448439")); err != nil {
-		t.Fatal(err)
-	}
-	text, err = chromedp.Run(ctx, chromedp.Poll[string](`(r => r.dataset.done === "true" && r.textContent)(document.getElementById("search-results"))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text, "São Paulo") || !strings.Contains(text, "BR-SP-") {
+	if text := searchResults(t, ctx, l.url, "geonames:3448439"); !strings.Contains(text, "São Paulo") || !strings.Contains(text, "BR-SP-") {
 		t.Errorf("searching geonames:3448439: %q, want São Paulo's code", text)
 	}
 	// Its code page verifies it.
