@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,7 @@ func benchServe(clients, flood int, d, interval time.Duration, work, versitygw s
 	var mu sync.Mutex
 	var lat []time.Duration
 	var errs int
+	var loopErr error
 	// The first second (or two intervals) warms up connections and is not
 	// measured: 512 connections opening at once would otherwise show up as
 	// first-batch latency.
@@ -104,19 +106,32 @@ func benchServe(clients, flood int, d, interval time.Duration, work, versitygw s
 		cpu0 = [2]time.Duration{procCPU(srv.Process.Pid), selfCPU()}
 		close(cpuTaken)
 	}()
+	// One event loop per core, each with its share of the clients, and
+	// one P more than loops: with every P in a loop's epoll_wait the
+	// runtime's monitor would take Ps back from them every 20 µs, costing
+	// a fifth of the load generator's CPU.
+	loops := min(runtime.NumCPU(), clients)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(loops + 1))
 	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
+	for l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mine, bad := runClient(addr, token, c, measureFrom, deadline)
+			first, n := l*clients/loops, (l+1)*clients/loops-l*clients/loops
+			mine, bad, err := runClients(addr, token, first, n, measureFrom, deadline)
 			mu.Lock()
+			defer mu.Unlock()
 			lat = append(lat, mine...)
 			errs += bad
-			mu.Unlock()
+			if err != nil && loopErr == nil {
+				loopErr = err
+			}
 		}()
 	}
 	wg.Wait()
+	if loopErr != nil {
+		return loopErr
+	}
 	elapsed := time.Since(measureFrom)
 	<-cpuTaken
 	serverCPU, clientCPU := procCPU(srv.Process.Pid)-cpu0[0], selfCPU()-cpu0[1]
@@ -219,50 +234,6 @@ func procStatus(pid int, field string) float64 {
 	return 0
 }
 
-// runClient is one client on one keep-alive connection: it allocates
-// until deadline and returns the latencies of the requests it started
-// after measureFrom, and its errors. The client shares the 2 cores with
-// the server, so it speaks HTTP/1.1 itself, as lean load generators such
-// as wrk do: net/http's client costs about as much CPU per request as the
-// server, which would measure the client more than the server.
-func runClient(addr, token string, c int, measureFrom, deadline time.Time) ([]time.Duration, int) {
-	var mine []time.Duration
-	bad := 0
-	var conn *httpConn
-	var req []byte
-	for i := 0; time.Now().Before(deadline); i++ {
-		if conn == nil {
-			var err error
-			if conn, err = dialHTTP(addr); err != nil {
-				bad++
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-		}
-		n := c*10_000_000 + i
-		req = allocateRequest(req[:0], addr, token, n)
-		t0 := time.Now()
-		status, err := conn.roundTrip(req)
-		if err != nil {
-			bad++
-			conn.Close()
-			conn = nil
-			continue
-		}
-		if status != 200 {
-			bad++
-			continue
-		}
-		if t0.After(measureFrom) {
-			mine = append(mine, time.Since(t0))
-		}
-	}
-	if conn != nil {
-		conn.Close()
-	}
-	return mine, bad
-}
-
 // allocateRequest appends a complete POST /api/v1/allocate for a city
 // numbered n.
 func allocateRequest(b []byte, host, token string, n int) []byte {
@@ -282,90 +253,8 @@ func allocateRequest(b []byte, host, token string, n int) []byte {
 	return append(b, j...)
 }
 
-// httpConn is a minimal HTTP/1.1 keep-alive client connection.
-type httpConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
 // clientAddr, if set, is the local address the clients dial from.
 var clientAddr *net.TCPAddr
-
-func dialHTTP(addr string) (*httpConn, error) {
-	d := net.Dialer{}
-	if clientAddr != nil {
-		d.LocalAddr = clientAddr
-	}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return &httpConn{c, bufio.NewReaderSize(c, 8<<10)}, nil
-}
-
-// roundTrip sends one request and reads the whole response, returning its
-// status code. It understands Content-Length and chunked bodies.
-func (c *httpConn) roundTrip(req []byte) (int, error) {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(req); err != nil {
-		return 0, err
-	}
-	line, err := c.r.ReadSlice('\n')
-	if err != nil {
-		return 0, err
-	}
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
-		return 0, fmt.Errorf("bad status line %q", line)
-	}
-	status, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return 0, fmt.Errorf("bad status line %q", line)
-	}
-	length, chunked := -1, false
-	for {
-		h, err := c.r.ReadSlice('\n')
-		if err != nil {
-			return 0, err
-		}
-		h = bytes.TrimRight(h, "\r\n")
-		if len(h) == 0 {
-			break
-		}
-		k, v, _ := bytes.Cut(h, []byte(":"))
-		v = bytes.TrimSpace(v)
-		switch {
-		case bytes.EqualFold(k, []byte("Content-Length")):
-			if length, err = strconv.Atoi(string(v)); err != nil {
-				return 0, fmt.Errorf("bad Content-Length %q", v)
-			}
-		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
-			chunked = bytes.EqualFold(v, []byte("chunked"))
-		}
-	}
-	switch {
-	case chunked:
-		for {
-			l, err := c.r.ReadSlice('\n')
-			if err != nil {
-				return 0, err
-			}
-			size, err := strconv.ParseInt(string(bytes.TrimRight(l, "\r\n")), 16, 32)
-			if err != nil {
-				return 0, fmt.Errorf("bad chunk size %q", l)
-			}
-			if _, err := c.r.Discard(int(size) + 2); err != nil {
-				return 0, err
-			}
-			if size == 0 {
-				return status, nil
-			}
-		}
-	case length >= 0:
-		_, err = c.r.Discard(length)
-		return status, err
-	}
-	return 0, fmt.Errorf("response has neither Content-Length nor chunked encoding")
-}
 
 // slowConnections holds one slow connection after another to addr from
 // 127.0.0.1 until deadline: the headers of a request a byte every 100 ms,
