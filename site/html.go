@@ -19,6 +19,7 @@ import (
 	"github.com/biter777/countries"
 	"github.com/citylog/citylog/tiles/cosig"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sync/errgroup"
 )
 
 //go:embed templates/*.html
@@ -310,9 +311,24 @@ func (b *builder) cosigners() []cosigner {
 // writePages writes everything an update changes besides the lists and
 // the index: the home page, the country pages of countries with new
 // cities, browse, download, the feed; and, when the scripts or the log's
-// settings changed, the static pages and assets.
-func (b *builder) writePages(ctx context.Context) error {
+// settings changed, the static pages and assets. Each goes in a goroutine
+// of g: rendered on both cores, and written while the file system works
+// on the others.
+func (b *builder) writePages(ctx context.Context, g *errgroup.Group) {
 	countriesList := b.browse()
+	g.Go(func() error { return b.writeBrowse(ctx, countriesList) })
+	for _, c := range countriesList {
+		if b.touched[c.Code] {
+			g.Go(func() error { return b.writeCountry(ctx, c) })
+		}
+	}
+	g.Go(func() error { return b.writeHome(ctx) })
+	g.Go(func() error { return b.writeDownload(ctx) })
+	g.Go(func() error { return b.writeFeed(ctx) })
+	g.Go(func() error { return b.writeStatic(ctx) })
+}
+
+func (b *builder) writeBrowse(ctx context.Context, countriesList []browseCountry) error {
 	listed := b.settled
 	// The log-order pages [firstLog, logPages) hold the unsettled cities.
 	logPages := (b.cp.Size + logPageSize - 1) / logPageSize
@@ -346,45 +362,29 @@ func (b *builder) writePages(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := b.put(ctx, "browse.html", page); err != nil {
+	return b.put(ctx, "browse.html", page)
+}
+
+func (b *builder) writeCountry(ctx context.Context, c browseCountry) error {
+	cj, err := json.Marshal(struct {
+		V int `json:"v"`
+		browseCountry
+	}{1, c})
+	if err != nil {
 		return err
 	}
-	for _, c := range countriesList {
-		if !b.touched[c.Code] {
-			continue
-		}
-		cj, err := json.Marshal(struct {
-			V int `json:"v"`
-			browseCountry
-		}{1, c})
-		if err != nil {
-			return err
-		}
-		if err := b.put(ctx, "site/c/"+c.Code+".json", cj); err != nil {
-			return err
-		}
-		page, err := render("country", struct {
-			common
-			Country    browseCountry
-			SettleNote template.HTML
-		}{b.common("browse", c.Name, "../../", false), c, template.HTML(b.settleNote("../../"))})
-		if err != nil {
-			return err
-		}
-		if err := b.put(ctx, "site/c/"+c.Code+".html", page); err != nil {
-			return err
-		}
-	}
-	if err := b.writeHome(ctx); err != nil {
+	if err := b.put(ctx, "site/c/"+c.Code+".json", cj); err != nil {
 		return err
 	}
-	if err := b.writeDownload(ctx); err != nil {
+	page, err := render("country", struct {
+		common
+		Country    browseCountry
+		SettleNote template.HTML
+	}{b.common("browse", c.Name, "../../", false), c, template.HTML(b.settleNote("../../"))})
+	if err != nil {
 		return err
 	}
-	if err := b.writeFeed(ctx); err != nil {
-		return err
-	}
-	return b.writeStatic(ctx)
+	return b.put(ctx, "site/c/"+c.Code+".html", page)
 }
 
 func (b *builder) writeHome(ctx context.Context) error {

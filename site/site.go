@@ -64,6 +64,7 @@ import (
 
 	"github.com/citylog/citylog/internal/parallel"
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/site/worldmap"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
@@ -400,6 +401,7 @@ func (b *builder) run(ctx context.Context) error {
 	}
 	defer b.names.close()
 	b.touched = map[string]bool{}
+	go worldmap.Load() // for the home page, on the core the loop below leaves
 	if err := b.loadCSV(ctx); err != nil {
 		return err
 	}
@@ -489,10 +491,12 @@ func (b *builder) run(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := tail.t.write(ctx, countingStore{b}, b.tail); err != nil {
-		return err
-	}
-	if err := b.writePages(ctx); err != nil {
+	// The tail and the pages, at once: each writes tens of files and
+	// leaves a core idle while the file system works.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return tail.t.write(gctx, countingStore{b}, b.tail) })
+	b.writePages(gctx, g)
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	// The log-order pages of the entries settled now go, and the page of

@@ -89,6 +89,15 @@ var outlines = sync.OnceValues(func() ([]outline, error) {
 	return out, nil
 })
 
+// Load reads and draws the countries' boundaries now, if no call did yet:
+// a caller with other work can do it meanwhile, off the path to its first
+// SVG (it was a tenth of a site update's CPU, every update being a new
+// process).
+func Load() error {
+	_, err := outlines()
+	return err
+}
+
 // appendRing appends the path data of a ring: once where its unwrapped
 // longitudes lie, and once more moved by 360° for each side of the
 // antimeridian it reaches past, so the clip shows every part of it.
