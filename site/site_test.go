@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/log"
@@ -495,6 +496,28 @@ func TestFold(t *testing.T) {
 			t.Errorf("Fold(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+}
+
+// FuzzFoldASCII holds Fold's shortcut for names in ASCII to the general
+// path: the same folded name for any ASCII string, and no answer for any
+// other.
+func FuzzFoldASCII(f *testing.F) {
+	for _, s := range []string{"New York", "  st. John's-9  ", "A\tB\x00c", "ZÜRICH", "Köln", "", "~!@#", "x\x7f1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := foldASCII(s)
+		ascii := true
+		for i := range len(s) {
+			ascii = ascii && s[i] < utf8.RuneSelf
+		}
+		if ok != ascii {
+			t.Fatalf("foldASCII(%q) ok = %v, want %v", s, ok, ascii)
+		}
+		if want := foldUnicode(s); ok && got != want {
+			t.Fatalf("foldASCII(%q) = %q, foldUnicode gives %q", s, got, want)
+		}
+	})
 }
 
 // TestNameTrieOrder: the name index's files depend on the set of names
