@@ -119,9 +119,16 @@ func csvNeedsQuotes(f string) bool {
 	return unicode.IsSpace(r)
 }
 
+// finishCSV writes the last part and the checkpoint the files reflect:
+// also when no city is new but the checkpoint is (the same tree, signed
+// again or cosigned since), so that the download carries the signatures
+// the site shows.
 func (b *builder) finishCSV(ctx context.Context) error {
 	if b.cp.Size == b.from {
-		return nil
+		if b.m.Signed == signedHash(b.cp.Signed) {
+			return nil
+		}
+		return b.put(ctx, csvCheckpointPath, b.cp.Signed)
 	}
 	if err := b.put(ctx, csvPath(b.csvPart), b.csv); err != nil {
 		return err

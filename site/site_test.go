@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/citylog/citylog/internal/store/dirstore"
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 )
 
@@ -208,6 +210,52 @@ func TestUpdateIsBuild(t *testing.T) {
 	if err != nil || rep.Files != 0 {
 		t.Errorf("an update with nothing new: %+v, %v", rep, err)
 	}
+}
+
+// TestUpdateTakesACosignedCheckpoint: a checkpoint of the same tree with
+// one more signature (a witness's cosignature arriving after the
+// publication) is one the site takes whole, the CSV download's checkpoint
+// included, as a build would.
+func TestUpdateTakesACosignedCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 300)
+	l.grow(t, 150, 150)
+	dir, st := siteDir(t)
+	if _, err := Build(ctx, l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	public := filepath.Join(l.dir, log.PublicDir)
+	cosign := func(signed []byte) []byte {
+		sig := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 4+64))
+		return append(slices.Clip(signed), "— witness.example/w "+sig+"\n"...)
+	}
+	raw, err := os.ReadFile(filepath.Join(public, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(public, "checkpoint"), cosign(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, err = os.ReadFile(filepath.Join(public, tiles.EdgePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge, err := tiles.ParseEdge(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge.Checkpoint = cosign(edge.Checkpoint)
+	if err := os.WriteFile(filepath.Join(public, tiles.EdgePath), edge.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Update(ctx, l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	got := readTree(t, dir)
+	if !bytes.Contains(got[csvCheckpointPath], []byte("witness.example/w")) {
+		t.Errorf("%s is still the checkpoint without the cosignature:\n%s", csvCheckpointPath, got[csvCheckpointPath])
+	}
+	sameTrees(t, "updated site", got, l.built(t))
 }
 
 // TestUpdateCutShort: an update whose writes fail part-way (the disk
