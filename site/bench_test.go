@@ -43,14 +43,20 @@ func productionSizes(b *testing.B) {
 // BenchmarkUpdate16k times the site's update after a batch of 16,384
 // new cities from all over the world, on a log of 100,000 (set the sizes
 // back to production's).
-func BenchmarkUpdate16k(b *testing.B) { benchmarkUpdate(b, "") }
+func BenchmarkUpdate16k(b *testing.B) { benchmarkUpdate(b, "", Update) }
 
 // BenchmarkUpdate16kNational: the same with batches of one country's
 // cities (a national registry's import), which touch its subdivisions'
 // pages only.
-func BenchmarkUpdate16kNational(b *testing.B) { benchmarkUpdate(b, "US") }
+func BenchmarkUpdate16kNational(b *testing.B) { benchmarkUpdate(b, "US", Update) }
 
-func benchmarkUpdate(b *testing.B, country string) {
+// BenchmarkRefresh16k: the same batches by Refresh, which serve runs after
+// each publication: no settling until 2*settleEvery entries wait (with
+// -benchtime 6x, none), so every figure is the path to a fresh site and a
+// profile (-tagfocus phase=update) shows that path alone.
+func BenchmarkRefresh16k(b *testing.B) { benchmarkUpdate(b, "", Refresh) }
+
+func benchmarkUpdate(b *testing.B, country string, update func(context.Context, Config) (Report, error)) {
 	productionSizes(b)
 	ctx := context.Background()
 	const base, batch = 65_537, 16_384
@@ -89,7 +95,7 @@ func benchmarkUpdate(b *testing.B, country string) {
 		var err error
 		// Labelled, so that a CPU profile can be narrowed to the updates
 		// (go tool pprof -tagfocus phase=update).
-		pprof.Do(ctx, pprof.Labels("phase", "update"), func(ctx context.Context) { rep, err = Update(ctx, l.config(b, st)) })
+		pprof.Do(ctx, pprof.Labels("phase", "update"), func(ctx context.Context) { rep, err = update(ctx, l.config(b, st)) })
 		if err != nil {
 			b.Fatal(err)
 		}
