@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -437,15 +438,19 @@ func (b *builder) writeDownload(ctx context.Context) error {
 	return b.put(ctx, "download.html", page)
 }
 
-// staticHash names the static files and the settings they show: they are
-// written again only when it changes.
+// staticHash names what every page shows besides its cities: the
+// templates (the layout is every page's), the static files and the
+// settings. The static files are written again only when it changes, and
+// an update that finds it changed makes the whole site again.
 func (b *builder) staticHash() string {
 	h := sha256.New()
 	for _, a := range assets {
 		h.Write([]byte(a.Path + "\x00" + a.SRI + "\x00"))
 	}
-	for _, t := range []string{"layout", "code", "search", "about"} {
-		raw, _ := templateFS.ReadFile("templates/" + t + ".html")
+	names, _ := fs.Glob(templateFS, "templates/*.html")
+	for _, name := range names {
+		raw, _ := templateFS.ReadFile(name)
+		h.Write([]byte(name + "\x00"))
 		h.Write(raw)
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%q\x00%d", b.cp.Origin, b.cfg.Key, b.cfg.Witnesses, b.cfg.Quorum)

@@ -116,6 +116,10 @@ type Report struct {
 	// after the new entries were on the site.
 	Settled       uint64  `json:"settled"`
 	SettleSeconds float64 `json:"settle_seconds"`
+	// Rebuilt says an update made the site again whole, as a build does:
+	// the page layout, the scripts or the log's settings the pages show
+	// had changed (a new citylog, a witness added).
+	Rebuilt bool `json:"rebuilt,omitempty"`
 }
 
 const (
@@ -156,7 +160,7 @@ type meta struct {
 	Settled   uint64               `json:"settled"`            // the first entries, which the lists and the main name index hold
 	Settling  uint64               `json:"settling,omitempty"` // a settling's target, written before it starts: until it ends its files may be ahead of Settled
 	Root      string               `json:"root"`
-	Assets    string               `json:"assets"`    // hash of the static files and of the Config they show
+	Assets    string               `json:"assets"`    // hash of the templates, the static files and the Config the pages show
 	Signed    string               `json:"signed"`    // hash of the signed checkpoint shown (its cosignatures change)
 	Countries map[string]*subStats `json:"countries"` // the settled entries only
 	Days      map[string]int       `json:"days"`      // YYYY-MM-DD: allocations that day
@@ -241,6 +245,13 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 			return Report{}, err
 		}
 	}
+	rebuilt := false
+	if mode != build && m.Assets != (&builder{cfg: cfg, cp: cp}).staticHash() {
+		// Every page carries the layout, the scripts' hashes and the
+		// log's settings; the lists and country pages are written again
+		// only when their cities change, so they would keep the old ones.
+		mode, m, rebuilt = build, newMeta(), true
+	}
 	if m.Size > cp.Size {
 		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? Rebuild it with citylog site --full", m.Size, cp.Size)
 	}
@@ -260,7 +271,7 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 		if err := b.run(ctx); err != nil {
 			return Report{}, err
 		}
-		rep.Files, rep.Settled = int(b.files.Load()), target
+		rep.Files, rep.Settled, rep.Rebuilt = int(b.files.Load()), target, rebuilt
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/tiles"
+	"github.com/citylog/citylog/tiles/cosig"
 	"github.com/citylog/citylog/tiles/source"
 )
 
@@ -256,6 +257,42 @@ func TestUpdateTakesACosignedCheckpoint(t *testing.T) {
 		t.Errorf("%s is still the checkpoint without the cosignature:\n%s", csvCheckpointPath, got[csvCheckpointPath])
 	}
 	sameTrees(t, "updated site", got, l.built(t))
+}
+
+// TestUpdateRebuildsForNewSettings: every page shows the log's settings
+// in its layout, and the lists and country pages are written only when
+// their cities change; so an update under new settings (a witness added
+// to the policy) makes the site again whole, as a build under them does.
+func TestUpdateRebuildsForNewSettings(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 300)
+	l.grow(t, 150, 150)
+	dir, st := siteDir(t)
+	if _, err := Build(ctx, l.config(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	_, vkey, err := cosig.GenerateKey("witness.example/w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := l.config(t, st)
+	cfg.Witnesses = []string{vkey}
+	rep, err := Update(ctx, cfg)
+	if err != nil || !rep.Rebuilt {
+		t.Fatalf("update under a new witness policy: %+v, %v; want a rebuild", rep, err)
+	}
+	got := readTree(t, dir)
+	wantDir, wantSt := siteDir(t)
+	cfg.Store = wantSt
+	if _, err := Build(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	sameTrees(t, "site updated under new settings", got, readTree(t, wantDir))
+	// And then an update with nothing new writes nothing again.
+	cfg.Store = st
+	if rep, err := Update(ctx, cfg); err != nil || rep.Files != 0 || rep.Rebuilt {
+		t.Errorf("the next update: %+v, %v; want nothing written", rep, err)
+	}
 }
 
 // TestUpdateCutShort: an update whose writes fail part-way (the disk

@@ -184,7 +184,10 @@ func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
 			rep, err = site.Update(ctx, cfg)
 			restore()
 			if err == nil {
-				if rep.To > rep.From {
+				switch {
+				case rep.Rebuilt:
+					fmt.Fprintf(e.stderr, "site made again whole (the page layout, the scripts or the log's settings changed): %d entries, %d files in %.2fs\n", rep.To, rep.Files, rep.Seconds)
+				case rep.To > rep.From:
 					fmt.Fprintf(e.stderr, "site updated: entries %d to %d, %d files in %.2fs\n", rep.From, rep.To, rep.Files, rep.Seconds-rep.SettleSeconds)
 				}
 				if rep.SettleSeconds > 0 {
@@ -254,7 +257,7 @@ func (u *siteUpdater) loop() {
 			unsettled = true
 		case err == nil && (rep.To > rep.From || rep.SettleSeconds > 0):
 			u.logger.Info("site updated", "from", rep.From, "to", rep.To, "files", rep.Files, "seconds", rep.Seconds,
-				"settled", rep.Settled, "settle_seconds", rep.SettleSeconds)
+				"settled", rep.Settled, "settle_seconds", rep.SettleSeconds, "rebuilt", rep.Rebuilt)
 		}
 		select {
 		case <-u.ctx.Done():
