@@ -505,6 +505,7 @@ func (b *builder) run(ctx context.Context) error {
 	// The tail and the pages, at once: each writes tens of files and
 	// leaves a core idle while the file system works.
 	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writers) // a build touches every country; a bucket takes so many puts at once
 	g.Go(func() error { return tail.t.write(gctx, countingStore{b}, b.tail) })
 	b.writePages(gctx, g)
 	if err := g.Wait(); err != nil {
