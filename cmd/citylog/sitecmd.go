@@ -108,6 +108,9 @@ cityverify commands of the home page; it is kept for later updates.`,
 			if st != nil {
 				where = "the bucket"
 			}
+			if rep.Rebuilt {
+				fmt.Fprintln(e.stderr, "the page layout, the scripts or the log's settings changed: the whole site was written again")
+			}
 			fmt.Fprintf(e.stdout, "site of %d entries written into %s (%d files, %.2fs): open index.html there, or serve it\n", rep.To, where, rep.Files, rep.Seconds)
 			return nil
 		},
