@@ -52,24 +52,13 @@ func TestRefreshCutShortKeepsTail(t *testing.T) {
 		t.Run(cut, func(t *testing.T) {
 			l := newTestLog(t, 2000)
 			l.grow(t, 300, 300) // settled 256, the tail two chunks
-			dir, st := siteDir(t)
-			if _, err := Build(ctx, l.config(t, st)); err != nil {
-				t.Fatal(err)
-			}
+			dir, st := l.newSite(t)
 			l.grow(t, 100, 100) // 400: still settled to 256
 			failing := &failOn{Store: st, fail: func(op, p string, _ []byte) bool { return op == "put" && p == cut }}
 			if _, err := Refresh(ctx, l.config(t, failing)); err == nil {
 				t.Fatal("the refresh succeeded with its writes failing")
 			}
-			rep, err := Refresh(ctx, l.config(t, st))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSite(t, readTree(t, dir), int(rep.To), rep.Settled)
-			if _, err := Update(ctx, l.config(t, st)); err != nil {
-				t.Fatal(err)
-			}
-			sameTrees(t, "site after a cut-short refresh", readTree(t, dir), l.built(t))
+			recovers(t, l, st, func() map[string][]byte { return readTree(t, dir) }, l.built(t), "site after a cut-short refresh")
 		})
 	}
 }
@@ -83,10 +72,7 @@ func TestRefreshAfterCutShortSettle(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 2000)
 	l.grow(t, 300, 300) // settled 256
-	dir, st := siteDir(t)
-	if _, err := Build(ctx, l.config(t, st)); err != nil {
-		t.Fatal(err)
-	}
+	dir, st := l.newSite(t)
 	l.grow(t, 300, 300) // 600: an update settles to 512
 	failing := &failOn{Store: st, fail: func(op, p string, data []byte) bool {
 		return op == "put" && p == metaPath && bytes.Contains(data, []byte(`"settled":512,`)) // the settling's commit
@@ -95,15 +81,24 @@ func TestRefreshAfterCutShortSettle(t *testing.T) {
 		t.Fatal("the update succeeded with its writes failing")
 	}
 	l.grow(t, 1, 1)
-	rep, err := Refresh(ctx, l.config(t, st))
+	recovers(t, l, st, func() map[string][]byte { return readTree(t, dir) }, l.built(t), "site after a cut-short settling")
+}
+
+// recovers checks a site after a run cut short: a refresh commits a site
+// that shows every city once, and an update then ends where a build ends
+// (want). files reads the site as it is.
+func recovers(t *testing.T, l *testLog, st Store, files func() map[string][]byte, want map[string][]byte, what string) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := Refresh(ctx, l.config(t, st))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s, a refresh: %v", what, err)
 	}
-	checkSite(t, readTree(t, dir), int(rep.To), rep.Settled)
+	checkSite(t, files(), int(r.To), r.Settled) // what the refresh committed
 	if _, err := Update(ctx, l.config(t, st)); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s, an update: %v", what, err)
 	}
-	sameTrees(t, "site after a cut-short settling and a refresh", readTree(t, dir), l.built(t))
+	sameTrees(t, what, files(), want)
 }
 
 // TestNameIndexCutShort: adding names to the main index (a settling) cut
@@ -171,15 +166,7 @@ func TestCutShortAnywhere(t *testing.T) {
 				if _, err := c.run(ctx, l.config(t, &failAfter{Store: st, n: after})); err == nil && after < rep.Files {
 					t.Fatalf("cut after %d of %d writes: no error", after, rep.Files)
 				}
-				r, err := Refresh(ctx, l.config(t, st))
-				if err != nil {
-					t.Fatalf("cut after %d writes, a refresh: %v", after, err)
-				}
-				checkSite(t, st.files, int(r.To), r.Settled) // what the refresh committed
-				if _, err := Update(ctx, l.config(t, st)); err != nil {
-					t.Fatalf("cut after %d writes, an update: %v", after, err)
-				}
-				sameTrees(t, fmt.Sprintf("cut after %d of %d writes", after, rep.Files), st.files, want)
+				recovers(t, l, st, func() map[string][]byte { return st.files }, want, fmt.Sprintf("cut after %d of %d writes", after, rep.Files))
 				if t.Failed() {
 					return
 				}

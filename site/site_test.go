@@ -121,11 +121,19 @@ func (l *testLog) source(t testing.TB) source.Source {
 // what every update, however cut short, must end with.
 func (l *testLog) built(t testing.TB) map[string][]byte {
 	t.Helper()
+	dir, _ := l.newSite(t)
+	return readTree(t, dir)
+}
+
+// newSite builds the log's site into a directory of its own, for a test
+// to update.
+func (l *testLog) newSite(t testing.TB) (string, *dirstore.Store) {
+	t.Helper()
 	dir, st := siteDir(t)
 	if _, err := Build(context.Background(), l.config(t, st)); err != nil {
 		t.Fatal(err)
 	}
-	return readTree(t, dir)
+	return dir, st
 }
 
 // siteDir is a site written into its own directory (so that files can be
@@ -187,10 +195,7 @@ func TestUpdateIsBuild(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 2000)
 	l.grow(t, 200, 200) // all settled; then past settleEvery, and past it again
-	incDir, inc := siteDir(t)
-	if _, err := Build(ctx, l.config(t, inc)); err != nil {
-		t.Fatal(err)
-	}
+	incDir, inc := l.newSite(t)
 	for _, batch := range []int{1, 9, 37, 256, 700, 1} {
 		l.grow(t, batch, batch)
 		rep, err := Update(ctx, l.config(t, inc))
@@ -221,10 +226,7 @@ func TestUpdateTakesACosignedCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 300)
 	l.grow(t, 150, 150)
-	dir, st := siteDir(t)
-	if _, err := Build(ctx, l.config(t, st)); err != nil {
-		t.Fatal(err)
-	}
+	dir, st := l.newSite(t)
 	public := filepath.Join(l.dir, log.PublicDir)
 	cosign := func(signed []byte) []byte {
 		sig := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 4+64))
@@ -267,10 +269,7 @@ func TestUpdateRebuildsForNewSettings(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 300)
 	l.grow(t, 150, 150)
-	dir, st := siteDir(t)
-	if _, err := Build(ctx, l.config(t, st)); err != nil {
-		t.Fatal(err)
-	}
+	dir, st := l.newSite(t)
 	_, vkey, err := cosig.GenerateKey("witness.example/w1")
 	if err != nil {
 		t.Fatal(err)
@@ -302,10 +301,7 @@ func TestUpdateCutShort(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 2000)
 	l.grow(t, 500, 500)
-	incDir, inc := siteDir(t)
-	if _, err := Build(ctx, l.config(t, inc)); err != nil {
-		t.Fatal(err)
-	}
+	incDir, inc := l.newSite(t)
 	l.grow(t, 900, 900)
 	for _, after := range []int{0, 3, 50, 200, 400} {
 		failing := &failAfter{Store: inc, n: after}
@@ -342,13 +338,9 @@ func (f *failAfter) PutFile(ctx context.Context, p string, b []byte) error {
 // TestSiteFiles checks what the files say against the log: counts,
 // pages, CSV rows, the feed, and that every city is found by its name.
 func TestSiteFiles(t *testing.T) {
-	ctx := context.Background()
 	l := newTestLog(t, 1200)
 	l.grow(t, 1200, 1200)
-	dir, st := siteDir(t)
-	if _, err := Build(ctx, l.config(t, st)); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := l.newSite(t)
 	checkSite(t, readTree(t, dir), 1200, 1024) // settleEvery 256
 }
 
@@ -360,10 +352,7 @@ func TestRefresh(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 2000)
 	l.grow(t, 300, 300)
-	dir, st := siteDir(t)
-	if _, err := Build(ctx, l.config(t, st)); err != nil {
-		t.Fatal(err)
-	}
+	dir, st := l.newSite(t)
 	for _, batch := range []int{100, 250, 1, 100} {
 		l.grow(t, batch, batch)
 		rep, err := Refresh(ctx, l.config(t, st))
