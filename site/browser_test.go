@@ -3,7 +3,6 @@ package site
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -337,37 +336,14 @@ func otherCheck(c byte) byte {
 // TestFoldAgreesWithBrowser: the search script folds names as Fold does,
 // or a query would look in another leaf than the name is in.
 func TestFoldAgreesWithBrowser(t *testing.T) {
-	ctx := browser.Start(t)
-	if ctx == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	l := serveLog(t, 5)
 	names := []string{"São Paulo", "Zürich", "Saint-Étienne", "Łódź", "Straße", "İstanbul", "  New   York  ", "北京", "ＴＯＫＹＯ",
 		"Ærøskøbing", "القاهرة", "ירושלים", "Köln (Cologne)", "ΟΔΟΣ", "Ǆemal", "ﬁnland", "Ⅻ", "١٢٣", "ǅ", "Mắc Ca", "Þórshöfn", "ŉ"}
 	for _, r := range sampleRequests(t, 3000) {
 		names = append(names, r.Name)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html")); err != nil {
-		t.Fatal(err)
-	}
-	var js strings.Builder
-	js.WriteString(`import("./site/app.js").then(m => JSON.stringify([`)
-	for i, n := range names {
-		if i > 0 {
-			js.WriteString(",")
-		}
-		fmt.Fprintf(&js, "%q", n)
-	}
-	js.WriteString(`].map(m.fold)))`)
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js.String(), chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var folded []string
-	if err := json.Unmarshal([]byte(got), &folded); err != nil {
-		t.Fatal(err)
+	if !callApp(t, `(m, names) => names.map(m.fold)`, names, &folded) {
+		return
 	}
 	for i, n := range names {
 		if folded[i] != Fold(n) {
@@ -381,13 +357,6 @@ func TestFoldAgreesWithBrowser(t *testing.T) {
 // their UTF-8 bytes as Go does (JavaScript's own comparison, by UTF-16
 // units, puts U+E000-U+FFFF after the characters past U+FFFF).
 func TestTailChunksAgreeWithBrowser(t *testing.T) {
-	ctx := browser.Start(t)
-	if ctx == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	l := serveLog(t, 5)
 	var firsts []string
 	for i, r := range sampleRequests(t, 2000) {
 		if i%7 == 0 {
@@ -403,28 +372,48 @@ func TestTailChunksAgreeWithBrowser(t *testing.T) {
 			queries = append(queries, string(r[:len(r)/2]), f)
 		}
 	}
-	in, err := json.Marshal(struct {
+	in := struct {
 		Firsts  []string `json:"firsts"`
 		Queries []string `json:"queries"`
-	}{firsts, queries})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html")); err != nil {
-		t.Fatal(err)
-	}
-	js := `import("./site/app.js").then(m => { const x = ` + string(in) + `; return JSON.stringify(x.queries.map(q => m.tailChunksFor(x.firsts, q))); })`
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
+	}{firsts, queries}
 	var ranges [][2]int
-	if err := json.Unmarshal([]byte(got), &ranges); err != nil {
-		t.Fatal(err)
+	if !callApp(t, `(m, x) => x.queries.map(q => m.tailChunksFor(x.firsts, q))`, in, &ranges) {
+		return
 	}
 	for i, q := range queries {
 		if lo, hi := tailChunksFor(firsts, q); ranges[i] != [2]int{lo, hi} {
 			t.Errorf("chunks for %q: browser %v, Go [%d %d]", q, ranges[i], lo, hi)
 		}
 	}
+}
+
+// callApp calls fn, a JavaScript function of app.js's exports and of in
+// (as JSON), on the site's search page in the browser, and decodes what
+// it returns into out: the tests that hold the site's script to the Go
+// code it mirrors. It says false when there is no browser to run it.
+func callApp(t *testing.T, fn string, in, out any) bool {
+	t.Helper()
+	ctx := browser.Start(t)
+	if ctx == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	l := serveLog(t, 5)
+	arg, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/search.html")); err != nil {
+		t.Fatal(err)
+	}
+	js := `import("./site/app.js").then(m => JSON.stringify((` + fn + `)(m, ` + string(arg) + `)))`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(got), out); err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
