@@ -5,15 +5,10 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/citylog/citylog/internal/jsonquote"
 	"github.com/citylog/citylog/log"
 	"github.com/citylog/citylog/log/idcode"
 )
-
-// tricky are strings encoding/json escapes in every way it has.
-var tricky = []string{
-	"", "Paris", `quote " and backslash \`, "<script>&amp;</script>", "tab\tnew\nline\rcr\bbs\fff",
-	"\x00\x01\x1f\x7f", "São Paulo — Zürich 東京 🏙", "line\u2028para\u2029", "bad \xff utf-8 \xe2\x80", "\xed\xa0\x80 surrogate",
-}
 
 // TestAllocateJSON holds appendAllocateResponse to the bytes that
 // json.NewEncoder(w).Encode gives the same answer, with and without
@@ -21,7 +16,7 @@ var tricky = []string{
 func TestAllocateJSON(t *testing.T) {
 	receipt := "c2sp.org/tlog-proof@v1\nextra eyJjb2RlIjoiREUtQlktMDAwMC1YIn0=\nindex 0\n\ncities.example.org/test\n1\nabc+/=\n\n— cities.example.org/test AbCd+/==\n"
 	var results []log.Result
-	for i, s := range tricky {
+	for i, s := range jsonquote.Tricky {
 		code := idcode.Code{Country: "DE", Subdivision: "BY", Index: uint64(i) * 1_000_003}
 		results = append(results,
 			log.Result{Code: code, Index: code.Index},
@@ -34,7 +29,7 @@ func TestAllocateJSON(t *testing.T) {
 		)
 	}
 	for _, r := range results {
-		for _, rc := range append([]string{receipt}, tricky...) {
+		for _, rc := range append([]string{receipt}, jsonquote.Tricky...) {
 			var want bytes.Buffer
 			json.NewEncoder(&want).Encode(allocateResponse{r.Code.String(), r.Index, r.Existing, r.Differs, rc})
 			if got := appendAllocateResponse(nil, r, []byte(rc)); !bytes.Equal(got, want.Bytes()) {
