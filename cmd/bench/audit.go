@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -31,7 +30,7 @@ func benchAudit(n int, work string) error {
 		return fmt.Errorf("monitor: %w", err)
 	}
 	el := time.Since(start)
-	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	rss := ranPeakRSS(cmd)
 	fmt.Printf("cityverify monitor, full audit of a %d-entry log from an empty state: %.2f s, %.0f entries/s, peak RSS %.1f MiB\n",
 		n, el.Seconds(), float64(n)/el.Seconds(), rss)
 	return nil

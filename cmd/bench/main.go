@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -167,7 +166,7 @@ func runBench(n int, systems []string, work string, asJSON bool, versitygw strin
 		}
 		elapsed := time.Since(start).Seconds()
 		files, bytes := countFiles(outDir)
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		rss := ranPeakRSS(cmd)
 		if srv != nil {
 			objects, objBytes := countFiles(srv.dir)
 			fmt.Fprintf(os.Stderr, "citylog-s3: %d objects (%.1f MiB) in the bucket, %.0f objects/s; versitygw peak RSS %.1f MiB\n",

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/citylog/citylog/log"
@@ -52,7 +51,7 @@ func benchMirror(n int, work, versitygw string) error {
 		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 			return fmt.Errorf("mirror %s printed %q: %w", c.name, out.String(), err)
 		}
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		rss := ranPeakRSS(cmd)
 		fmt.Printf("cityverify mirror, %s, %d entries from empty: %.2f s, %.0f entries/s, %d files, peak RSS %.1f MiB\n",
 			c.name, rep.Entries, el.Seconds(), float64(rep.Entries)/el.Seconds(), rep.Files, rss)
 	}

@@ -191,6 +191,12 @@ func startServer(bin, dir string, interval time.Duration, env []string) (*exec.C
 // peakRSS reads a process's peak resident set (VmHWM) in MiB.
 func peakRSS(pid int) float64 { return procStatus(pid, "VmHWM") }
 
+// ranPeakRSS is the peak resident set in MiB of a command that has run
+// (Linux reports it in KiB).
+func ranPeakRSS(cmd *exec.Cmd) float64 {
+	return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+}
+
 // procCPU reads the user and system CPU time a process has used from
 // /proc/PID/stat (in clock ticks of 1/100 s, as Linux reports them to
 // user space on every platform Go supports), or 0.

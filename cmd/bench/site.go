@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -56,7 +55,7 @@ func benchSite(n, runs int, work string) error {
 		return fmt.Errorf("site --full: %w", err)
 	}
 	elapsed := time.Since(start)
-	rss := float64(build.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	rss := ranPeakRSS(build)
 	files, bytes := countSite(dir)
 	fmt.Printf("site --full on %d entries: %.2f s, peak RSS %.1f MiB, %d site files (%.1f MiB; %d and %.1f MiB before) %s",
 		size, elapsed.Seconds(), rss, files, float64(bytes)/(1<<20), before, float64(beforeBytes)/(1<<20), out)
