@@ -88,19 +88,19 @@ func importCitylog(ctx context.Context, in, out string, create bool) error {
 	// a phase that used less than two seconds of CPU per second left a
 	// core idle.
 	fmt.Fprintf(os.Stderr, "citylog phases (wall/cpu): open %.2f/%.2f s, import %.2f/%.2f s, identifier index and dedup save %.2f/%.2f s; peak anonymous memory %.0f MiB\n",
-		start.Sub(opening).Seconds(), cpu1-cpu0, imported.Sub(start).Seconds(), cpu2-cpu1,
-		finished.Sub(imported).Seconds(), cpu3-cpu2, float64(peakAnon.Load()))
+		start.Sub(opening).Seconds(), (cpu1 - cpu0).Seconds(), imported.Sub(start).Seconds(), (cpu2 - cpu1).Seconds(),
+		finished.Sub(imported).Seconds(), (cpu3 - cpu2).Seconds(), float64(peakAnon.Load()))
 	if err == nil && stats.Allocated != stats.Lines {
 		err = fmt.Errorf("allocated %d of %d lines", stats.Allocated, stats.Lines)
 	}
 	return err
 }
 
-// cpuTime returns the CPU seconds (user and system) the process used so far.
-func cpuTime() float64 {
+// cpuTime returns the CPU time (user and system) the process used so far.
+func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

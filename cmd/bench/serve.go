@@ -103,7 +103,7 @@ func benchServe(clients, flood int, d, interval time.Duration, work, versitygw s
 	cpuTaken := make(chan struct{})
 	go func() {
 		time.Sleep(time.Until(measureFrom))
-		cpu0 = [2]time.Duration{procCPU(srv.Process.Pid), selfCPU()}
+		cpu0 = [2]time.Duration{procCPU(srv.Process.Pid), cpuTime()}
 		close(cpuTaken)
 	}()
 	// One event loop per core, each with its share of the clients, and
@@ -134,7 +134,7 @@ func benchServe(clients, flood int, d, interval time.Duration, work, versitygw s
 	}
 	elapsed := time.Since(measureFrom)
 	<-cpuTaken
-	serverCPU, clientCPU := procCPU(srv.Process.Pid)-cpu0[0], selfCPU()-cpu0[1]
+	serverCPU, clientCPU := procCPU(srv.Process.Pid)-cpu0[0], cpuTime()-cpu0[1]
 	rss := peakRSS(srv.Process.Pid)
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
@@ -214,13 +214,6 @@ func procCPU(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// selfCPU returns the CPU time this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procStatus reads one of a process's memory figures from
