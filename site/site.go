@@ -237,20 +237,27 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 		return Report{}, fmt.Errorf("couldn't read the log's checkpoint: %w", err)
 	}
 	m := newMeta()
-	if mode != build {
-		switch old, err := readMeta(ctx, cfg.Store); {
-		case err == nil:
+	// The log-order pages a site holds start at its first unsettled
+	// entry: a build removes them from there (from 0 if the site's meta
+	// is unreadable), not from the first entry on, a request each.
+	var wasSettled uint64
+	switch old, err := readMeta(ctx, cfg.Store); {
+	case err == nil:
+		wasSettled = old.Settled
+		if mode != build {
 			m = old
-		case !errors.Is(err, fs.ErrNotExist):
-			return Report{}, err
 		}
+	case mode != build && !errors.Is(err, fs.ErrNotExist):
+		return Report{}, err
 	}
 	rebuilt := false
 	if mode != build && m.Assets != (&builder{cfg: cfg, cp: cp}).staticHash() {
 		// Every page carries the layout, the scripts' hashes and the
 		// log's settings; the lists and country pages are written again
 		// only when their cities change, so they would keep the old ones.
-		mode, m, rebuilt = build, newMeta(), true
+		// (A site with no meta yet is built, and was not rebuilt.)
+		rebuilt = m.Assets != ""
+		mode, m = build, newMeta()
 	}
 	if m.Size > cp.Size {
 		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? Rebuild it with citylog site --full", m.Size, cp.Size)
@@ -260,7 +267,7 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 	}
 	rep := Report{From: m.Size, To: cp.Size, Settled: m.Settled}
 	newBuilder := func() *builder {
-		return &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, full: mode == build, from: m.Size, pages: map[string]*listPage{}}
+		return &builder{cfg: cfg, st: cfg.Store, m: m, cp: cp, full: mode == build, from: m.Size, wasSettled: wasSettled, pages: map[string]*listPage{}}
 	}
 	target := settledSize(cp.Size)
 	if mode == build {
@@ -275,7 +282,7 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil
 	}
-	if b := newBuilder(); m.Size < cp.Size || m.Signed != signedHash(cp.Signed) || m.Assets != b.staticHash() {
+	if b := newBuilder(); m.Size < cp.Size || m.Signed != signedHash(cp.Signed) {
 		// The new entries go to the tail and to the log-order pages, from
 		// the page of the last entry the site has (which gets the first
 		// new one or, full, now links to the next).
@@ -331,6 +338,9 @@ type builder struct {
 	cp   verifier.Checkpoint
 	full bool
 	from uint64 // the first new entry
+	// How many entries the site had settled when the run began: its
+	// log-order pages start there.
+	wasSettled uint64
 	// The entries this run files into the lists and the main name index
 	// (none, or those it settles), and how many are settled after it.
 	listFrom, listTo, settled uint64
@@ -517,12 +527,17 @@ func (b *builder) run(ctx context.Context) error {
 	if b.settled == size {
 		gone = (size + logPageSize - 1) / logPageSize
 	}
-	for n := b.m.Settled / logPageSize; n < gone; n++ {
+	firstGone := min(b.wasSettled/logPageSize, gone)
+	err = parallel.Each(ctx, int(gone-firstGone), writers, func(ctx context.Context, i int) error {
 		for _, ext := range []string{".html", ".json"} {
-			if err := b.st.RemoveFile(ctx, logPath(n, ext)); err != nil {
+			if err := b.st.RemoveFile(ctx, logPath(firstGone+uint64(i), ext)); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := b.st.Sync(ctx); err != nil {
 		return err

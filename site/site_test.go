@@ -269,6 +269,11 @@ func TestUpdateRebuildsForNewSettings(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLog(t, 300)
 	l.grow(t, 150, 150)
+	// A site made by its first update is built, not rebuilt.
+	_, fresh := siteDir(t)
+	if rep, err := Update(ctx, l.config(t, fresh)); err != nil || rep.Rebuilt {
+		t.Errorf("the first update of a site: %+v, %v; want a site built, not rebuilt", rep, err)
+	}
 	dir, st := l.newSite(t)
 	_, vkey, err := cosig.GenerateKey("witness.example/w1")
 	if err != nil {
@@ -340,8 +345,27 @@ func (f *failAfter) PutFile(ctx context.Context, p string, b []byte) error {
 func TestSiteFiles(t *testing.T) {
 	l := newTestLog(t, 1200)
 	l.grow(t, 1200, 1200)
-	dir, _ := l.newSite(t)
+	dir, st := l.newSite(t)
 	checkSite(t, readTree(t, dir), 1200, 1024) // settleEvery 256
+	// A build over it removes only the log-order pages the site has,
+	// those past its settled entries (on a bucket, a request each).
+	var removed []string
+	var mu sync.Mutex
+	counting := &failOn{Store: st, fail: func(op, p string, _ []byte) bool {
+		if op == "remove" && strings.HasPrefix(p, "site/log/") {
+			mu.Lock()
+			removed = append(removed, p)
+			mu.Unlock()
+		}
+		return false
+	}}
+	if _, err := Build(context.Background(), l.config(t, counting)); err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 0 {
+		t.Errorf("a build over a site settled to 1024 removed %d log-order pages before it: %v", len(removed), removed)
+	}
+	checkSite(t, readTree(t, dir), 1200, 1024)
 }
 
 // TestRefresh: refreshed without settling, past settleEvery and past it
