@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -110,40 +111,55 @@ func (t *nameTrie) addLeaf(key string) {
 
 // marshalLeaves is leaves.txt.
 func (t *nameTrie) marshalLeaves() []byte {
-	keys := make([]string, 0, len(t.leaves))
-	for k := range t.leaves {
-		keys = append(keys, hex.EncodeToString([]byte(k)))
+	keys := slices.Sorted(maps.Keys(t.leaves))
+	return marshalKeyList(leavesHeader, keys)
+}
+
+// parseLeaves reads leaves.txt.
+func parseLeaves(b []byte) (*nameTrie, error) {
+	keys, err := parseKeyList(leavesPath, leavesHeader, b)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(keys)
-	b := []byte(leavesHeader + "\n")
+	t := newTrie()
 	for _, k := range keys {
-		b = append(append(b, k...), '\n')
+		t.addLeaf(k)
+	}
+	return t, nil
+}
+
+// marshalKeyList writes keys (leaves.txt's leaf keys, tail.txt's first
+// names) in the order given: a header line, then each in hex on a line.
+func marshalKeyList(header string, keys []string) []byte {
+	b := []byte(header + "\n")
+	for _, k := range keys {
+		b = append(hex.AppendEncode(b, []byte(k)), '\n')
 	}
 	return b
 }
 
-// parseLeaves reads leaves.txt or tail.txt (named by path in errors).
-func parseLeaves(path string, b []byte) (*nameTrie, error) {
-	t := newTrie()
+// parseKeyList reads what marshalKeyList writes, naming path in errors.
+func parseKeyList(path, header string, b []byte) ([]string, error) {
 	lines := strings.Split(string(b), "\n")
-	if len(lines) < 2 || lines[0] != leavesHeader || lines[len(lines)-1] != "" {
-		return nil, fmt.Errorf("%s is not a %s file (run citylog site --full to rebuild the site)", path, leavesHeader)
+	if len(lines) < 2 || lines[0] != header || lines[len(lines)-1] != "" {
+		return nil, fmt.Errorf("%s is not a %s file (run citylog site --full to rebuild the site)", path, header)
 	}
+	keys := make([]string, 0, len(lines)-2)
 	for _, l := range lines[1 : len(lines)-1] {
 		k, err := hex.DecodeString(l)
 		if err != nil {
 			return nil, fmt.Errorf("%s: bad key %q (run citylog site --full to rebuild the site)", path, l)
 		}
-		t.addLeaf(string(k))
+		keys = append(keys, string(k))
 	}
-	return t, nil
+	return keys, nil
 }
 
 // buildLeaves divides sorted lines, all under key, into leaves: one if
-// they fit in capacity, else split by the next character (the names equal
+// they fit in leafCapacity, else split by the next character (the names equal
 // to key in key+"$"). It calls emit for each leaf.
-func buildLeaves(key string, lines []nameLine, capacity int, emit func(key string, lines []nameLine) error) error {
-	if len(lines) <= capacity || allEqual(lines) {
+func buildLeaves(key string, lines []nameLine, emit func(key string, lines []nameLine) error) error {
+	if len(lines) <= leafCapacity || allEqual(lines) {
 		return emit(key, lines)
 	}
 	i := 0
@@ -162,7 +178,7 @@ func buildLeaves(key string, lines []nameLine, capacity int, emit func(key strin
 		for j < len(lines) && strings.HasPrefix(lines[j].folded, child) {
 			j++
 		}
-		if err := buildLeaves(child, lines[i:j], capacity, emit); err != nil {
+		if err := buildLeaves(child, lines[i:j], emit); err != nil {
 			return err
 		}
 		i = j
@@ -213,7 +229,7 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 	b, err := st.ReadFile(ctx, leavesPath)
 	switch {
 	case err == nil:
-		if t, err = parseLeaves(leavesPath, b); err != nil {
+		if t, err = parseLeaves(b); err != nil {
 			return err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -263,7 +279,7 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 			return emit(key, lines) // names equal to a split key: never split
 		}
 		split := false
-		err := buildLeaves(key, lines, leafCapacity, func(k string, ls []nameLine) error {
+		err := buildLeaves(key, lines, func(k string, ls []nameLine) error {
 			split = split || k != key
 			return emit(k, ls)
 		})

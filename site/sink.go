@@ -136,7 +136,7 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 		}
 		slices.SortFunc(all, compareLines)
 		all = slices.CompactFunc(all, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
-		if err := buildLeaves("", all, leafCapacity, emit); err != nil {
+		if err := buildLeaves("", all, emit); err != nil {
 			return err
 		}
 		return st.PutFile(ctx, leavesPath, t.marshalLeaves())
@@ -171,7 +171,7 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 			for j < len(lines) && strings.HasPrefix(lines[j].folded, first) {
 				j++
 			}
-			if err := buildLeaves(first, lines[i:j], leafCapacity, emit); err != nil {
+			if err := buildLeaves(first, lines[i:j], emit); err != nil {
 				return err
 			}
 			i = j

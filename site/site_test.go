@@ -516,7 +516,7 @@ func checkSite(t *testing.T, files map[string][]byte, n int, listed uint64) {
 	}
 	// Every city is found by its name: by walking the main index for a
 	// settled city, in the tail's chunks for the others.
-	main, err := parseLeaves(leavesPath, files[leavesPath])
+	main, err := parseLeaves(files[leavesPath])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package site
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,29 +35,9 @@ const (
 func tailChunkPath(n int) string { return namesDir + "/t" + strconv.Itoa(n) + ".tsv" }
 
 // parseTail reads tail.txt: the first folded name of each chunk.
-func parseTail(b []byte) ([]string, error) {
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 2 || lines[0] != tailHeader || lines[len(lines)-1] != "" {
-		return nil, fmt.Errorf("%s is not a %s file (run citylog site --full to rebuild the site)", tailPath, tailHeader)
-	}
-	var firsts []string
-	for _, l := range lines[1 : len(lines)-1] {
-		k, err := hex.DecodeString(l)
-		if err != nil {
-			return nil, fmt.Errorf("%s: bad name %q (run citylog site --full to rebuild the site)", tailPath, l)
-		}
-		firsts = append(firsts, string(k))
-	}
-	return firsts, nil
-}
+func parseTail(b []byte) ([]string, error) { return parseKeyList(tailPath, tailHeader, b) }
 
-func marshalTail(firsts []string) []byte {
-	b := []byte(tailHeader + "\n")
-	for _, f := range firsts {
-		b = append(append(b, hex.EncodeToString([]byte(f))...), '\n')
-	}
-	return b
-}
+func marshalTail(firsts []string) []byte { return marshalKeyList(tailHeader, firsts) }
 
 // tailChunksFor returns the chunks that may hold names starting with the
 // folded query q, given each chunk's first name: [lo, hi).
