@@ -311,10 +311,10 @@ func (b *builder) cosigners() []cosigner {
 
 // writePages writes everything an update changes besides the lists and
 // the index: the home page, the country pages of countries with new
-// cities, browse, download, the feed; and, when the scripts or the log's
-// settings changed, the static pages and assets. Each goes in a goroutine
-// of g: rendered on both cores, and written while the file system works
-// on the others.
+// cities, browse; download and the feed when there are new cities; and,
+// when the scripts or the log's settings changed, the static pages and
+// assets. Each goes in a goroutine of g: rendered on both cores, and
+// written while the file system works on the others.
 func (b *builder) writePages(ctx context.Context, g *errgroup.Group) {
 	countriesList := b.browse()
 	g.Go(func() error { return b.writeBrowse(ctx, countriesList) })
@@ -324,8 +324,12 @@ func (b *builder) writePages(ctx context.Context, g *errgroup.Group) {
 		}
 	}
 	g.Go(func() error { return b.writeHome(ctx) })
-	g.Go(func() error { return b.writeDownload(ctx) })
-	g.Go(func() error { return b.writeFeed(ctx) })
+	if b.from < b.cp.Size || b.full {
+		// The same bytes as the last run wrote otherwise (a settling
+		// changes neither the CSV files nor the latest cities).
+		g.Go(func() error { return b.writeDownload(ctx) })
+		g.Go(func() error { return b.writeFeed(ctx) })
+	}
 	g.Go(func() error { return b.writeStatic(ctx) })
 }
 
@@ -497,11 +501,6 @@ func (b *builder) writeStatic(ctx context.Context) error {
 	}
 	b.m.Assets = hash
 	return nil
-}
-
-// listRows writes a list's rows, for a template.
-func listRows(cities []city, prefix string) template.HTML {
-	return template.HTML(appendRows(nil, cities, prefix))
 }
 
 // appendRows appends a list's rows: a city's name, code (a link to its

@@ -122,7 +122,6 @@ func (t *oldTail) holds(lo, hi uint64) bool {
 // written first, a chunk whose removal failed would stay for good.
 func (t *oldTail) write(ctx context.Context, st Store, add []nameLine) error {
 	old, chunks, listed, have := t.firsts, t.chunks, t.listed, t.names
-	slices.SortFunc(add, compareLines)
 	lines := mergeLines(have, add)
 	var firsts []string
 	var changed []int
