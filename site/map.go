@@ -20,6 +20,9 @@ func (b *builder) worldMap() (template.HTML, error) {
 	for cc, st := range b.m.Countries {
 		counts[cc] = st.Count
 	}
+	for cc, n := range b.m.Pending {
+		counts[cc] += n
+	}
 	dots := make([]worldmap.Dot, 0, len(b.m.Cells))
 	for key, n := range b.m.Cells {
 		lat, lon, err := parseCellKey(key)
@@ -36,7 +39,7 @@ func (b *builder) worldMap() (template.HTML, error) {
 	m := worldmap.Map{
 		Title: "Where the allocated cities are",
 		Desc: fmt.Sprintf("An equal-area world map: %d countries shaded by their number of cities; %s with a location drawn as dots, one for each %d° cell.",
-			len(b.m.Countries), citiesText(uint64(located)), cellDegrees),
+			len(counts), citiesText(uint64(located)), cellDegrees),
 		Countries: counts,
 		CountryTitle: func(alpha2, name string, n int) string {
 			if n == 0 {

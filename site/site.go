@@ -163,9 +163,11 @@ type meta struct {
 	Assets    string               `json:"assets"`    // hash of the templates, the static files and the Config the pages show
 	Signed    string               `json:"signed"`    // hash of the signed checkpoint shown (its cosignatures change)
 	Countries map[string]*subStats `json:"countries"` // the settled entries only
-	Days      map[string]int       `json:"days"`      // YYYY-MM-DD: allocations that day
-	Cells     map[string]int       `json:"cells"`     // "lat,lon" of a cell's south-west corner: located cities
-	Recent    []city               `json:"recent"`    // the latest allocations, oldest first
+	// The others, by country: the map shades a country by all its cities.
+	Pending map[string]int `json:"pending,omitempty"`
+	Days    map[string]int `json:"days"`   // YYYY-MM-DD: allocations that day
+	Cells   map[string]int `json:"cells"`  // "lat,lon" of a cell's south-west corner: located cities
+	Recent  []city         `json:"recent"` // the latest allocations, oldest first
 }
 
 type subStats struct {
@@ -174,7 +176,7 @@ type subStats struct {
 }
 
 func newMeta() *meta {
-	return &meta{V: metaVersion, Countries: map[string]*subStats{}, Days: map[string]int{}, Cells: map[string]int{}}
+	return &meta{V: metaVersion, Countries: map[string]*subStats{}, Pending: map[string]int{}, Days: map[string]int{}, Cells: map[string]int{}}
 }
 
 func readMeta(ctx context.Context, st Store) (*meta, error) {
@@ -663,10 +665,19 @@ func (b *builder) countListed(c city) {
 	cs.Count++
 	cs.Subs[c.Subdivision]++
 	b.touched[c.Country] = true
+	if c.Index < b.from { // pending until now
+		if b.m.Pending[c.Country]--; b.m.Pending[c.Country] == 0 {
+			delete(b.m.Pending, c.Country)
+		}
+	}
 }
 
-// count adds a new city to the counts by day and by map cell.
+// count adds a new city to the counts by day, by map cell and, if it is
+// not settled, by country.
 func (b *builder) count(c city) {
+	if c.Index >= b.settled {
+		b.m.Pending[c.Country]++
+	}
 	b.m.Days[c.Time[:10]]++
 	if c.Lat != nil {
 		b.m.Cells[cellKey(*c.Lat, *c.Lon)]++

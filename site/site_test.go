@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -513,6 +514,26 @@ func checkSite(t *testing.T, files map[string][]byte, n int, listed uint64) {
 	}
 	if !bytes.Contains(files["site/feed.atom"], []byte("<entry>")) {
 		t.Error("the feed has no entry")
+	}
+	// The map shades every country it draws by all its cities, settled
+	// or not.
+	perCountry := map[string]int{}
+	for _, c := range all {
+		perCountry[c.Country]++
+	}
+	drawn := 0
+	for cc, k := range perCountry {
+		name := html.EscapeString(countryName(cc) + ": ")
+		if !bytes.Contains(files["index.html"], []byte("<title>"+name)) {
+			continue // too small for the map's scale
+		}
+		drawn++
+		if title := "<title>" + name + citiesText(uint64(k)) + "</title>"; !bytes.Contains(files["index.html"], []byte(title)) {
+			t.Errorf("the map does not say %s", title)
+		}
+	}
+	if drawn == 0 {
+		t.Error("the map draws none of the log's countries")
 	}
 	// Every city is found by its name: by walking the main index for a
 	// settled city, in the tail's chunks for the others.
