@@ -126,8 +126,16 @@ func Revoke(path, name string) error {
 }
 
 func hash(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
+	h := hashOf(token)
+	return string(h[:])
+}
+
+// hashOf is a token's stored form, SHA-256 in hex, in an array: every
+// request is checked, and Check allocates nothing for it.
+func hashOf(token string) (h [2 * sha256.Size]byte) {
+	sum := sha256.Sum256([]byte(token))
+	hex.Encode(h[:], sum[:])
+	return h
 }
 
 // Checker authenticates bearer tokens and rate-limits them. It rereads
@@ -206,11 +214,7 @@ func (c *Checker) Check(presented string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reload(false) // on error keep the tokens we have
-	// Hashed into an array: every request is checked, and allocates
-	// nothing here.
-	sum := sha256.Sum256([]byte(presented))
-	var h [2 * sha256.Size]byte
-	hex.Encode(h[:], sum[:])
+	h := hashOf(presented)
 	name, ok := "", false
 	for _, t := range c.tokens {
 		if subtle.ConstantTimeCompare(h[:], []byte(t.Hash)) == 1 {
