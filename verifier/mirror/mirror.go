@@ -170,6 +170,7 @@ type roundFiles struct {
 	bundles []spooled
 	tiles   []tileFile
 	edge    []tiles.Hash
+	leaves  map[uint64][]byte // the full level-0 tiles among tiles, by index
 }
 
 type spooled struct {
@@ -194,9 +195,13 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 	if err != nil {
 		return nil, err
 	}
-	out := &roundFiles{}
+	out := &roundFiles{leaves: map[uint64][]byte{}}
 	b.Full = func(t tiles.Tile, data []byte) {
-		out.tiles = append(out.tiles, tileFile{t, append([]byte(nil), data...)})
+		tf := tileFile{t, append([]byte(nil), data...)}
+		out.tiles = append(out.tiles, tf)
+		if t.Level == 0 {
+			out.leaves[t.Index] = tf.data
+		}
 	}
 	if out.spool, err = durable.Scratch(m.scratch); err != nil {
 		return nil, err
@@ -208,14 +213,12 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 	// tile), or the rewritten bundle would carry changed old entries.
 	known := append([]byte(nil), b.EdgeTile(0)...)
 	// The tree is grown from the leaf hashes of the level-0 tiles, checked
-	// against the root; the entries must hash to them.
-	leaves, err := m.leafHashes(ctx, b, known, mine, cp)
-	if err != nil {
+	// against the root; the entries must hash to them: to the full tiles
+	// the tree completed, or to its edge tile for the last bundle.
+	if err := m.leafHashes(ctx, b, known, mine, cp); err != nil {
 		out.close()
 		return nil, err
 	}
-	defer leaves.Close()
-	want := make([]byte, tiles.Width*tiles.HashSize)
 	first, end := mine.Size/tiles.Width, (cp.Size+tiles.Width-1)/tiles.Width
 	for lo := first; lo < end; lo += fetchAtOnce {
 		hi := min(lo+fetchAtOnce, end)
@@ -243,28 +246,22 @@ func (m *Mirror) verify(ctx context.Context, mine, cp verifier.Checkpoint) (*rou
 		}
 		for i, entries := range got {
 			bi := lo + uint64(i)
-			// The hashes the signed tree holds for this bundle's new entries.
-			newFrom := max(bi*tiles.Width, mine.Size)
-			n := bi*tiles.Width + uint64(len(entries)) - newFrom
-			if _, err := leaves.ReadAt(want[:n*tiles.HashSize], int64((newFrom-mine.Size)*tiles.HashSize)); err != nil {
-				out.close()
-				return nil, err
+			// The hashes the signed tree holds for this bundle's entries.
+			want := out.leaves[bi]
+			if want == nil {
+				want = b.EdgeTile(0)
 			}
 			for k, e := range entries {
-				leaf, lh := bi*tiles.Width+uint64(k), h.Leaf(e)
-				if leaf >= mine.Size {
-					if off := (leaf - newFrom) * tiles.HashSize; !bytes.Equal(lh[:], want[off:off+tiles.HashSize]) {
-						out.close()
-						return nil, fmt.Errorf("%w: entry %d in %s from %s is not the log's: it does not hash to the leaf the signed tree holds (in %s)",
-							verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source(), tiles.Tile{Level: 0, Index: bi, Width: len(entries)}.Path())
-					}
-				}
-				if leaf < mine.Size {
-					if !bytes.Equal(lh[:], known[k*tiles.HashSize:(k+1)*tiles.HashSize]) {
-						out.close()
-						return nil, fmt.Errorf("%w: entry %d in %s from %s is not the one the mirror verified before: the source changed an old entry",
-							verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source())
-					}
+				leaf, lh, at := bi*tiles.Width+uint64(k), h.Leaf(e), k*tiles.HashSize
+				switch {
+				case leaf < mine.Size && !bytes.Equal(lh[:], known[at:at+tiles.HashSize]):
+					out.close()
+					return nil, fmt.Errorf("%w: entry %d in %s from %s is not the one the mirror verified before: the source changed an old entry",
+						verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source())
+				case leaf >= mine.Size && (len(want) < at+tiles.HashSize || !bytes.Equal(lh[:], want[at:at+tiles.HashSize])):
+					out.close()
+					return nil, fmt.Errorf("%w: entry %d in %s from %s is not the log's: it does not hash to the leaf the signed tree holds (in %s)",
+						verifier.ErrFailed, leaf, tiles.Bundle(bi, cp.Size).Path(), m.src.Source(), tiles.Tile{Level: 0, Index: bi, Width: len(entries)}.Path())
 				}
 			}
 			if _, err := out.spool.WriteAt(raw[i], offset); err != nil {
@@ -302,13 +299,8 @@ var fetchAtOnce uint64 = 64
 // leafHashes fetches the source's level-0 hash tiles of the entries past
 // the mirror's, checks them against the hashes the mirror verified (known:
 // the first may hold some), appends the new ones to b and checks its root
-// against the signed checkpoint's, and returns the new leaf hashes,
-// spooled to a scratch file.
-func (m *Mirror) leafHashes(ctx context.Context, b *tiles.Builder, known []byte, mine, cp verifier.Checkpoint) (*os.File, error) {
-	spool, err := durable.Scratch(m.scratch)
-	if err != nil {
-		return nil, err
-	}
+// against the signed checkpoint's (b hands the completed tiles to Full).
+func (m *Mirror) leafHashes(ctx context.Context, b *tiles.Builder, known []byte, mine, cp verifier.Checkpoint) error {
 	first, end := mine.Size/tiles.Width, (cp.Size+tiles.Width-1)/tiles.Width
 	for lo := first; lo < end; lo += fetchAtOnce {
 		hi := min(lo+fetchAtOnce, end)
@@ -326,40 +318,30 @@ func (m *Mirror) leafHashes(ctx context.Context, b *tiles.Builder, known []byte,
 			return nil
 		})
 		if err != nil {
-			spool.Close()
-			return nil, err
+			return err
 		}
 		for i, data := range got {
 			bi := lo + uint64(i)
-			newFrom := max(bi*tiles.Width, mine.Size)
 			for k, lh := range tiles.DecodeHashes(data) {
 				leaf := bi*tiles.Width + uint64(k)
 				if leaf < mine.Size {
 					if !bytes.Equal(lh[:], known[k*tiles.HashSize:(k+1)*tiles.HashSize]) {
-						spool.Close()
-						return nil, fmt.Errorf("%w: %s from %s holds another hash for entry %d than the one the mirror verified",
+						return fmt.Errorf("%w: %s from %s holds another hash for entry %d than the one the mirror verified",
 							verifier.ErrFailed, tiles.Tile{Level: 0, Index: bi, Width: len(data) / tiles.HashSize}.Path(), m.src.Source(), leaf)
 					}
 					continue
 				}
 				if err := b.Append(lh); err != nil {
-					spool.Close()
-					return nil, err
+					return err
 				}
-			}
-			// The tile's new hashes, in one write.
-			if _, err := spool.WriteAt(data[(newFrom-bi*tiles.Width)*tiles.HashSize:], int64((newFrom-mine.Size)*tiles.HashSize)); err != nil {
-				spool.Close()
-				return nil, err
 			}
 		}
 	}
 	if root := b.Root(); root != cp.Root {
-		spool.Close()
-		return nil, fmt.Errorf("%w: the level-0 hash tiles from %s hash to root %x, but the signed checkpoint of size %d says %x: a tile was changed",
+		return fmt.Errorf("%w: the level-0 hash tiles from %s hash to root %x, but the signed checkpoint of size %d says %x: a tile was changed",
 			verifier.ErrFailed, m.src.Source(), root, cp.Size, cp.Root)
 	}
-	return spool, nil
+	return nil
 }
 
 // sourceKind sorts a fetch error: a missing or unreachable file cannot be
