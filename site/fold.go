@@ -2,6 +2,7 @@ package site
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,10 +26,15 @@ func Fold(s string) string {
 
 // foldUnicode is Fold for any name.
 func foldUnicode(s string) string {
+	// The decomposition goes to a recycled buffer: it is read once, and
+	// fresh memory is dear in a site update, which folds every new name.
+	buf := foldBuffers.Get().(*[]byte)
+	defer foldBuffers.Put(buf)
+	*buf = norm.NFKD.AppendString((*buf)[:0], s)
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
-	for _, r := range norm.NFKD.String(s) {
+	for _, r := range string(*buf) {
 		switch {
 		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc):
 			continue
@@ -48,6 +54,8 @@ func foldUnicode(s string) string {
 	}
 	return b.String()
 }
+
+var foldBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // foldASCII is Fold for a name all in ASCII, most names in most logs,
 // which NFKD leaves as it is: a rune at a time through the tables was

@@ -42,6 +42,9 @@ func (b *builder) addToLog(c city) error {
 		b.pageWrites.Go(func() error { return b.writeLogPage(b.pageWrites.ctx, full, true) })
 		b.log = logPage{n: n}
 	}
+	if b.log.cities == nil {
+		b.log.cities = make([]city, 0, logPageSize) // grown from nothing, a page was a tenth of an update's faults
+	}
 	b.log.cities = append(b.log.cities, c)
 	return nil
 }

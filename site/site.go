@@ -380,14 +380,28 @@ type city struct {
 	folded      string   // Fold(Name)
 }
 
-func cityOf(index uint64, e entry.Entry) city {
+func cityOf(index uint64, e entry.Entry, times *timeStrings) city {
 	c := city{Index: index, Code: e.Code.String(), Country: e.Country, Subdivision: e.Subdivision, Name: e.Name,
-		IDs: e.IDs, Time: e.Time.UTC().Format(entry.TimeFormat), folded: Fold(e.Name)}
+		IDs: e.IDs, Time: times.format(e.Time), folded: Fold(e.Name)}
 	if e.HasLocation {
 		lat, lon := e.Lat, e.Lon
 		c.Lat, c.Lon = &lat, &lon
 	}
 	return c
+}
+
+// timeStrings formats entries' times, the last one again for free: the
+// entries of a batch share the second the log integrated them.
+type timeStrings struct {
+	last time.Time
+	text string
+}
+
+func (t *timeStrings) format(tm time.Time) string {
+	if t.text == "" || !tm.Equal(t.last) {
+		t.last, t.text = tm, tm.UTC().Format(entry.TimeFormat)
+	}
+	return t.text
 }
 
 // pageBuffers recycles the buffers list pages are rendered into: each is
@@ -444,6 +458,9 @@ func (b *builder) run(ctx context.Context) error {
 		t, err := readTail(ctx, b.st, b.keepTail)
 		tailc <- tailRead{t, err}
 	}()
+	if size > b.tailFrom {
+		b.tail = make([]nameLine, 0, size-b.tailFrom)
+	}
 	err := b.entries(ctx, first, size, b.loadLists, func(c city) error {
 		i := c.Index
 		if err := b.addToLog(c); err != nil {
@@ -607,13 +624,14 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 					return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
 				}
 				out := make([]city, len(raw))
+				var times timeStrings
 				for j, r := range raw {
 					i := bt.Index*tiles.Width + uint64(j)
 					e, err := entry.DecodeUnchecked(r)
 					if err != nil {
 						return fmt.Errorf("entry %d in %s: %w", i, bt.Path(), err)
 					}
-					out[j] = cityOf(i, e)
+					out[j] = cityOf(i, e, &times)
 				}
 				decoded[k] = out
 				return nil

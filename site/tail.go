@@ -86,12 +86,15 @@ func readTail(ctx context.Context, st Store, keep bool) (*oldTail, error) {
 	if err != nil || !keep {
 		return t, err
 	}
+	lines := 0
+	for _, raw := range t.chunks {
+		lines += bytes.Count(raw, []byte("\n"))
+	}
+	t.names = make([]nameLine, 0, lines)
 	for i, raw := range t.chunks {
-		ls, err := parseLeaf(tailChunkPath(i), raw)
-		if err != nil {
+		if t.names, err = appendLeafLines(t.names, tailChunkPath(i), raw); err != nil {
 			return nil, fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
 		}
-		t.names = append(t.names, ls...)
 	}
 	return t, nil
 }
@@ -124,19 +127,20 @@ func (t *oldTail) write(ctx context.Context, st Store, add []nameLine) error {
 	old, chunks, listed, have := t.firsts, t.chunks, t.listed, t.names
 	lines := mergeLines(have, add)
 	var firsts []string
-	var changed []int
-	var fresh [][]byte
 	for i := 0; i < len(lines); i += tailChunk {
-		chunk := lines[i:min(i+tailChunk, len(lines))]
-		n := len(firsts)
-		firsts = append(firsts, chunk[0].folded)
-		fresh = append(fresh, marshalLeaf(chunk))
-		if n >= len(chunks) || !bytes.Equal(chunks[n], fresh[n]) {
-			changed = append(changed, n)
-		}
+		firsts = append(firsts, lines[i].folded)
 	}
-	err := parallel.Each(ctx, len(changed), writers, func(ctx context.Context, i int) error {
-		return st.PutFile(ctx, tailChunkPath(changed[i]), fresh[changed[i]])
+	// Each chunk is made in a recycled buffer and written if its bytes
+	// changed: fresh memory for tens of chunks cost more than the writes.
+	err := parallel.Each(ctx, len(firsts), writers, func(ctx context.Context, n int) error {
+		chunk := lines[n*tailChunk : min((n+1)*tailChunk, len(lines))]
+		buf := pageBuffers.Get().(*[]byte)
+		defer pageBuffers.Put(buf)
+		*buf = appendLeaf((*buf)[:0], chunk)
+		if n < len(chunks) && bytes.Equal(chunks[n], *buf) {
+			return nil
+		}
+		return st.PutFile(ctx, tailChunkPath(n), *buf)
 	})
 	if err != nil {
 		return err
