@@ -63,6 +63,24 @@ func TestRefreshCutShortKeepsTail(t *testing.T) {
 	}
 }
 
+// TestRefreshRemakesUnsortedTail: a tail that holds the right names in
+// the wrong order (two chunks swapped, as by hand) is made again from the
+// entries: merged into, its order would stay wrong and searches miss.
+func TestRefreshRemakesUnsortedTail(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 2000)
+	l.grow(t, 300, 300) // settled 256, the tail two chunks
+	dir, st := l.newSite(t)
+	files := readTree(t, dir)
+	for a, b := range map[int]int{0: 1, 1: 0} {
+		if err := st.PutFile(ctx, tailChunkPath(a), files[tailChunkPath(b)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.grow(t, 100, 100)
+	recovers(t, l, st, func() map[string][]byte { return readTree(t, dir) }, l.built(t), "site after two chunks of its tail were swapped")
+}
+
 // TestRefreshAfterCutShortSettle: a settling cut short after it wrote the
 // lists, the tail and removed the settled log-order pages, but before
 // meta, must not leave a refresh (serve's next step after a failed

@@ -220,19 +220,29 @@ func parseLeaf(path string, b []byte) ([]nameLine, error) {
 // appendLeafLines appends a leaf's lines to out.
 func appendLeafLines(out []nameLine, path string, b []byte) ([]nameLine, error) {
 	for s := string(b); len(s) > 0; {
-		line, rest, ok := strings.Cut(s, "\n")
-		if !ok {
-			return nil, fmt.Errorf("%s: the last line is cut short", path)
+		l, rest, err := nextLine(path, s)
+		if err != nil {
+			return nil, err
 		}
-		folded, tail, ok1 := strings.Cut(line, "\t")
-		name, code, ok2 := strings.Cut(tail, "\t")
-		if !ok1 || !ok2 || strings.Contains(code, "\t") {
-			return nil, fmt.Errorf("%s: line %q is not folded, name and code", path, line)
-		}
-		out = append(out, nameLine{folded, name, code})
+		out = append(out, l)
 		s = rest
 	}
 	return out, nil
+}
+
+// nextLine reads the first line of s, the text of the leaf at path, and
+// returns the text after it.
+func nextLine(path, s string) (nameLine, string, error) {
+	line, rest, ok := strings.Cut(s, "\n")
+	if !ok {
+		return nameLine{}, "", fmt.Errorf("%s: the last line is cut short", path)
+	}
+	folded, tail, ok1 := strings.Cut(line, "\t")
+	name, code, ok2 := strings.Cut(tail, "\t")
+	if !ok1 || !ok2 || strings.Contains(code, "\t") {
+		return nameLine{}, "", fmt.Errorf("%s: line %q is not folded, name and code", path, line)
+	}
+	return nameLine{folded, name, code}, rest, nil
 }
 
 // updateNames adds lines to the name index in st, reading and rewriting
@@ -330,28 +340,31 @@ func parallelLeaves(ctx context.Context, keys []string, update func(context.Cont
 	return done()
 }
 
-// mergeLines merges two sorted runs into one, without repeats. A run
-// that is not sorted (a leaf edited by hand) is sorted first.
-func mergeLines(a, b []nameLine) []nameLine {
-	for _, r := range [][]nameLine{a, b} {
-		if !slices.IsSortedFunc(r, compareLines) {
-			slices.SortFunc(r, compareLines)
+// mergeRuns merges two sorted runs of lines, the first read one a call,
+// into one read the same way, without repeats (a line equal to the last
+// one given, cheaper told by its code, which names one entry and so one
+// folded name).
+func mergeRuns(a func() (nameLine, bool), b []nameLine) func() (nameLine, bool) {
+	x, more := a()
+	var last nameLine
+	gave := false
+	return func() (nameLine, bool) {
+		for {
+			var l nameLine
+			switch {
+			case more && (len(b) == 0 || compareLines(x, b[0]) <= 0):
+				l = x
+				x, more = a()
+			case len(b) > 0:
+				l, b = b[0], b[1:]
+			default:
+				return nameLine{}, false
+			}
+			if gave && last.code == l.code && last.folded == l.folded {
+				continue
+			}
+			last, gave = l, true
+			return l, true
 		}
 	}
-	out := make([]nameLine, 0, len(a)+len(b))
-	for len(a) > 0 || len(b) > 0 {
-		var next nameLine
-		switch {
-		case len(b) == 0 || len(a) > 0 && compareLines(a[0], b[0]) <= 0:
-			next, a = a[0], a[1:]
-		default:
-			next, b = b[0], b[1:]
-		}
-		// A repeat is a line equal to the last one taken: cheaper told by
-		// its code, which names one entry (and so one folded name) only.
-		if last := len(out) - 1; last < 0 || out[last].code != next.code || out[last].folded != next.folded {
-			out = append(out, next)
-		}
-	}
-	return out
 }

@@ -522,7 +522,7 @@ func (b *builder) run(ctx context.Context) error {
 	if b.keepTail && !tail.t.holds(b.m.Settled, b.tailFrom) {
 		// Not the tail meta describes (an update cut short): made again
 		// from the entries it should hold, as a settling makes it.
-		tail.t.names = nil
+		tail.t.forget()
 		err := b.entries(ctx, b.m.Settled, b.tailFrom, nil, func(c city) error {
 			b.tail = append(b.tail, nameLine{c.folded, c.Name, c.Code})
 			return nil

@@ -679,7 +679,7 @@ func repeat(v, n int) []int {
 	return out
 }
 
-func TestMergeLines(t *testing.T) {
+func TestMergeRuns(t *testing.T) {
 	l := func(names ...string) []nameLine {
 		var out []nameLine
 		for _, n := range names {
@@ -691,13 +691,25 @@ func TestMergeLines(t *testing.T) {
 		{nil, nil, nil},
 		{l("a", "c"), l("b", "d"), l("a", "b", "c", "d")},
 		{l("a", "b"), l("b", "c"), l("a", "b", "c")}, // a name in both: once
-		{l("c", "a"), l("b"), l("a", "b", "c")},      // unsorted: sorted first
 		{l("a", "a", "b"), nil, l("a", "b")},         // repeats within a run
-		{nil, l("z", "y", "x"), l("x", "y", "z")},
+		{nil, l("x", "x", "y", "z"), l("x", "y", "z")},
+		{l("b", "d", "f"), l("a", "c", "e", "g"), l("a", "b", "c", "d", "e", "f", "g")},
 	} {
-		got := mergeLines(c.a, c.b)
+		a := c.a
+		next := mergeRuns(func() (nameLine, bool) {
+			if len(a) == 0 {
+				return nameLine{}, false
+			}
+			l := a[0]
+			a = a[1:]
+			return l, true
+		}, c.b)
+		var got []nameLine
+		for l, ok := next(); ok; l, ok = next() {
+			got = append(got, l)
+		}
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("mergeLines(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+			t.Errorf("mergeRuns(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
 		}
 	}
 }

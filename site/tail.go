@@ -12,6 +12,7 @@ import (
 
 	"github.com/citylog/citylog/internal/parallel"
 	"github.com/citylog/citylog/log/idcode"
+	"golang.org/x/sync/errgroup"
 )
 
 // The tail index holds the names of the entries past the settled ones
@@ -54,13 +55,18 @@ func tailChunksFor(firsts []string, q string) (lo, hi int) {
 
 // oldTail is the tail index as an update finds it.
 type oldTail struct {
-	firsts []string   // tail.txt's
-	listed bool       // tail.txt exists and parses
-	chunks [][]byte   // the chunks' bytes
-	names  []nameLine // their names, if kept
+	firsts []string // tail.txt's
+	listed bool     // tail.txt exists and parses
+	chunks [][]byte // the chunks' bytes
+	// The chunks' text, if kept, every line checked, and how many names
+	// it holds. Its names are read from it as the new tail is written,
+	// never held as lines: tens of thousands of them, twice (the old
+	// and the merged), were a fifth of a fresh update's memory.
+	texts []string
+	count int
 }
 
-// readTail reads the tail index, and parses its names if keep.
+// readTail reads the tail index, and checks and keeps its names if keep.
 func readTail(ctx context.Context, st Store, keep bool) (*oldTail, error) {
 	t := &oldTail{}
 	switch raw, err := st.ReadFile(ctx, tailPath); {
@@ -86,36 +92,61 @@ func readTail(ctx context.Context, st Store, keep bool) (*oldTail, error) {
 	if err != nil || !keep {
 		return t, err
 	}
-	lines := 0
-	for _, raw := range t.chunks {
-		lines += bytes.Count(raw, []byte("\n"))
-	}
-	t.names = make([]nameLine, 0, lines)
+	t.texts = make([]string, len(t.chunks))
 	for i, raw := range t.chunks {
-		if t.names, err = appendLeafLines(t.names, tailChunkPath(i), raw); err != nil {
-			return nil, fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
+		text := string(raw)
+		for rest := text; rest != ""; t.count++ {
+			if _, rest, err = nextLine(tailChunkPath(i), rest); err != nil {
+				return nil, fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
+			}
 		}
+		t.texts[i] = text
 	}
 	return t, nil
 }
 
+// forget drops the names kept: the new tail is made without them.
+func (t *oldTail) forget() { t.texts, t.count = nil, 0 }
+
+// kept returns the names kept, in their order, one a call.
+func (t *oldTail) kept() func() (nameLine, bool) {
+	texts, rest := t.texts, ""
+	return func() (nameLine, bool) {
+		for rest == "" {
+			if len(texts) == 0 {
+				return nameLine{}, false
+			}
+			rest, texts = texts[0], texts[1:]
+		}
+		l, after, _ := nextLine("", rest) // checked by readTail
+		rest = after
+		return l, true
+	}
+}
+
 // holds reports whether the names kept are those of the entries [lo, hi),
-// one each, as meta says the tail holds. An update cut short leaves a
-// tail that is not: some chunks rewritten with names shifted out of them
-// into chunks tail.txt does not list yet, or the tail of a settling.
+// one each and in order, as meta says the tail holds. An update cut
+// short leaves a tail that is not: some chunks rewritten with names
+// shifted out of them into chunks tail.txt does not list yet, or the
+// tail of a settling.
 func (t *oldTail) holds(lo, hi uint64) bool {
-	if uint64(len(t.names)) != hi-lo {
+	if uint64(t.count) != hi-lo {
 		return false
 	}
 	seen := make([]bool, hi-lo)
-	for _, l := range t.names {
+	next := t.kept()
+	var prev nameLine
+	for n := 0; ; n++ {
+		l, ok := next()
+		if !ok {
+			return true
+		}
 		i, ok := idcode.CanonicalIndex(l.code)
-		if !ok || i < lo || i >= hi || seen[i-lo] {
+		if !ok || i < lo || i >= hi || seen[i-lo] || n > 0 && compareLines(prev, l) >= 0 {
 			return false
 		}
-		seen[i-lo] = true
+		seen[i-lo], prev = true, l
 	}
-	return true
 }
 
 // write rewrites the tail index to hold add and the names kept: the
@@ -124,25 +155,36 @@ func (t *oldTail) holds(lo, hi uint64) bool {
 // them, they are removed again by a run that was cut short; tail.txt
 // written first, a chunk whose removal failed would stay for good.
 func (t *oldTail) write(ctx context.Context, st Store, add []nameLine) error {
-	old, chunks, listed, have := t.firsts, t.chunks, t.listed, t.names
-	lines := mergeLines(have, add)
-	var firsts []string
-	for i := 0; i < len(lines); i += tailChunk {
-		firsts = append(firsts, lines[i].folded)
+	old, chunks, listed := t.firsts, t.chunks, t.listed
+	if !slices.IsSortedFunc(add, compareLines) {
+		slices.SortFunc(add, compareLines)
 	}
-	// Each chunk is made in a recycled buffer and written if its bytes
-	// changed: fresh memory for tens of chunks cost more than the writes.
-	err := parallel.Each(ctx, len(firsts), writers, func(ctx context.Context, n int) error {
-		chunk := lines[n*tailChunk : min((n+1)*tailChunk, len(lines))]
+	next := mergeRuns(t.kept(), add)
+	// Each chunk is made in a recycled buffer as the names come, and
+	// written beside the merge if its bytes changed: fresh memory for
+	// tens of chunks cost more than the writes.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writers)
+	var firsts []string
+	for l, ok := next(); ok; {
 		buf := pageBuffers.Get().(*[]byte)
-		defer pageBuffers.Put(buf)
-		*buf = appendLeaf((*buf)[:0], chunk)
-		if n < len(chunks) && bytes.Equal(chunks[n], *buf) {
-			return nil
+		b := (*buf)[:0]
+		firsts = append(firsts, l.folded)
+		for k := 0; ok && k < tailChunk; k++ {
+			b = l.append(b)
+			l, ok = next()
 		}
-		return st.PutFile(ctx, tailChunkPath(n), *buf)
-	})
-	if err != nil {
+		*buf = b
+		n := len(firsts) - 1
+		g.Go(func() error {
+			defer pageBuffers.Put(buf)
+			if n < len(chunks) && bytes.Equal(chunks[n], *buf) {
+				return nil
+			}
+			return st.PutFile(gctx, tailChunkPath(n), *buf)
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	for n := len(firsts); n < len(old); n++ {
