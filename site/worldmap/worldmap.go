@@ -13,6 +13,7 @@ package worldmap
 
 import (
 	"cmp"
+	_ "embed"
 	"fmt"
 	"html"
 	"math"
@@ -59,14 +60,19 @@ type Map struct {
 	Dots         []Dot
 }
 
-// outline is one country's path data, drawn once per process: the
-// boundaries never change, only the shading does.
+// outline is one country's path data: the boundaries never change, only
+// the shading does.
 type outline struct {
 	alpha2, name string
 	d            string
 }
 
-var outlines = sync.OnceValues(func() ([]outline, error) {
+// drawOutlines draws every country's boundary from the embedded
+// topology. Decoding it and projecting every point was a tenth of a site
+// update's CPU, every update being a new process, so the map reads the
+// outlines drawn once (data/outlines.tsv, which TestOutlinesFile keeps
+// equal to what this draws; go generate writes it again).
+func drawOutlines() ([]outline, error) {
 	cs, err := loadCountries()
 	if err != nil {
 		return nil, err
@@ -87,12 +93,43 @@ var outlines = sync.OnceValues(func() ([]outline, error) {
 		out = append(out, o)
 	}
 	return out, nil
-})
+}
 
-// Load reads and draws the countries' boundaries now, if no call did yet:
-// a caller with other work can do it meanwhile, off the path to its first
-// SVG (it was a tenth of a site update's CPU, every update being a new
-// process).
+//go:generate go test -run TestOutlinesFile -update
+
+//go:embed data/outlines.tsv
+var outlinesFile string
+
+// marshalOutlines writes outlines as data/outlines.tsv holds them: a line
+// each, its alpha-2 code (empty for the few territories without one),
+// name and path data separated by tabs.
+func marshalOutlines(os []outline) []byte {
+	var b []byte
+	for _, o := range os {
+		b = fmt.Appendf(b, "%s\t%s\t%s\n", o.alpha2, o.name, o.d)
+	}
+	return b
+}
+
+// parseOutlines reads what marshalOutlines writes.
+func parseOutlines(s string) ([]outline, error) {
+	var out []outline
+	for n := 1; s != ""; n++ {
+		line, rest, ok := strings.Cut(s, "\n")
+		f := strings.Split(line, "\t")
+		if !ok || len(f) != 3 || f[2] == "" {
+			return nil, fmt.Errorf("data/outlines.tsv: line %d is not a code, a name and a path (go generate ./site/worldmap writes the file again)", n)
+		}
+		out = append(out, outline{alpha2: f[0], name: f[1], d: f[2]})
+		s = rest
+	}
+	return out, nil
+}
+
+var outlines = sync.OnceValues(func() ([]outline, error) { return parseOutlines(outlinesFile) })
+
+// Load reads the countries' outlines now, if no call did yet: a caller
+// with other work can do it meanwhile, off the path to its first SVG.
 func Load() error {
 	_, err := outlines()
 	return err

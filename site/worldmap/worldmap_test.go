@@ -2,9 +2,12 @@ package worldmap
 
 import (
 	"encoding/xml"
+	"flag"
 	"fmt"
 	"math"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +16,40 @@ import (
 // TestEqualArea: equal cells of the sphere are equal on the map, from the
 // equator to the pole (a projection that is not equal-area, such as plate
 // carrée or Mercator, fails by far).
+var update = flag.Bool("update", false, "write data/outlines.tsv again from the topology")
+
+// TestOutlinesFile: the outlines the map reads are those the embedded
+// topology draws (go generate, that is go test -run TestOutlinesFile
+// -update, writes them again after the topology or the drawing changed).
+func TestOutlinesFile(t *testing.T) {
+	drawn, err := drawOutlines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := marshalOutlines(drawn)
+	if *update {
+		if err := os.WriteFile("data/outlines.tsv", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return // the binary embeds the file as it was: run the test again to check it
+	}
+	if outlinesFile != string(want) {
+		t.Fatal("data/outlines.tsv is not what the topology draws: run go generate ./site/worldmap")
+	}
+	read, err := parseOutlines(outlinesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(read, drawn) {
+		t.Errorf("data/outlines.tsv reads as %d outlines, not the %d drawn", len(read), len(drawn))
+	}
+	for _, bad := range []string{"no tabs\n", "CH\tSwitzerland\n", "CH\tSwitzerland\tM0,0Z", "\t\t\n"} {
+		if _, err := parseOutlines(bad); err == nil || !strings.Contains(err.Error(), "go generate") {
+			t.Errorf("parseOutlines(%q) = %v, want an error that says to run go generate", bad, err)
+		}
+	}
+}
+
 func TestEqualArea(t *testing.T) {
 	var ratios []float64
 	for lat := -90.0; lat < 90; lat += 10 {
