@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -143,40 +142,39 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 	}
 	// The root is split: each first character is a subtree, and each
 	// partition holds whole subtrees, so partitions are divided into
-	// leaves independently, a few at a time (memory: that many
-	// partitions' names).
+	// leaves independently, a few at a time, each sorted within
+	// sortBudget (sortedLines) and divided as it streams by.
 	err := parallel.Each(ctx, spillParts, writers, func(ctx context.Context, p int) error {
 		if s.files[p] == nil {
 			return nil
 		}
-		lines, err := read(p)
+		next, failed, cleanup, err := sortedLines(s.files[p].Name())
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(lines); {
-			if lines[i].folded == "" {
-				j := i
-				for j < len(lines) && lines[j].folded == "" {
-					j++
+		defer cleanup()
+		lines := &lineStream{next: next}
+		for {
+			l, ok := lines.peek()
+			if !ok {
+				break
+			}
+			if l.folded == "" {
+				var exact []nameLine
+				for l, ok := lines.exactly(""); ok; l, ok = lines.exactly("") {
+					exact = append(exact, l)
 				}
-				if err := emit(exactMark, lines[i:j]); err != nil {
+				if err := emit(exactMark, exact); err != nil {
 					return err
 				}
-				i = j
 				continue
 			}
-			_, n := utf8.DecodeRuneInString(lines[i].folded)
-			first := lines[i].folded[:n]
-			j := i
-			for j < len(lines) && strings.HasPrefix(lines[j].folded, first) {
-				j++
-			}
-			if err := buildLeaves(first, lines[i:j], emit); err != nil {
+			_, n := utf8.DecodeRuneInString(l.folded)
+			if err := streamLeaves(l.folded[:n], lines, emit); err != nil {
 				return err
 			}
-			i = j
 		}
-		return nil
+		return failed()
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,101 @@
+package site
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestStreamLeaves: dividing a sorted stream of names into leaves gives
+// the leaves buildLeaves gives holding them all, whatever the names: many
+// equal, equal to a key, sharing long prefixes, in several scripts.
+func TestStreamLeaves(t *testing.T) {
+	defer func(c int) { leafCapacity = c }(leafCapacity)
+	leafCapacity = 4
+	alphabet := []string{"a", "b", "s", "sa", "san", "ß", "é", "北", "z"}
+	for seed := range uint64(300) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		var lines []nameLine
+		for i := range r.IntN(60) {
+			var b strings.Builder
+			for range r.IntN(4) {
+				b.WriteString(alphabet[r.IntN(len(alphabet))])
+			}
+			if r.IntN(5) == 0 && len(lines) > 0 { // a name again, another city
+				b.Reset()
+				b.WriteString(lines[r.IntN(len(lines))].folded)
+			}
+			lines = append(lines, nameLine{b.String(), b.String(), fmt.Sprintf("XX-0-%04d", i)})
+		}
+		slices.SortFunc(lines, compareLines)
+		type leaf struct {
+			key   string
+			lines []nameLine
+		}
+		var want, got []leaf
+		record := func(to *[]leaf) func(string, []nameLine) error {
+			return func(key string, ls []nameLine) error {
+				*to = append(*to, leaf{key, slices.Clone(ls)})
+				return nil
+			}
+		}
+		// As a build divides them: the names equal to the root's key, then
+		// a subtree per first character.
+		i := 0
+		for i < len(lines) && lines[i].folded == "" {
+			i++
+		}
+		if i > 0 {
+			record(&want)(exactMark, lines[:i])
+		}
+		for i < len(lines) {
+			first := string([]rune(lines[i].folded)[:1])
+			j := i
+			for j < len(lines) && strings.HasPrefix(lines[j].folded, first) {
+				j++
+			}
+			if err := buildLeaves(first, lines[i:j], record(&want)); err != nil {
+				t.Fatal(err)
+			}
+			i = j
+		}
+		rest := lines
+		s := &lineStream{next: func() (nameLine, bool) {
+			if len(rest) == 0 {
+				return nameLine{}, false
+			}
+			l := rest[0]
+			rest = rest[1:]
+			return l, true
+		}}
+		var exact []nameLine
+		for l, ok := s.exactly(""); ok; l, ok = s.exactly("") {
+			exact = append(exact, l)
+		}
+		if len(exact) > 0 {
+			record(&got)(exactMark, exact)
+		}
+		for l, ok := s.peek(); ok; l, ok = s.peek() {
+			if err := streamLeaves(string([]rune(l.folded)[:1]), s, record(&got)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d: streamed into\n%v\nheld all at once, into\n%v", seed, got, want)
+		}
+	}
+}
+
+// TestBuildSortsNamesInRuns: a build whose name partitions exceed the
+// sort budget (sorted in runs on disk, then merged) writes the site a
+// build within it writes.
+func TestBuildSortsNamesInRuns(t *testing.T) {
+	l := newTestLog(t, 1500)
+	l.grow(t, 1500, 1500)
+	want := l.built(t)
+	defer func(b int64) { sortBudget = b }(sortBudget)
+	sortBudget = 300 // a few lines a run
+	sameTrees(t, "site whose names were sorted in runs", l.built(t), want)
+}
