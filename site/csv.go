@@ -36,20 +36,20 @@ func (b *builder) loadCSV(ctx context.Context) error {
 	raw, err := b.st.ReadFile(ctx, csvPath(b.csvPart))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s is missing: run citylog site --full to rebuild the site", csvPath(b.csvPart))
+			return fmt.Errorf("%s is missing: %w", csvPath(b.csvPart), ErrDamaged)
 		}
 		return err
 	}
 	rows, ok := bytes.CutPrefix(raw, []byte(csvHeader))
 	if !ok {
-		return fmt.Errorf("%s does not start with the header: run citylog site --full to rebuild the site", csvPath(b.csvPart))
+		return fmt.Errorf("%s does not start with the header: %w", csvPath(b.csvPart), ErrDamaged)
 	}
 	for len(rows) > 0 {
 		line, rest, _ := bytes.Cut(rows, []byte("\n"))
 		index, _, _ := bytes.Cut(line, []byte(","))
 		i, err := strconv.ParseUint(string(index), 10, 64)
 		if err != nil {
-			return fmt.Errorf("%s: a row without its index: run citylog site --full to rebuild the site", csvPath(b.csvPart))
+			return fmt.Errorf("%s: a row without its index: %w", csvPath(b.csvPart), ErrDamaged)
 		}
 		if i >= b.from { // written by an update that was cut short
 			break

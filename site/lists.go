@@ -3,7 +3,9 @@ package site
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"strconv"
 
@@ -112,12 +114,15 @@ func (b *builder) loadList(ctx context.Context, cc, sub string) (*listPage, erro
 	p.n = (count - 1) / pageSize
 	path := listPath(cc, sub, p.n, ".json")
 	raw, err := b.st.ReadFile(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) { // meta counts cities there
+		return nil, fmt.Errorf("%s is missing: %w", path, ErrDamaged)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s (run citylog site --full to rebuild the site): %w", path, err)
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
 	}
 	var j listJSON
 	if err := json.Unmarshal(raw, &j); err != nil {
-		return nil, fmt.Errorf("%s: %v (run citylog site --full to rebuild the site)", path, err)
+		return nil, fmt.Errorf("%s: %v: %w", path, err, ErrDamaged)
 	}
 	for _, c := range j.Cities {
 		if c.Index < b.listFrom {

@@ -73,7 +73,7 @@ func parseCellKey(key string) (lat, lon float64, err error) {
 	la, err1 := strconv.Atoi(a)
 	lo, err2 := strconv.Atoi(o)
 	if !ok || err1 != nil || err2 != nil || la < -90 || la >= 90 || lo < -180 || lo >= 180 {
-		return 0, 0, fmt.Errorf("site meta holds a malformed map cell %q: rebuild the site with citylog site --full", key)
+		return 0, 0, fmt.Errorf("site meta holds a malformed map cell %q: %w", key, ErrDamaged)
 	}
 	return float64(la), float64(lo), nil
 }

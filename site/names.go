@@ -142,13 +142,13 @@ func marshalKeyList(header string, keys []string) []byte {
 func parseKeyList(path, header string, b []byte) ([]string, error) {
 	lines := strings.Split(string(b), "\n")
 	if len(lines) < 2 || lines[0] != header || lines[len(lines)-1] != "" {
-		return nil, fmt.Errorf("%s is not a %s file (run citylog site --full to rebuild the site)", path, header)
+		return nil, fmt.Errorf("%s is not a %s file: %w", path, header, ErrDamaged)
 	}
 	keys := make([]string, 0, len(lines)-2)
 	for _, l := range lines[1 : len(lines)-1] {
 		k, err := hex.DecodeString(l)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad key %q (run citylog site --full to rebuild the site)", path, l)
+			return nil, fmt.Errorf("%s: bad key %q: %w", path, l, ErrDamaged)
 		}
 		keys = append(keys, string(k))
 	}

@@ -71,6 +71,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// ErrDamaged is wrapped by every error about a site whose files do not
+// agree with each other or with the log (a file missing or malformed, the
+// site of another log): updating cannot mend it, a build can.
+var ErrDamaged = errors.New("run citylog site --full to rebuild the site")
+
 // Store is where the site is written: the log's public tree (a
 // directory or a bucket; internal/store's stores are Stores).
 type Store interface {
@@ -186,7 +191,7 @@ func readMeta(ctx context.Context, st Store) (*meta, error) {
 	}
 	m := newMeta()
 	if err := json.Unmarshal(b, m); err != nil || m.V != metaVersion {
-		return nil, fmt.Errorf("%s is not a site of this version (%v): run citylog site --full to rebuild it", metaPath, err)
+		return nil, fmt.Errorf("%s is not a site of this version (%v): %w", metaPath, err, ErrDamaged)
 	}
 	return m, nil
 }
@@ -262,10 +267,10 @@ func run(ctx context.Context, cfg Config, mode mode) (Report, error) {
 		mode, m = build, newMeta()
 	}
 	if m.Size > cp.Size {
-		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? Rebuild it with citylog site --full", m.Size, cp.Size)
+		return Report{}, fmt.Errorf("the site reflects %d entries but the log's checkpoint has %d: is this the site of another log? %w", m.Size, cp.Size, ErrDamaged)
 	}
 	if m.Settled > m.Size {
-		return Report{}, fmt.Errorf("%s says %d entries are settled of %d: run citylog site --full to rebuild the site", metaPath, m.Settled, m.Size)
+		return Report{}, fmt.Errorf("%s says %d entries are settled of %d: %w", metaPath, m.Settled, m.Size, ErrDamaged)
 	}
 	rep := Report{From: m.Size, To: cp.Size, Settled: m.Settled}
 	newBuilder := func() *builder {

@@ -97,7 +97,7 @@ func readTail(ctx context.Context, st Store, keep bool) (*oldTail, error) {
 		text := string(raw)
 		for rest := text; rest != ""; t.count++ {
 			if _, rest, err = nextLine(tailChunkPath(i), rest); err != nil {
-				return nil, fmt.Errorf("%w (run citylog site --full to rebuild the site)", err)
+				return nil, fmt.Errorf("%w: %w", err, ErrDamaged)
 			}
 		}
 		t.texts[i] = text

@@ -99,7 +99,7 @@ cityverify commands of the home page; it is kept for later updates.`,
 				fmt.Fprintln(e.stderr)
 			}
 			if err != nil {
-				return &cliError{code: exitFailure, err: fmt.Errorf("couldn't write the site: %w", err), hint: "fix the cause and run citylog site again: it continues where it stopped"}
+				return &cliError{code: exitFailure, err: fmt.Errorf("couldn't write the site: %w", err), hint: siteHint(err, dir)}
 			}
 			if asJSON {
 				return writeJSON(e.stdout, rep)
@@ -206,8 +206,17 @@ func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
 		}
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(e.stderr, "citylog: warning: the site was not updated (the allocations are durable): %v\ncitylog: hint: run citylog site --dir %s to bring it up to date\n", err, dir)
+		fmt.Fprintf(e.stderr, "citylog: warning: the site was not updated (the allocations are durable): %v\ncitylog: hint: %s\n", err, siteHint(err, dir))
 	}
+}
+
+// siteHint says what mends a site that an update failed to write: a build
+// if its files disagree (site.ErrDamaged), else the update again.
+func siteHint(err error, dir string) string {
+	if errors.Is(err, site.ErrDamaged) {
+		return fmt.Sprintf("citylog site --dir %s --full makes it anew from the log", dir)
+	}
+	return fmt.Sprintf("fix the cause and run citylog site --dir %s: it continues where it stopped", dir)
 }
 
 // siteUpdater keeps a serving log's site up to date: a publication asks
