@@ -457,8 +457,20 @@ func (b *builder) staticHash() string {
 		h.Write([]byte(name + "\x00"))
 		h.Write(raw)
 	}
+	h.Write(goRendered())
 	fmt.Fprintf(h, "%s\x00%s\x00%q\x00%d", b.cp.Origin, b.cfg.Key, b.cfg.Witnesses, b.cfg.Quorum)
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// goRendered is what Go, not a template, writes of the lists and
+// log-order pages (their rows and JSON twins), for a fixed sample city:
+// part of staticHash, so that a citylog whose rows read differently
+// rebuilds the site, as one with new templates does.
+var goRendered = func() []byte {
+	lat, lon := 48.8566, 2.3522
+	sample := []city{{Index: 7, Code: "FR-IDF-0007-Q", Country: "FR", Subdivision: "IDF", Name: `Paris <&> "Île"`,
+		IDs: []string{"unlocode:FRPAR", "geonames:2988507"}, Lat: &lat, Lon: &lon, Time: "2026-01-02T03:04:05Z", folded: "paris ile"}}
+	return appendCities(appendRows(nil, sample, "../../"), sample)
 }
 
 func (b *builder) writeStatic(ctx context.Context) error {

@@ -262,6 +262,21 @@ func TestUpdateTakesACosignedCheckpoint(t *testing.T) {
 	sameTrees(t, "updated site", got, l.built(t))
 }
 
+// TestUpdateRebuildsForNewRows: the rows Go writes into the lists are
+// part of what makes an update rebuild the site, as the templates are.
+func TestUpdateRebuildsForNewRows(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 300)
+	l.grow(t, 150, 150)
+	_, st := l.newSite(t)
+	defer func(f func() []byte) { goRendered = f }(goRendered)
+	was := goRendered
+	goRendered = func() []byte { return append(was(), "<td>a new column</td>"...) }
+	if rep, err := Update(ctx, l.config(t, st)); err != nil || !rep.Rebuilt {
+		t.Errorf("update by a citylog whose rows differ: %+v, %v; want a rebuild", rep, err)
+	}
+}
+
 // TestUpdateRebuildsForNewSettings: every page shows the log's settings
 // in its layout, and the lists and country pages are written only when
 // their cities change; so an update under new settings (a witness added
