@@ -137,12 +137,17 @@ func groupDigits(n uint64) string {
 	return b.String()
 }
 
-func render(name string, data any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+func render(dst []byte, name string, data any) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	if err := pages[name].ExecuteTemplate(buf, "layout", data); err != nil {
 		return nil, fmt.Errorf("couldn't render %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// putPage renders a page into a recycled buffer and writes it.
+func (b *builder) putPage(ctx context.Context, path, name string, data any) error {
+	return b.putRendered(ctx, path, func(dst []byte) ([]byte, error) { return render(dst, name, data) })
 }
 
 func countryName(cc string) string {
@@ -174,7 +179,7 @@ func (b *builder) frame(prefix string) (listFrame, error) {
 	if f, ok := b.frames[prefix]; ok {
 		return f, nil
 	}
-	page, err := render("frame", b.common("browse", "@@TITLE@@", prefix, false))
+	page, err := render(nil, "frame", b.common("browse", "@@TITLE@@", prefix, false))
 	if err != nil {
 		return listFrame{}, err
 	}
@@ -358,16 +363,12 @@ func (b *builder) writeBrowse(ctx context.Context, countriesList []browseCountry
 	for n := firstLog; n < logPages; n++ {
 		pages = append(pages, logLink{n, groupDigits(max(n*logPageSize, listed)), groupDigits(min((n+1)*logPageSize, b.cp.Size) - 1)})
 	}
-	page, err := render("browse", struct {
+	return b.putPage(ctx, "browse.html", "browse", struct {
 		common
 		Countries            []browseCountry
 		ListedText, Unlisted string
 		LogPages             []logLink
 	}{b.common("browse", "Countries", "./", false), countriesList, citiesText(listed), groupDigits(b.cp.Size - listed), pages})
-	if err != nil {
-		return err
-	}
-	return b.put(ctx, "browse.html", page)
 }
 
 func (b *builder) writeCountry(ctx context.Context, c browseCountry) error {
@@ -381,15 +382,11 @@ func (b *builder) writeCountry(ctx context.Context, c browseCountry) error {
 	if err := b.put(ctx, "site/c/"+c.Code+".json", cj); err != nil {
 		return err
 	}
-	page, err := render("country", struct {
+	return b.putPage(ctx, "site/c/"+c.Code+".html", "country", struct {
 		common
 		Country    browseCountry
 		SettleNote template.HTML
 	}{b.common("browse", c.Name, "../../", false), c, template.HTML(b.settleNote("../../"))})
-	if err != nil {
-		return err
-	}
-	return b.put(ctx, "site/c/"+c.Code+".html", page)
 }
 
 func (b *builder) writeHome(ctx context.Context) error {
@@ -408,7 +405,7 @@ func (b *builder) writeHome(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := render("home", struct {
+	return b.putPage(ctx, "index.html", "home", struct {
 		common
 		Root, Latest, URL string
 		Cosigners         []cosigner
@@ -416,10 +413,6 @@ func (b *builder) writeHome(ctx context.Context) error {
 		Map, Chart        template.HTML
 	}{b.common("home", "City codes", "./", true), base64.StdEncoding.EncodeToString(b.cp.Root[:]), latest, url,
 		b.cosigners(), recent, mapSVG, allocationChart(b.m.Days)})
-	if err != nil {
-		return err
-	}
-	return b.put(ctx, "index.html", page)
 }
 
 type csvFile struct{ Path, Name, Rows string }
@@ -430,16 +423,12 @@ func (b *builder) writeDownload(ctx context.Context) error {
 		rows := min(csvPart, b.cp.Size-part*csvPart)
 		files = append(files, csvFile{csvPath(part), strings.TrimPrefix(csvPath(part), "site/csv/"), groupDigits(rows) + " rows"})
 	}
-	page, err := render("download", struct {
+	return b.putPage(ctx, "download.html", "download", struct {
 		common
 		CSVFiles    []csvFile
 		CSVPart     uint64
 		RecentCount int
 	}{b.common("download", "Download", "./", false), files, csvPart, recentCount})
-	if err != nil {
-		return err
-	}
-	return b.put(ctx, "download.html", page)
 }
 
 // staticHash names what every page shows besides its cities: the
@@ -487,11 +476,7 @@ func (b *builder) writeStatic(ctx context.Context) error {
 		{"code", "Verify a code", "code.html"},
 		{"search", "Search", "search.html"},
 	} {
-		page, err := render(p.name, b.common(p.name, p.title, "./", true))
-		if err != nil {
-			return err
-		}
-		if err := b.put(ctx, p.path, page); err != nil {
+		if err := b.putPage(ctx, p.path, p.name, b.common(p.name, p.title, "./", true)); err != nil {
 			return err
 		}
 	}
@@ -501,14 +486,11 @@ func (b *builder) writeStatic(ctx context.Context) error {
 			scripts = append(scripts, a)
 		}
 	}
-	page, err := render("about", struct {
+	err := b.putPage(ctx, "about.html", "about", struct {
 		common
 		Scripts []asset
 	}{b.common("about", "How it works", "./", false), scripts})
 	if err != nil {
-		return err
-	}
-	if err := b.put(ctx, "about.html", page); err != nil {
 		return err
 	}
 	b.m.Assets = hash
