@@ -452,14 +452,26 @@ func (b *builder) staticHash() string {
 }
 
 // goRendered is what Go, not a template, writes of the lists and
-// log-order pages (their rows and JSON twins), for a fixed sample city:
-// part of staticHash, so that a citylog whose rows read differently
-// rebuilds the site, as one with new templates does.
+// log-order pages (their text, rows and JSON twins), for a fixed sample
+// city in a layout of no log: part of staticHash, so that a citylog whose
+// pages read differently rebuilds the site, as one with new templates
+// does.
 var goRendered = func() []byte {
 	lat, lon := 48.8566, 2.3522
 	sample := []city{{Index: 7, Code: "FR-IDF-0007-Q", Country: "FR", Subdivision: "IDF", Name: `Paris <&> "Île"`,
 		IDs: []string{"unlocode:FRPAR", "geonames:2988507"}, Lat: &lat, Lon: &lon, Time: "2026-01-02T03:04:05Z", folded: "paris ile"}}
-	return appendCities(appendRows(nil, sample, "../../"), sample)
+	list := listJSON{V: 1, Country: "FR", Subdivision: "IDF", Page: 1, Next: true, Cities: sample}
+	logPage := logJSON{V: 1, Page: 3, Next: true, Cities: sample}
+	b := appendLogJSON(appendListJSON(nil, list), logPage)
+	sb := &builder{} // the layout's own parts are in the templates' hash
+	b, err := sb.listHTML(b, list)
+	if err == nil {
+		b, err = sb.logHTML(b, logPage)
+	}
+	if err != nil {
+		return []byte(err.Error())
+	}
+	return b
 }
 
 func (b *builder) writeStatic(ctx context.Context) error {

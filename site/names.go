@@ -281,6 +281,9 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 		lines := touched[key]
 		if exists(key) {
 			old, err := st.ReadFile(ctx, leafPath(key))
+			if errors.Is(err, fs.ErrNotExist) { // leaves.txt lists it
+				return fmt.Errorf("%s is missing: %w", leafPath(key), ErrDamaged)
+			}
 			if err != nil {
 				return fmt.Errorf("couldn't read the name index: %w", err)
 			}

@@ -148,33 +148,7 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 		if s.files[p] == nil {
 			return nil
 		}
-		next, failed, cleanup, err := sortedLines(s.files[p].Name())
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		lines := &lineStream{next: next}
-		for {
-			l, ok := lines.peek()
-			if !ok {
-				break
-			}
-			if l.folded == "" {
-				var exact []nameLine
-				for l, ok := lines.exactly(""); ok; l, ok = lines.exactly("") {
-					exact = append(exact, l)
-				}
-				if err := emit(exactMark, exact); err != nil {
-					return err
-				}
-				continue
-			}
-			_, n := utf8.DecodeRuneInString(l.folded)
-			if err := streamLeaves(l.folded[:n], lines, emit); err != nil {
-				return err
-			}
-		}
-		return failed()
+		return divideSpill(s.files[p].Name(), emit)
 	})
 	if err != nil {
 		return err

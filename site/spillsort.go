@@ -12,12 +12,14 @@ import (
 	"unicode/utf8"
 )
 
-// sortBudget is the most bytes of a spill partition's names that a
-// build sorts in memory: a larger partition is sorted in runs of that
-// size, on disk, and the runs merged as the leaves are made. A partition
-// holds the names of a few first characters, so it grows with the log
-// (a tenth of all names start with s), and four sorted at once in memory
-// would hold hundreds of megabytes at ten million cities.
+// sortBudget is the most bytes of a spill partition's names (their
+// text, as spilled) that a build sorts in memory: a larger partition is
+// sorted in runs of that size, on disk, and the runs merged as the leaves
+// are made. In memory the names take about three times their text (a
+// line's header, its strings), and writers partitions are sorted at once:
+// about 100 MB at most. A partition holds the names of a few first
+// characters, so it grows with the log (a tenth of all names start with
+// s), and held whole, four at ten million cities would take far more.
 var sortBudget int64 = 8 << 20
 
 // lineStream gives a sorted run of lines one at a time, with a look at
@@ -107,6 +109,46 @@ func streamLeaves(key string, s *lineStream, emit func(key string, lines []nameL
 		}
 		_, n := utf8.DecodeRuneInString(l.folded[len(key):])
 		if err := streamLeaves(l.folded[:len(key)+n], s, emit); err != nil {
+			return err
+		}
+	}
+}
+
+// divideSpill divides the names of the spill partition at path, whole
+// subtrees of the root, into leaves (streamLeaves) as they come sorted.
+// A leaf is emitted only while every line before it was read: a run that
+// cannot be read to its end must not look like the end of the names, or
+// the leaves being made would be written short of the rest.
+func divideSpill(path string, emit func(key string, lines []nameLine) error) error {
+	next, failed, cleanup, err := sortedLines(path)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	checked := func(key string, lines []nameLine) error {
+		if err := failed(); err != nil {
+			return err
+		}
+		return emit(key, lines)
+	}
+	lines := &lineStream{next: next}
+	for {
+		l, ok := lines.peek()
+		if !ok {
+			return failed()
+		}
+		if l.folded == "" {
+			var exact []nameLine
+			for l, ok := lines.exactly(""); ok; l, ok = lines.exactly("") {
+				exact = append(exact, l)
+			}
+			if err := checked(exactMark, exact); err != nil {
+				return err
+			}
+			continue
+		}
+		_, n := utf8.DecodeRuneInString(l.folded)
+		if err := streamLeaves(l.folded[:n], lines, checked); err != nil {
 			return err
 		}
 	}
@@ -213,7 +255,7 @@ func sortRuns(path string) ([]*sortRun, error) {
 		if err != nil {
 			return runs, err
 		}
-		run := &sortRun{f: f}
+		run := &sortRun{f: f, lines: len(lines)}
 		runs = append(runs, run)
 		w := bufio.NewWriterSize(f, 64<<10)
 		for _, l := range lines {
@@ -230,21 +272,28 @@ func sortRuns(path string) ([]*sortRun, error) {
 	return runs, nil
 }
 
-// sortRun is one sorted run on disk, read back a line at a time.
+// sortRun is one sorted run on disk, read back a line at a time; it
+// fails if it ends before the lines written to it.
 type sortRun struct {
-	f   *os.File
-	r   *bufio.Reader
-	err error
+	f            *os.File
+	r            *bufio.Reader
+	lines, given int
+	err          error
 }
 
 func (r *sortRun) read() (nameLine, bool) {
 	text, err := r.r.ReadString('\n')
-	if err != nil {
-		if err != io.EOF || text != "" {
-			r.err = fmt.Errorf("%s: %w", r.f.Name(), err)
-		}
+	switch {
+	case err == io.EOF && text == "" && r.given == r.lines:
+		return nameLine{}, false
+	case err == io.EOF:
+		r.err = fmt.Errorf("%s: cut short after %d of its %d names", r.f.Name(), r.given, r.lines)
+		return nameLine{}, false
+	case err != nil:
+		r.err = fmt.Errorf("%s: %w", r.f.Name(), err)
 		return nameLine{}, false
 	}
+	r.given++
 	l, _, err := nextLine(r.f.Name(), text)
 	if err != nil {
 		r.err = err

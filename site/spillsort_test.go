@@ -3,6 +3,8 @@ package site
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,4 +100,62 @@ func TestBuildSortsNamesInRuns(t *testing.T) {
 	defer func(b int64) { sortBudget = b }(sortBudget)
 	sortBudget = 300 // a few lines a run
 	sameTrees(t, "site whose names were sorted in runs", l.built(t), want)
+}
+
+// TestDivideSpillCutShort: a sorted run that ends early while it is read
+// back (cut mid-line, or at a line's end) fails its partition, and no
+// leaf is written short of its names: each one emitted holds what it
+// holds when every run is read whole.
+func TestDivideSpillCutShort(t *testing.T) {
+	defer func(b int64) { sortBudget = b }(sortBudget)
+	sortBudget = 200 << 10 // runs larger than a run's read buffer
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0")
+	var raw []byte
+	for i := range 40000 {
+		name := fmt.Sprintf("s%05d", i*7919%40000) // not in order
+		raw = nameLine{name, name, fmt.Sprintf("XX-0-%05d", i)}.append(raw)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole := map[string]string{}
+	if err := divideSpill(path, func(k string, ls []nameLine) error { whole[k] = fmt.Sprint(ls); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []struct {
+		name  string
+		chars func(size int64) int64
+	}{
+		{"mid-line", func(size int64) int64 { return size * 2 / 3 }},
+		{"at a line's end", func(size int64) int64 { return size - int64(len(raw))/40000 }},
+	} {
+		t.Run(cut.name, func(t *testing.T) {
+			emitted, truncated := 0, false
+			err := divideSpill(path, func(k string, ls []nameLine) error {
+				if !truncated { // the runs exist once the first leaf comes
+					run := path + ".run1"
+					fi, err := os.Stat(run)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Truncate(run, cut.chars(fi.Size())); err != nil {
+						t.Fatal(err)
+					}
+					truncated = true
+				}
+				if got := fmt.Sprint(ls); got != whole[k] {
+					t.Errorf("leaf %q written with %d names, not the %s it holds whole", k, len(ls), whole[k][:40])
+				}
+				emitted++
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), ".run1") {
+				t.Errorf("a run cut short: %v, want an error naming it", err)
+			}
+			if emitted >= len(whole) {
+				t.Errorf("%d leaves written of %d: the cut went unseen", emitted, len(whole))
+			}
+		})
+	}
 }

@@ -180,33 +180,39 @@ func roomyGC() (restore func()) {
 // published, if the log has one. The allocations are durable whatever
 // happens here: a failure is reported, and the next update catches up.
 func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
-	st, _, err := sf.open(dir)
-	if err == nil {
-		var cfg site.Config
-		if cfg, err = siteConfig(dir, st); err == nil {
-			if !site.Exists(ctx, cfg.Store) {
-				return
-			}
-			var rep site.Report
-			restore := roomyGC()
-			rep, err = site.Update(ctx, cfg)
-			restore()
-			if err == nil {
-				switch {
-				case rep.Rebuilt:
-					fmt.Fprintf(e.stderr, "site made again whole (the page layout, the scripts or the log's settings changed): %d entries, %d files in %.2fs\n", rep.To, rep.Files, rep.Seconds)
-				case rep.To > rep.From:
-					fmt.Fprintf(e.stderr, "site updated: entries %d to %d, %d files in %.2fs\n", rep.From, rep.To, rep.Files, rep.Seconds-rep.SettleSeconds)
-				}
-				if rep.SettleSeconds > 0 {
-					fmt.Fprintf(e.stderr, "site settled: the lists hold entries 0 to %d, in %.2fs more\n", rep.Settled, rep.SettleSeconds)
-				}
-				return
-			}
-		}
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	warn := func(err error) {
 		fmt.Fprintf(e.stderr, "citylog: warning: the site was not updated (the allocations are durable): %v\ncitylog: hint: %s\n", err, siteHint(err, dir))
+	}
+	st, _, err := sf.open(dir)
+	var cfg site.Config
+	if err == nil {
+		cfg, err = siteConfig(dir, st)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist): // nothing says where a site would be
+		return
+	case err != nil:
+		warn(err)
+		return
+	case !site.Exists(ctx, cfg.Store):
+		return
+	}
+	restore := roomyGC()
+	rep, err := site.Update(ctx, cfg)
+	restore()
+	if err != nil {
+		// Whatever it wraps: a file of the site missing is news.
+		warn(err)
+		return
+	}
+	switch {
+	case rep.Rebuilt:
+		fmt.Fprintf(e.stderr, "site made again whole (the page layout, the scripts or the log's settings changed): %d entries, %d files in %.2fs\n", rep.To, rep.Files, rep.Seconds)
+	case rep.To > rep.From:
+		fmt.Fprintf(e.stderr, "site updated: entries %d to %d, %d files in %.2fs\n", rep.From, rep.To, rep.Files, rep.Seconds-rep.SettleSeconds)
+	}
+	if rep.SettleSeconds > 0 {
+		fmt.Fprintf(e.stderr, "site settled: the lists hold entries 0 to %d, in %.2fs more\n", rep.Settled, rep.SettleSeconds)
 	}
 }
 

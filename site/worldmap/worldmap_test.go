@@ -13,9 +13,6 @@ import (
 	"testing"
 )
 
-// TestEqualArea: equal cells of the sphere are equal on the map, from the
-// equator to the pole (a projection that is not equal-area, such as plate
-// carrée or Mercator, fails by far).
 var update = flag.Bool("update", false, "write data/outlines.tsv again from the topology")
 
 // TestOutlinesFile: the outlines the map reads are those the embedded
@@ -50,6 +47,9 @@ func TestOutlinesFile(t *testing.T) {
 	}
 }
 
+// TestEqualArea: equal cells of the sphere are equal on the map, from the
+// equator to the pole (a projection that is not equal-area, such as plate
+// carrée or Mercator, fails by far).
 func TestEqualArea(t *testing.T) {
 	var ratios []float64
 	for lat := -90.0; lat < 90; lat += 10 {
