@@ -155,33 +155,15 @@ func parseKeyList(path, header string, b []byte) ([]string, error) {
 	return keys, nil
 }
 
-// buildLeaves divides sorted lines, all under key, into leaves: one if
-// they fit in leafCapacity, else split by the next character (the names equal
-// to key in key+"$"). It calls emit for each leaf.
-func buildLeaves(key string, lines []nameLine, emit func(key string, lines []nameLine) error) error {
-	if len(lines) <= leafCapacity || allEqual(lines) {
-		return emit(key, lines)
+// divideLeaves divides sorted lines, all under key, into leaves, as
+// streamLeaves divides a stream of them.
+func divideLeaves(key string, lines []nameLine, emit func(key string, lines []nameLine) error) error {
+	s := sliceStream(lines)
+	if err := streamLeaves(key, s, emit); err != nil {
+		return err
 	}
-	i := 0
-	for i < len(lines) && len(lines[i].folded) == len(key) {
-		i++
-	}
-	if i > 0 {
-		if err := emit(key+exactMark, lines[:i]); err != nil {
-			return err
-		}
-	}
-	for i < len(lines) {
-		_, n := utf8.DecodeRuneInString(lines[i].folded[len(key):])
-		child := lines[i].folded[:len(key)+n]
-		j := i
-		for j < len(lines) && strings.HasPrefix(lines[j].folded, child) {
-			j++
-		}
-		if err := buildLeaves(child, lines[i:j], emit); err != nil {
-			return err
-		}
-		i = j
+	if l, ok := s.peek(); ok {
+		return fmt.Errorf("the name %q is not under the leaf %q it was filed in", l.folded, key)
 	}
 	return nil
 }
@@ -305,7 +287,7 @@ func updateNames(ctx context.Context, st Store, add []nameLine) error {
 			return emit(key, lines) // names equal to a split key: never split
 		}
 		split := false
-		err := buildLeaves(key, lines, func(k string, ls []nameLine) error {
+		err := divideLeaves(key, lines, func(k string, ls []nameLine) error {
 			split = split || k != key
 			return emit(k, ls)
 		})

@@ -44,6 +44,7 @@ type spillSink struct {
 	parts [spillParts]*bufio.Writer
 	files [spillParts]*os.File
 	total int
+	line  []byte // the line being spilled
 	err   error
 }
 
@@ -72,7 +73,8 @@ func (s *spillSink) add(l nameLine) {
 		}
 		s.files[p], s.parts[p] = f, bufio.NewWriterSize(f, 64<<10)
 	}
-	s.parts[p].Write(l.append(nil))
+	s.line = l.append(s.line[:0])
+	s.parts[p].Write(s.line)
 	s.total++
 }
 
@@ -110,32 +112,23 @@ func (s *spillSink) finish(ctx context.Context, b *builder) error {
 			}
 		}
 	}
-	read := func(p int) ([]nameLine, error) {
-		raw, err := os.ReadFile(s.files[p].Name())
-		if err != nil {
-			return nil, err
-		}
-		lines, err := parseLeaf(s.files[p].Name(), raw)
-		if err != nil {
-			return nil, err
-		}
-		slices.SortFunc(lines, compareLines)
-		return slices.CompactFunc(lines, func(a, b nameLine) bool { return compareLines(a, b) == 0 }), nil
-	}
 	if s.total <= leafCapacity { // a log whose names fit one leaf
 		var all []nameLine
-		for p, f := range s.files {
-			if f != nil {
-				lines, err := read(p)
-				if err != nil {
-					return err
-				}
-				all = append(all, lines...)
+		for _, f := range s.files {
+			if f == nil {
+				continue
+			}
+			raw, err := os.ReadFile(f.Name())
+			if err != nil {
+				return err
+			}
+			if all, err = appendLeafLines(all, f.Name(), raw); err != nil {
+				return err
 			}
 		}
 		slices.SortFunc(all, compareLines)
 		all = slices.CompactFunc(all, func(a, b nameLine) bool { return compareLines(a, b) == 0 })
-		if err := buildLeaves("", all, emit); err != nil {
+		if err := divideLeaves("", all, emit); err != nil {
 			return err
 		}
 		return st.PutFile(ctx, leavesPath, t.marshalLeaves())

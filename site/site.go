@@ -64,7 +64,6 @@ import (
 
 	"github.com/citylog/citylog/internal/parallel"
 	"github.com/citylog/citylog/log/entry"
-	"github.com/citylog/citylog/site/worldmap"
 	"github.com/citylog/citylog/tiles"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
@@ -443,7 +442,6 @@ func (b *builder) run(ctx context.Context) error {
 	}
 	defer b.names.close()
 	b.touched = map[string]bool{}
-	go worldmap.Load() // for the home page, on the core the loop below leaves
 	if err := b.loadCSV(ctx); err != nil {
 		return err
 	}

@@ -31,6 +31,18 @@ type lineStream struct {
 	has  bool
 }
 
+// sliceStream gives lines, held, as a stream.
+func sliceStream(lines []nameLine) *lineStream {
+	return &lineStream{next: func() (nameLine, bool) {
+		if len(lines) == 0 {
+			return nameLine{}, false
+		}
+		l := lines[0]
+		lines = lines[1:]
+		return l, true
+	}}
+}
+
 func (s *lineStream) peek() (nameLine, bool) {
 	if len(s.back) > 0 {
 		return s.back[0], true
@@ -70,10 +82,12 @@ func (s *lineStream) take(want func(nameLine) bool) (nameLine, bool) {
 	return l, true
 }
 
-// streamLeaves divides the lines starting with key that come next in s
-// into leaves, as buildLeaves divides them held all at once, holding at
-// most leafCapacity+1 of them at a time (more only while they all have
-// one folded name, which buildLeaves keeps in one leaf).
+// streamLeaves divides the sorted lines starting with key that come next
+// in s into leaves: one if they fit in leafCapacity or all have one
+// folded name, else split by the next character (the names equal to key
+// in key+"$"). It calls emit for each leaf, holding at most
+// leafCapacity+1 lines at a time (more only while they all have one
+// folded name).
 func streamLeaves(key string, s *lineStream, emit func(key string, lines []nameLine) error) error {
 	var buf []nameLine
 	for len(buf) <= leafCapacity {
@@ -258,8 +272,10 @@ func sortRuns(path string) ([]*sortRun, error) {
 		run := &sortRun{f: f, lines: len(lines)}
 		runs = append(runs, run)
 		w := bufio.NewWriterSize(f, 64<<10)
+		var line []byte
 		for _, l := range lines {
-			w.Write(l.append(nil))
+			line = l.append(line[:0])
+			w.Write(line)
 		}
 		if err := w.Flush(); err != nil {
 			return runs, err

@@ -8,7 +8,38 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
+
+// buildLeaves is how the name index divided names into leaves before it
+// streamed them, holding them all: kept as streamLeaves' reference.
+func buildLeaves(key string, lines []nameLine, emit func(key string, lines []nameLine) error) error {
+	if len(lines) <= leafCapacity || allEqual(lines) {
+		return emit(key, lines)
+	}
+	i := 0
+	for i < len(lines) && len(lines[i].folded) == len(key) {
+		i++
+	}
+	if i > 0 {
+		if err := emit(key+exactMark, lines[:i]); err != nil {
+			return err
+		}
+	}
+	for i < len(lines) {
+		_, n := utf8.DecodeRuneInString(lines[i].folded[len(key):])
+		child := lines[i].folded[:len(key)+n]
+		j := i
+		for j < len(lines) && strings.HasPrefix(lines[j].folded, child) {
+			j++
+		}
+		if err := buildLeaves(child, lines[i:j], emit); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
 
 // TestStreamLeaves: dividing a sorted stream of names into leaves gives
 // the leaves buildLeaves gives holding them all, whatever the names: many
@@ -63,15 +94,7 @@ func TestStreamLeaves(t *testing.T) {
 			}
 			i = j
 		}
-		rest := lines
-		s := &lineStream{next: func() (nameLine, bool) {
-			if len(rest) == 0 {
-				return nameLine{}, false
-			}
-			l := rest[0]
-			rest = rest[1:]
-			return l, true
-		}}
+		s := sliceStream(lines)
 		var exact []nameLine
 		for l, ok := s.exactly(""); ok; l, ok = s.exactly("") {
 			exact = append(exact, l)
@@ -157,5 +180,16 @@ func TestDivideSpillCutShort(t *testing.T) {
 				t.Errorf("%d leaves written of %d: the cut went unseen", emitted, len(whole))
 			}
 		})
+	}
+}
+
+// TestDivideLeavesRefusesStrays: a name filed under a leaf it does not
+// start with is an error, not left out of the index.
+func TestDivideLeavesRefusesStrays(t *testing.T) {
+	lines := []nameLine{{"sa", "Sa", "XX-0-0001"}, {"sb", "Sb", "XX-0-0002"}}
+	var emitted int
+	err := divideLeaves("sa", lines, func(string, []nameLine) error { emitted++; return nil })
+	if err == nil || !strings.Contains(err.Error(), `"sb"`) {
+		t.Errorf("a name outside its leaf: %v (%d leaves written), want an error naming it", err, emitted)
 	}
 }

@@ -128,13 +128,6 @@ func parseOutlines(s string) ([]outline, error) {
 
 var outlines = sync.OnceValues(func() ([]outline, error) { return parseOutlines(outlinesFile) })
 
-// Load reads the countries' outlines now, if no call did yet: a caller
-// with other work can do it meanwhile, off the path to its first SVG.
-func Load() error {
-	_, err := outlines()
-	return err
-}
-
 // appendRing appends the path data of a ring: once where its unwrapped
 // longitudes lie, and once more moved by 360° for each side of the
 // antimeridian it reaches past, so the clip shows every part of it.
