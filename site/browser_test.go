@@ -237,8 +237,18 @@ func TestSiteInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reqs.reset()
 	v := verdictOf(t, ctx, href)
 	screenshot(t, ctx, "code-verified")
+	edges := 0
+	for _, u := range reqs.list() {
+		if strings.HasSuffix(u, "/checkpoint.edge") {
+			edges++
+		}
+	}
+	if edges != 1 {
+		t.Errorf("the code page asked for checkpoint.edge %d times, want once: verify.js reads what the page preloaded", edges)
+	}
 	if v.Verdict != "verified" || !strings.Contains(v.Text, "size 1200") {
 		t.Fatalf("%s: %+v, want verified at size 1200", href, v)
 	}

@@ -86,7 +86,7 @@ type common struct {
 	Size      uint64
 	SizeText  string
 	Script    bool
-	SRI       struct{ App, Verify string }
+	SRI       struct{ App, Verify, Rules string }
 }
 
 // WitnessList is the witnesses for the page's meta element.
@@ -113,7 +113,7 @@ func (c common) ImportMap() template.HTML {
 func (b *builder) common(page, title, prefix string, script bool) common {
 	c := common{Prefix: prefix, Title: title, Page: page, Origin: b.cp.Origin, Key: strings.TrimSpace(b.cfg.Key),
 		Witnesses: b.cfg.Witnesses, Quorum: b.cfg.Quorum, Size: b.cp.Size, SizeText: citiesText(b.cp.Size), Script: script}
-	c.SRI.App, c.SRI.Verify = assetSRI("site/app.js"), assetSRI("site/verify.js")
+	c.SRI.App, c.SRI.Verify, c.SRI.Rules = assetSRI("site/app.js"), assetSRI("site/verify.js"), assetSRI("site/rules.js")
 	return c
 }
 

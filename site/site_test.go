@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -750,5 +751,45 @@ func TestTailChunksFor(t *testing.T) {
 	}
 	if lo, hi := tailChunksFor(nil, "a"); lo != 0 || hi != 0 {
 		t.Errorf("tailChunksFor of no chunks = [%d, %d)", lo, hi)
+	}
+}
+
+// TestPagesPreload: a page with the scripts asks for every module of its
+// import map at once (a module found only once its importer is parsed
+// costs a round trip more), with the hash the import map checks, and the
+// code page asks for checkpoint.edge while the scripts load.
+func TestPagesPreload(t *testing.T) {
+	l := newTestLog(t, 300)
+	l.grow(t, 300, 300)
+	dir, _ := l.newSite(t)
+	tree := readTree(t, dir)
+	importMap := regexp.MustCompile(`<script type="importmap">([^<]*)</script>`)
+	modulePreload := regexp.MustCompile(`<link rel="modulepreload" href="([^"]*)" integrity="([^"]*)">`)
+	for _, name := range []string{"index.html", "code.html", "search.html"} {
+		page := string(tree[name])
+		m := importMap.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("%s has no import map", name)
+		}
+		var im struct{ Integrity map[string]string }
+		if err := json.Unmarshal([]byte(m[1]), &im); err != nil {
+			t.Fatalf("%s: import map: %v", name, err)
+		}
+		if len(im.Integrity) < 2 {
+			t.Fatalf("%s: the import map checks %d modules, want verify.js and rules.js", name, len(im.Integrity))
+		}
+		preloads := map[string]string{}
+		for _, l := range modulePreload.FindAllStringSubmatch(page, -1) {
+			preloads[html.UnescapeString(l[1])] = html.UnescapeString(l[2])
+		}
+		for path, sri := range im.Integrity {
+			if preloads[path] != sri {
+				t.Errorf("%s preloads %s with integrity %q, want %q", name, path, preloads[path], sri)
+			}
+		}
+		edge := `<link rel="preload" href="./checkpoint.edge" as="fetch" crossorigin="anonymous">`
+		if got := strings.Contains(page, edge); got != (name == "code.html") {
+			t.Errorf("%s preloads checkpoint.edge: %v, want it on the code page alone", name, got)
+		}
 	}
 }

@@ -129,49 +129,75 @@ type Inclusion struct {
 
 // ProveInclusion fetches leaf index's entry and proves it is in cp's tree.
 // The leaf hash is computed from the entry bytes, never taken from a tile.
+// The bundle and the tiles the proof needs are fetched at once: neither
+// depends on the other, and over a network each is a round trip.
 func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (Inclusion, error) {
 	if index >= cp.Size {
 		return Inclusion{}, failed("index %d is not in the log (tree size %d)", index, cp.Size)
 	}
 	bt := tiles.BundleOf(index, cp.Size)
-	entries, err := source.FetchBundle(ctx, l.src, bt)
-	if err != nil {
-		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
-			return Inclusion{}, unchecked(err)
-		}
-		return Inclusion{}, failed("entry bundle from %s: %v", l.src, err)
-	}
-	e := entries[index%tiles.Width]
-	// The leaf's level-0 tile is the bundle's leaf hashes: computing it
-	// saves a request (and the mirror's copy is not needed to check).
-	level0 := make([]byte, 0, len(entries)*tiles.HashSize)
-	var h tiles.Hasher
-	for _, raw := range entries {
-		lh := h.Leaf(raw)
-		level0 = append(level0, lh[:]...)
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b := fetchBundle(ctx, l.src, bt)
 	read := &recordingReader{next: source.Tiles{Source: l.src}}
-	r := knownTiles{known: map[tiles.Tile][]byte{{Level: 0, Index: bt.Index, Width: bt.Width}: level0}, next: read}
-	p, err := cp.prover(r)
+	p, err := cp.prover(knownTiles{level0: tiles.Tile{Level: 0, Index: bt.Index, Width: bt.Width}, bundle: b, next: read})
 	if err != nil {
 		return Inclusion{}, failed("%v", err)
 	}
-	proof, err := p.InclusionProof(ctx, index, cp.Size)
-	if err != nil {
-		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
-			return Inclusion{}, unchecked(err)
+	proof, proofErr := p.InclusionProof(ctx, index, cp.Size)
+	// The bundle's error comes first, as if it had been fetched first.
+	<-b.done
+	if b.err != nil {
+		if errors.Is(b.err, source.ErrNotFound) || errors.Is(b.err, source.ErrUnavailable) {
+			return Inclusion{}, unchecked(b.err)
 		}
-		return Inclusion{}, failed("tiles from %s: %v", l.src, err)
+		return Inclusion{}, failed("entry bundle from %s: %v", l.src, b.err)
 	}
+	if proofErr != nil {
+		if errors.Is(proofErr, source.ErrNotFound) || errors.Is(proofErr, source.ErrUnavailable) {
+			return Inclusion{}, unchecked(proofErr)
+		}
+		return Inclusion{}, failed("tiles from %s: %v", l.src, proofErr)
+	}
+	e := b.entries[index%tiles.Width]
 	leaf := tiles.HashLeaf(e)
 	if err := tiles.VerifyInclusion(index, cp.Size, leaf[:], tiles.HashSlices(proof), cp.Root[:]); err != nil {
-		served := append([]servedTile{{bt.Path(), 0, bt.Index, tiles.DecodeHashes(level0)}}, read.read...)
+		served := append([]servedTile{{bt.Path(), 0, bt.Index, tiles.DecodeHashes(b.level0)}}, read.read...)
 		if culprit := blame(cp, served); culprit != "" {
 			return Inclusion{}, failed("entry %d as served by %s is not in the signed tree: %s", index, l.src, culprit)
 		}
 		return Inclusion{}, failed("entry %d as served by %s is not in the signed tree: %v", index, l.src, err)
 	}
 	return Inclusion{Index: index, Entry: e, Proof: proof, Checkpoint: cp}, nil
+}
+
+// pendingBundle is an entry bundle being fetched, and once done is
+// closed, its entries and their leaf hashes (the level-0 tile the bundle
+// stands for: computing it saves a request, and the mirror's copy of that
+// tile is not needed to check), or the error.
+type pendingBundle struct {
+	done    chan struct{}
+	entries [][]byte
+	level0  []byte
+	err     error
+}
+
+func fetchBundle(ctx context.Context, src source.Source, bt tiles.Tile) *pendingBundle {
+	b := &pendingBundle{done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.entries, b.err = source.FetchBundle(ctx, src, bt)
+		if b.err != nil {
+			return
+		}
+		b.level0 = make([]byte, 0, len(b.entries)*tiles.HashSize)
+		var h tiles.Hasher
+		for _, raw := range b.entries {
+			lh := h.Leaf(raw)
+			b.level0 = append(b.level0, lh[:]...)
+		}
+	}()
+	return b
 }
 
 // ProveConsistency proves that old's tree is a prefix of cur's. On
@@ -202,33 +228,46 @@ func (l *Log) ProveConsistency(ctx context.Context, old, cur Checkpoint) ([]tile
 	return proof, nil, nil
 }
 
-// knownTiles serves tiles already at hand and reads the rest.
+// knownTiles serves the level-0 tile of the bundle being fetched from its
+// leaf hashes, and reads the rest meanwhile.
 type knownTiles struct {
-	known map[tiles.Tile][]byte
-	next  tiles.TileReader
+	level0 tiles.Tile
+	bundle *pendingBundle
+	next   tiles.TileReader
 }
+
+// errNoBundle stands for the bundle's own error, which ProveInclusion
+// reports first.
+var errNoBundle = errors.New("the entry bundle could not be read")
 
 func (k knownTiles) ReadTiles(ctx context.Context, ts []tiles.Tile) ([][]byte, error) {
 	out := make([][]byte, len(ts))
 	var missing []tiles.Tile
 	var at []int
+	own := -1
 	for i, t := range ts {
-		if b, ok := k.known[t]; ok {
-			out[i] = b
+		if t == k.level0 {
+			own = i
 			continue
 		}
 		missing = append(missing, t)
 		at = append(at, i)
 	}
-	if len(missing) == 0 {
-		return out, nil
+	if len(missing) > 0 {
+		got, err := k.next.ReadTiles(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			out[i] = got[j]
+		}
 	}
-	got, err := k.next.ReadTiles(ctx, missing)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range at {
-		out[i] = got[j]
+	if own >= 0 {
+		<-k.bundle.done
+		if k.bundle.err != nil {
+			return nil, errNoBundle
+		}
+		out[own] = k.bundle.level0
 	}
 	return out, nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/tiles"
@@ -267,4 +270,38 @@ func testSigner(t testing.TB, name string) (note.Signer, note.Verifier) {
 	s, _ := note.NewSigner(skey)
 	v, _ := note.NewVerifier(vkey)
 	return s, v
+}
+
+// TestProveInclusionFetchesAtOnce: the entry bundle and the tiles a proof
+// needs are asked for together, not one round trip after the other. The
+// host here answers the bundle only once a tile has been asked for: a
+// verifier that waited for the bundle first would stall until it gave up.
+func TestProveInclusionFetchesAtOnce(t *testing.T) {
+	dir := source.Dir(fixture)
+	tileAsked := make(chan struct{})
+	var once sync.Once
+	slow := source.Func{Name: "a host whose every answer takes a round trip", Read: func(ctx context.Context, path string) ([]byte, error) {
+		switch {
+		case strings.HasPrefix(path, "tile/entries/"):
+			select {
+			case <-tileAsked:
+			case <-time.After(5 * time.Second):
+				return nil, fmt.Errorf("%s: no tile was asked for while the bundle was awaited: %w", path, source.ErrUnavailable)
+			}
+		case strings.HasPrefix(path, "tile/"):
+			once.Do(func() { close(tileAsked) })
+		}
+		return dir.Fetch(ctx, path)
+	}}
+	l := New(slow, fixtureKey(t))
+	ctx := context.Background()
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, index := range []uint64{5, 300, 599} {
+		if _, err := l.ProveInclusion(ctx, cp, index); err != nil {
+			t.Errorf("entry %d: %v", index, err)
+		}
+	}
 }

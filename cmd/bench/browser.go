@@ -20,8 +20,9 @@ import (
 // its code page in headless Chromium for codes across the log, each with
 // the browser's cache cleared (a reader who never saw the log), reporting
 // the time from the page's start to the verdict (data-ms, measured by the
-// page) and the bytes the verification fetched.
-func benchBrowserVerify(bin, dir string, size uint64, runs int) error {
+// page) and the bytes the verification fetched; with timeline, also when
+// each file was fetched.
+func benchBrowserVerify(bin, dir string, size uint64, runs int, timeline bool) error {
 	exe := ""
 	for _, p := range []string{"chromium-headless-shell", "chromium"} {
 		if path, err := exec.LookPath(p); err == nil {
@@ -87,6 +88,15 @@ func benchBrowserVerify(bin, dir string, size uint64, runs int) error {
 		}
 		m, _ := strconv.ParseFloat(v.Load, 64)
 		ms = append(ms, m)
+		if timeline {
+			// What the page fetched and when, from the navigation's start:
+			// the Resource Timing entries and the page's own marks.
+			tl, err := chromedp.Run(ctx, chromedp.Evaluate[string](timelineJS))
+			if err != nil {
+				return err
+			}
+			fmt.Print(tl)
+		}
 		fmt.Printf("browser: %s (entry %d) verified %s ms after the page was opened (%s ms of checking), %d bytes over the wire: page, scripts and proof\n", code, index, v.Load, v.MS, bytes)
 	}
 	sort.Float64s(ms)
@@ -111,3 +121,13 @@ func codeAt(dir string, index uint64) (string, error) {
 	}
 	return "", fmt.Errorf("entry %d is not in the site's CSV", index)
 }
+
+// timelineJS lists the page's requests and marks in time order.
+const timelineJS = `(() => {
+  const n = performance.getEntriesByType('navigation')[0];
+  let s = '  page: response ' + Math.round(n.responseEnd) + ' ms, interactive ' + Math.round(n.domInteractive) + ', DOMContentLoaded ' + Math.round(n.domContentLoadedEventEnd) + '\n';
+  for (const r of [...performance.getEntriesByType('resource'), ...performance.getEntriesByType('mark')].sort((a, b) => a.startTime - b.startTime)) {
+    s += '    ' + r.name.replace(/^https?:\/\/[^/]+\//, '') + ' ' + Math.round(r.startTime) + (r.responseEnd ? '-' + Math.round(r.responseEnd) : '') + ' ms\n';
+  }
+  return s;
+})()`

@@ -57,6 +57,9 @@ func main() {
 	flood := flag.Int("flood", 0, "with -serve: also hold this many slow connections from 127.0.0.1 (headers a byte at a time, reconnecting), the clients dialing from 127.0.0.2")
 	siteN := flag.Int("site", 0, "instead of the import benchmark: time the web site on a log of this many cities (a full build, then -updates updates after batches of 16,384); the log is kept in -dir")
 	siteUpdates := flag.Int("updates", 5, "with -site: batches of 16,384 to import, timing the site's update after each")
+	siteCodes := flag.Int("codes", 7, "with -site: codes across the log to verify in headless Chromium, each with a cold cache")
+	siteTimeline := flag.Bool("timeline", false, "with -site: print what each code page fetched, and when")
+	siteBuild := flag.Bool("build", true, "with -site: time a full build of the site first; -build=false keeps the site of the log in -dir as it is")
 	mirrorN := flag.Int("mirror", 0, "instead of the import benchmark: time a first cityverify mirror of a log of this many entries into a versitygw bucket and into a directory")
 	auditN := flag.Int("audit", 0, "instead of the import benchmark: time a full cityverify monitor audit of a log of this many entries")
 	grow := flag.Bool("grow", false, "instead of the import benchmark: import -n new requests into a kept log of at least -base entries (it grows by -n each run)")
@@ -82,7 +85,7 @@ func main() {
 	var err error
 	switch {
 	case *siteN > 0:
-		err = benchSite(*siteN, *siteUpdates, defaultWork("citylog-bench-site"))
+		err = benchSite(*siteN, *siteUpdates, *siteCodes, *siteBuild, *siteTimeline, defaultWork("citylog-bench-site"))
 	case *mirrorN > 0:
 		err = benchMirror(*mirrorN, defaultWork("citylog-bench-mirror"), *versitygw)
 	case *auditN > 0:

@@ -23,7 +23,7 @@ import (
 // time, peak RSS, files and bytes it adds), then updates after batches of
 // 16,384 new cities as citylog import makes them, and the home page's
 // transfer size, compressed.
-func benchSite(n, runs int, work string) error {
+func benchSite(n, runs, codes int, build, timeline bool, work string) error {
 	bin, err := buildCommand("citylog", work)
 	if err != nil {
 		return err
@@ -46,20 +46,11 @@ func benchSite(n, runs int, work string) error {
 		}
 	}
 	size := logSize(bin, dir)
-	before, beforeBytes := countSite(dir)
-	build := exec.Command(bin, "site", "--dir", dir, "--full", "--json")
-	build.Stderr = os.Stderr
-	start := time.Now()
-	out, err := build.Output()
-	if err != nil {
-		return fmt.Errorf("site --full: %w", err)
+	if build {
+		if err := benchSiteBuild(bin, dir, size); err != nil {
+			return err
+		}
 	}
-	elapsed := time.Since(start)
-	rss := ranPeakRSS(build)
-	files, bytes := countSite(dir)
-	fmt.Printf("site --full on %d entries: %.2f s, peak RSS %.1f MiB, %d site files (%.1f MiB; %d and %.1f MiB before) %s",
-		size, elapsed.Seconds(), rss, files, float64(bytes)/(1<<20), before, float64(beforeBytes)/(1<<20), out)
-
 	var updates, settles []float64
 	updated := regexp.MustCompile(`site updated: entries (\d+) to (\d+), (\d+) files in ([0-9.]+)s`)
 	settled := regexp.MustCompile(`site settled: the lists hold entries 0 to (\d+), in ([0-9.]+)s more`)
@@ -108,7 +99,26 @@ func benchSite(n, runs int, work string) error {
 		fmt.Printf("home page transfer: %-16s %7d bytes, %6d gzip\n", f, len(b), gz)
 	}
 	fmt.Printf("home page transfer: total %d bytes, %d gzip (map and chart included)\n", raw, total)
-	return benchBrowserVerify(bin, dir, logSize(bin, dir), 7)
+	return benchBrowserVerify(bin, dir, logSize(bin, dir), codes, timeline)
+}
+
+// benchSiteBuild times citylog site --full on the log in dir, of size
+// entries.
+func benchSiteBuild(bin, dir string, size uint64) error {
+	before, beforeBytes := countSite(dir)
+	cmd := exec.Command(bin, "site", "--dir", dir, "--full", "--json")
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("site --full: %w", err)
+	}
+	elapsed := time.Since(start)
+	rss := ranPeakRSS(cmd)
+	files, bytes := countSite(dir)
+	fmt.Printf("site --full on %d entries: %.2f s, peak RSS %.1f MiB, %d site files (%.1f MiB; %d and %.1f MiB before) %s",
+		size, elapsed.Seconds(), rss, files, float64(bytes)/(1<<20), before, float64(beforeBytes)/(1<<20), out)
+	return nil
 }
 
 // writeSiteRequests writes n requests from the sample, starting at the
