@@ -36,6 +36,11 @@ type ImportOptions struct {
 	// Published, if set, is called after the lines of each published
 	// batch have been reported: the moment to flush buffered output.
 	Published func() error
+	// Entries, if set, is called with each published batch's new entries
+	// in index order, before its lines are reported: what a site update
+	// that follows can show without reading them back (site.Config.Fresh).
+	// The slice is the callee's to keep.
+	Entries func([]entry.Entry)
 }
 
 // ImportStats counts what an import did.
@@ -97,7 +102,7 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	committed := make(chan error, 1)
 	spare := make(chan *batch, 2) // batches answered, whose buffers the next may take
 	go func() { committed <- w.commitInOrder(ctx, cancel, commits, spare, opts, report, &stats) }()
-	seqErr := w.sequenceChunks(ctx, ordered, free, spare, commits, opts.BatchSize, size)
+	seqErr := w.sequenceChunks(ctx, ordered, free, spare, commits, opts.BatchSize, size, opts.Entries != nil)
 	close(commits)
 	commitErr := <-committed
 	rerr := <-readErr
@@ -112,10 +117,12 @@ func (w *Writer) Import(ctx context.Context, r io.Reader, opts ImportOptions, re
 	return stats, context.Cause(ctx)
 }
 
-// pendingBatch is a prepared batch with the lines it answers.
+// pendingBatch is a prepared batch with the lines it answers, and its new
+// entries if ImportOptions.Entries wants them.
 type pendingBatch struct {
-	b     *batch
-	lines []lineOutcome
+	b       *batch
+	lines   []lineOutcome
+	entries []entry.Entry
 }
 
 // lineOutcome is what commit needs of an input line once its batch is
@@ -130,7 +137,8 @@ type lineOutcome struct {
 // every batchSize valid requests (and one for the rest). If the input's
 // size is known (not -1), the dedup index is sized once from the first
 // chunk rather than grown step by step on the sequencer's critical path.
-func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free chan<- *chunk, spare <-chan *batch, commits chan<- pendingBatch, batchSize int, inputSize int64) error {
+// With keep, each batch carries its new entries to the commit.
+func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free chan<- *chunk, spare <-chan *batch, commits chan<- pendingBatch, batchSize int, inputSize int64, keep bool) error {
 	// The line outcomes go with each batch to its commit, so each batch
 	// gets a new slice, sized once; the requests are done with once the
 	// batch is prepared, so their slice is reused.
@@ -146,7 +154,11 @@ func (w *Writer) sequenceChunks(ctx context.Context, ordered <-chan *chunk, free
 		if err != nil {
 			return err
 		}
-		commits <- pendingBatch{b, lines}
+		var entries []entry.Entry
+		if keep {
+			entries = b.newEntries(valid)
+		}
+		commits <- pendingBatch{b, lines, entries}
 		clear(valid) // drop references to the input
 		lines, valid = newLines(), valid[:0]
 		return nil
@@ -206,6 +218,9 @@ func (w *Writer) commitInOrder(ctx context.Context, cancel context.CancelCauseFu
 		}
 		if p.b.stage.count > 0 {
 			stats.Checkpoints++
+		}
+		if len(p.entries) > 0 {
+			opts.Entries(p.entries)
 		}
 		if err = reportBatch(p.lines, p.b, report, stats); err == nil && opts.Published != nil {
 			err = opts.Published()

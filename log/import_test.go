@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/tiles"
 )
 
 func TestImport(t *testing.T) {
@@ -121,6 +124,65 @@ func TestInputSize(t *testing.T) {
 	} {
 		if got := inputSize(tc.r); got != tc.want {
 			t.Errorf("%s: inputSize = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestImportEntries: the entries ImportOptions.Entries hands over are the
+// log's, field for field as a reader decodes them from the bundles: the
+// requests as normalized (a name in NFD, coordinates past six decimals),
+// none for a line refused or answered by an existing code, in index
+// order across batches.
+func TestImportEntries(t *testing.T) {
+	dir := newLog(t)
+	w := openLog(t, dir)
+	defer w.Close()
+	var in strings.Builder
+	for i := range 700 {
+		fmt.Fprintf(&in, `{"country":"FR","subdivision":"IDF","name":"Ville\u0301 %d","ids":["geonames:%d"],"lat":48.85661234567,"lon":2.3522219876}`+"\n", i, i+1)
+		switch i {
+		case 10:
+			in.WriteString(`{"country":"FR","subdivision":"IDF","name":"Dup","ids":["geonames:5"]}` + "\n") // existing, same batch
+		case 400:
+			in.WriteString(`{"country":"DE","subdivision":"BY","name":"Elsewhere","ids":["geonames:7"]}` + "\n") // a conflict: refused
+		case 500:
+			in.WriteString("not json\n")
+		}
+	}
+	var got []entry.Entry
+	stats, err := w.Import(context.Background(), strings.NewReader(in.String()), ImportOptions{BatchSize: 256, Entries: func(es []entry.Entry) {
+		got = append(got, es...)
+	}}, func(LineResult) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Allocated != 700 || stats.Existing != 1 || stats.Refused != 2 {
+		t.Fatalf("stats %+v", stats)
+	}
+	if len(got) != 700 {
+		t.Fatalf("%d entries handed over, want 700", len(got))
+	}
+	pub := filepath.Join(dir, PublicDir)
+	for bi := uint64(0); bi*tiles.Width < 700; bi++ {
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, 700)}
+		data, err := os.ReadFile(filepath.Join(pub, bt.Path()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws, err := tiles.ParseBundle(data, bt.Width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, raw := range raws {
+			i := bi*tiles.Width + uint64(j)
+			want, err := entry.DecodeUnchecked(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got[i]
+			if g.Code != want.Code || !g.Time.Equal(want.Time) || !reflect.DeepEqual(g.Request, want.Request) {
+				t.Fatalf("entry %d handed over as %+v, the log holds %+v", i, g, want)
+			}
 		}
 	}
 }

@@ -100,6 +100,7 @@ func (w *Writer) prepare(ctx context.Context, reqs []request, spare *batch) (*ba
 		w.sizeHint.entry = len(b.stage.entries) / int(b.stage.count)
 		w.sizeHint.ids = len(b.ids) / int(b.stage.count)
 		w.lastTime = t
+		b.time = t
 		if err := w.sign(b); err != nil {
 			return nil, w.fail(err)
 		}

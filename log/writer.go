@@ -123,6 +123,7 @@ type batch struct {
 	checkpoint []byte
 	edge       []tiles.Hash // the tree's right edge at size, for the edge file
 	size       uint64
+	time       time.Time // the new entries' integration time
 	results    []Result
 	// For the receipts of the batch's new entries: the compact range of
 	// the tree before them, their leaf hashes, and the root they give.
@@ -132,6 +133,20 @@ type batch struct {
 	// witnesses are configured), or the one in force when a batch of no
 	// new entry was committed; nil until then.
 	signed []byte
+}
+
+// newEntries returns the batch's new entries, in index order, from the
+// requests it was prepared with: each one the batch staged as new (not
+// refused, not answered by an existing code) is the entry's request, as
+// normalized and encoded.
+func (b *batch) newEntries(reqs []request) []entry.Entry {
+	out := make([]entry.Entry, 0, b.stage.count)
+	for i, res := range b.results {
+		if res.Err == nil && !res.Existing {
+			out = append(out, entry.Entry{Request: reqs[i].Request, Code: res.Code, Time: b.time})
+		}
+	}
+	return out
 }
 
 // entry returns the staged entry for leaf, if this batch holds it.

@@ -107,6 +107,25 @@ type Config struct {
 	Quorum    int
 	// Progress, if set, hears of the entries read so far.
 	Progress func(done, total uint64)
+	// Fresh, if set, holds entries the caller has just published, as its
+	// writer made them: a bundle whose entries are all here is not read
+	// and decoded again (a fifth of an update's time after an import).
+	Fresh *Fresh
+}
+
+// Fresh is a run of consecutive entries of the log, from index From on.
+// They must be the log's own: an update shows them as they are here.
+type Fresh struct {
+	From    uint64
+	Entries []entry.Entry
+}
+
+// covers returns the entries [lo, hi) if f holds them all.
+func (f *Fresh) covers(lo, hi uint64) ([]entry.Entry, bool) {
+	if f == nil || lo < f.From || hi > f.From+uint64(len(f.Entries)) {
+		return nil, false
+	}
+	return f.Entries[lo-f.From : hi-f.From], true
 }
 
 // Report says what a build or update did.
@@ -627,12 +646,24 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 			decoded := make([][]city, hi-lo)
 			err := parallel.Each(ctx, int(hi-lo), 4, func(ctx context.Context, k int) error {
 				bt := tiles.Bundle(lo+uint64(k), to)
+				var times timeStrings
+				first := bt.Index * tiles.Width
+				if es, ok := b.cfg.Fresh.covers(first, first+uint64(bt.Width)); ok {
+					out := make([]city, len(es))
+					for j, e := range es {
+						if e.Code.Index != first+uint64(j) {
+							return fmt.Errorf("the fresh entry for index %d carries the code %s of index %d", first+uint64(j), e.Code, e.Code.Index)
+						}
+						out[j] = cityOf(first+uint64(j), e, &times)
+					}
+					decoded[k] = out
+					return nil
+				}
 				raw, err := source.FetchBundle(ctx, src, bt)
 				if err != nil {
 					return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
 				}
 				out := make([]city, len(raw))
-				var times timeStrings
 				for j, r := range raw {
 					i := bt.Index*tiles.Width + uint64(j)
 					e, err := entry.DecodeUnchecked(r)

@@ -793,3 +793,68 @@ func TestPagesPreload(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateTakesFreshEntries: an update given the entries just published
+// (Config.Fresh) reads none of the bundles they fill, and writes the site
+// a build gives; one whose entries are not the indices it claims fails.
+func TestUpdateTakesFreshEntries(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLog(t, 2000)
+	l.grow(t, 200, 200)
+	dir, st := l.newSite(t)
+	for _, batch := range []int{300, 700, 37} {
+		from := uint64(l.next)
+		l.grow(t, batch, batch)
+		to := uint64(l.next)
+		fresh := &Fresh{From: from}
+		for i := from; i < to; i++ {
+			fresh.Entries = append(fresh.Entries, l.entry(t, i))
+		}
+		var read []string
+		var mu sync.Mutex
+		cfg := l.config(t, st)
+		logSrc := cfg.Source
+		cfg.Source = source.Func{Name: "test log", Read: func(ctx context.Context, path string) ([]byte, error) {
+			mu.Lock()
+			read = append(read, path)
+			mu.Unlock()
+			return logSrc.Fetch(ctx, path)
+		}}
+		cfg.Fresh = fresh
+		if _, err := Update(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		for bi := (from + tiles.Width - 1) / tiles.Width; (bi+1)*tiles.Width <= to; bi++ {
+			if p := tiles.Bundle(bi, to).Path(); slices.Contains(read, p) {
+				t.Errorf("after a batch of %d, the update read %s, whose entries it was given", batch, p)
+			}
+		}
+	}
+	sameTrees(t, "site updated from fresh entries", readTree(t, dir), l.built(t))
+
+	from := uint64(l.next)
+	l.grow(t, 256, 256)
+	cfg := l.config(t, st)
+	cfg.Fresh = &Fresh{From: from}
+	for i := from; i < from+256; i++ {
+		cfg.Fresh.Entries = append(cfg.Fresh.Entries, l.entry(t, i-1)) // each one index off
+	}
+	if _, err := Update(ctx, cfg); err == nil || !strings.Contains(err.Error(), "fresh entry") {
+		t.Errorf("fresh entries one index off: %v, want an error saying so", err)
+	}
+}
+
+// entry returns entry i of the log, decoded from its bundle.
+func (l *testLog) entry(t testing.TB, i uint64) entry.Entry {
+	t.Helper()
+	size := l.w.Size()
+	raws, err := source.FetchBundle(context.Background(), l.source(t), tiles.Bundle(i/tiles.Width, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := entry.DecodeUnchecked(raws[i%tiles.Width])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

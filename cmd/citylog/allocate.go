@@ -72,7 +72,7 @@ subdivision 0.`,
 				return &cliError{code: exitRefused, err: r.Err, hint: hint}
 			}
 			if !r.Existing {
-				defer refreshSite(cmd.Context(), e, dir, &sf)
+				defer refreshSite(cmd.Context(), e, dir, &sf, nil)
 			}
 			// Allocated, durably: the code is printed whatever follows.
 			if r.Differs != nil {

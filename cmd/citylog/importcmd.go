@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
+	"github.com/citylog/citylog/site"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -57,11 +59,12 @@ every allocated or existing line (check it with cityverify receipt).`,
 					return fmt.Errorf("couldn't create receipts directory: %w", err)
 				}
 			}
-			stats, err := runImport(cmd.Context(), e, dir, &sf, in, size, batch, receipts, asJSON)
+			var fresh freshEntries
+			stats, err := runImport(cmd.Context(), e, dir, &sf, in, size, batch, receipts, asJSON, fresh.add)
 			if err != nil {
 				return err
 			}
-			refreshSite(cmd.Context(), e, dir, &sf)
+			refreshSite(cmd.Context(), e, dir, &sf, &fresh.Fresh)
 			if stats.Refused > 0 {
 				return &cliError{code: exitRefused, err: fmt.Errorf("%d of %d lines were refused", stats.Refused, stats.Lines),
 					hint: "fix the refused lines (see above) and import them again; allocated lines are kept"}
@@ -78,13 +81,14 @@ every allocated or existing line (check it with cityverify receipt).`,
 }
 
 // runImport imports in into the log at dir, printing each line's result
-// once it is durable, then publishes the identifier index.
-func runImport(ctx context.Context, e *env, dir string, sf *storageFlags, in io.Reader, size int64, batch int, receipts string, asJSON bool) (log.ImportStats, error) {
+// once it is durable, then publishes the identifier index. Each batch's
+// new entries go to entries, if set.
+func runImport(ctx context.Context, e *env, dir string, sf *storageFlags, in io.Reader, size int64, batch int, receipts string, asJSON bool, entries func([]entry.Entry)) (log.ImportStats, error) {
 	w, err := openLog(ctx, dir, sf)
 	if err != nil {
 		return log.ImportStats{}, err
 	}
-	opts := log.ImportOptions{BatchSize: batch}
+	opts := log.ImportOptions{BatchSize: batch, Entries: entries}
 	bar := newProgress(e.stderr, size)
 	if bar != nil {
 		opts.Progress = func(n int64) { bar.Set64(n) }
@@ -112,6 +116,30 @@ func runImport(ctx context.Context, e *env, dir string, sf *storageFlags, in io.
 	fmt.Fprintf(e.stderr, "%d lines: %d allocated, %d existing, %d refused; log size %d\n",
 		stats.Lines, stats.Allocated, stats.Existing, stats.Refused, w.Size())
 	return stats, err
+}
+
+// freshEntries keeps the last entries an import published, up to
+// freshCap, for the site update that follows (site.Config.Fresh): what
+// it has here it need not read back and decode.
+type freshEntries struct{ site.Fresh }
+
+// freshCap bounds the entries kept: a site update is timed after batches
+// of up to 65,536 (the lists settle every 65,536); an import of more
+// keeps its last ones, about 8 MB.
+const freshCap = 1 << 16
+
+func (f *freshEntries) add(es []entry.Entry) {
+	if len(f.Entries) > 0 && f.From+uint64(len(f.Entries)) != es[0].Code.Index {
+		f.Entries = f.Entries[:0] // not a continuation: start again
+	}
+	if len(f.Entries) == 0 {
+		f.From = es[0].Code.Index
+	}
+	f.Entries = append(f.Entries, es...)
+	if over := len(f.Entries) - freshCap; over > 0 {
+		f.Entries = append(f.Entries[:0:0], f.Entries[over:]...)
+		f.From += uint64(over)
+	}
 }
 
 // lineWriter prints the answer to each import line. A million-line

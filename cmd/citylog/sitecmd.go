@@ -177,9 +177,10 @@ func roomyGC() (restore func()) {
 }
 
 // refreshSite brings the log's site up to date after a command
-// published, if the log has one. The allocations are durable whatever
-// happens here: a failure is reported, and the next update catches up.
-func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
+// published, if the log has one, taking the entries fresh holds (if not
+// nil) as they are. The allocations are durable whatever happens here: a
+// failure is reported, and the next update catches up.
+func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags, fresh *site.Fresh) {
 	warn := func(err error) {
 		fmt.Fprintf(e.stderr, "citylog: warning: the site was not updated (the allocations are durable): %v\ncitylog: hint: %s\n", err, siteHint(err, dir))
 	}
@@ -197,6 +198,7 @@ func refreshSite(ctx context.Context, e *env, dir string, sf *storageFlags) {
 	case !site.Exists(ctx, cfg.Store):
 		return
 	}
+	cfg.Fresh = fresh
 	restore := roomyGC()
 	rep, err := site.Update(ctx, cfg)
 	restore()
