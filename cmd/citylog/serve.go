@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/citylog/citylog/log"
+	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/api"
 	"github.com/citylog/citylog/log/tokens"
 	"github.com/citylog/citylog/site"
@@ -127,8 +128,10 @@ func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(a
 	}
 	limited := api.Listen(ln, o.limits, logger)
 	lim := limited.Limits()
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: o.headerTimeout, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: o.idleTimeout, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	// A body is one request of at most 16 KiB: four times that is
+	// refused before the handler reads it.
+	srv := s.NewHTTPServer(api.Timeouts{Header: o.headerTimeout, Read: 15 * time.Second, Write: 60 * time.Second, Idle: o.idleTimeout},
+		4*entry.MaxRequestSize)
 	logger.Info("serving", "addr", ln.Addr().String(), "origin", w.Origin(), "size", w.Size(), "interval", interval.String(),
 		"max_conns", lim.Max, "max_conns_per_addr", lim.PerAddr, "header_timeout", o.headerTimeout.String(), "idle_timeout", o.idleTimeout.String())
 	if ready != nil {
@@ -141,7 +144,7 @@ func serve(ctx context.Context, e *env, dir string, o serveOptions, ready func(a
 	case <-ctx.Done():
 		logger.Info("shutting down: answering requests in flight")
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = srv.Shutdown(sctx)
+		err = srv.ShutdownWithContext(sctx)
 		cancel()
 	}
 	s.Close() // publishes and answers everything already queued

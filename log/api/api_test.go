@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/citylog/citylog/log/tokens"
 	"github.com/citylog/citylog/tiles/source"
 	"github.com/citylog/citylog/verifier"
+	"github.com/valyala/fasthttp"
 )
 
 type testServer struct {
@@ -29,7 +31,7 @@ type testServer struct {
 	url   string
 	token string
 	slow  string // a token limited to 2/s
-	srv   *httptest.Server
+	srv   *fasthttp.Server
 	api   *Server
 	w     *log.Writer
 	// logged is what the server logged.
@@ -82,13 +84,20 @@ func start(t *testing.T, dir string) *testServer {
 	ts.api = New(ts.w, Config{PublicDir: filepath.Join(dir, log.PublicDir), StateDir: filepath.Join(dir, log.StateDir),
 		Tokens: checker, Interval: 20 * time.Millisecond, Logger: logger})
 	go ts.api.Run()
-	ts.srv = httptest.NewServer(ts.api)
-	ts.url = ts.srv.URL
+	// The front citylog serve runs (the tests that start the handler by
+	// httptest, in failure_test.go and s3_test.go, keep net/http's path).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv = ts.api.NewHTTPServer(Timeouts{Header: 5 * time.Second, Read: 15 * time.Second, Write: time.Minute, Idle: 30 * time.Second}, 4*entry.MaxRequestSize)
+	go ts.srv.Serve(ln)
+	ts.url = "http://" + ln.Addr().String()
 	return ts
 }
 
 func (ts *testServer) stop() {
-	ts.srv.Close()
+	ts.srv.Shutdown()
 	ts.api.Close()
 	ts.w.Close()
 }
@@ -340,7 +349,7 @@ func TestConcurrentClientsAndShutdown(t *testing.T) {
 	}
 	ts.api.Close() // as on SIGTERM: queued requests are published and answered
 	wg.Wait()
-	ts.srv.Close()
+	ts.srv.Shutdown()
 	ts.w.Close()
 	if len(acked) < 100 {
 		t.Fatalf("only %d acknowledged", len(acked))
@@ -422,13 +431,13 @@ func TestRefusalLogIsRateLimited(t *testing.T) {
 	var l refusalLog
 	r := httptest.NewRequest("POST", "/api/v1/allocate", nil)
 	for range 1000 {
-		l.log(logger, r, 401, "unauthorized", "no token", "")
+		l.log(logger, r.RemoteAddr, 401, "unauthorized", "no token", "")
 	}
 	if n := strings.Count(buf.String(), "request refused"); n > int(refusalBurst)+2 || n < int(refusalBurst) {
 		t.Fatalf("%d lines for 1000 refusals, want about %v", n, refusalBurst)
 	}
 	time.Sleep(200 * time.Millisecond)
-	l.log(logger, r, 401, "unauthorized", "no token", "")
+	l.log(logger, r.RemoteAddr, 401, "unauthorized", "no token", "")
 	if !strings.Contains(buf.String(), "suppressed_before=") {
 		t.Errorf("the line after the flood does not count the dropped ones:\n%s", buf.String())
 	}
@@ -554,5 +563,51 @@ func TestHealthzWritesNothing(t *testing.T) {
 	resp.Body.Close()
 	if strings.Contains(string(b), ts.dir) || !strings.Contains(string(b), "degraded") {
 		t.Errorf("healthz shows a path: %s", b)
+	}
+}
+
+// TestFrontsAnswerAlike: the fasthttp front (citylog serve's) and the
+// net/http handler answer an allocation alike, refusals and all: status,
+// the headers a client acts on, and the body.
+func TestFrontsAnswerAlike(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	std := httptest.NewServer(ts.api)
+	defer std.Close()
+	ts.post(t, ts.token, reqJSON(1)) // allocated once: resubmitting it answers the same, twice
+	for _, tc := range []struct {
+		name, method, token, body string
+	}{
+		{"resubmission", "POST", ts.token, reqJSON(1)},
+		{"no token", "POST", "", reqJSON(2)},
+		{"malformed", "POST", ts.token, `{"country":`},
+		{"too large", "POST", ts.token, `{"name":"` + strings.Repeat("x", entry.MaxRequestSize) + `"}`},
+		{"far too large", "POST", ts.token, `{"name":"` + strings.Repeat("x", 3*entry.MaxRequestSize) + `"}`},
+		{"past what the front reads", "POST", ts.token, `{"name":"` + strings.Repeat("x", 5*entry.MaxRequestSize) + `"}`},
+		{"conflict", "POST", ts.token, `{"country":"FR","subdivision":"IDF","name":"x","ids":["geonames:2"]}`},
+		{"GET", "GET", ts.token, ""},
+	} {
+		type answer struct {
+			Status                         int
+			Type, Auth, Retry, Allow, Body string
+		}
+		var got [2]answer
+		for i, base := range []string{ts.url, std.URL} {
+			req, _ := http.NewRequest(tc.method, base+"/api/v1/allocate", strings.NewReader(tc.body))
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			h := resp.Header
+			got[i] = answer{resp.StatusCode, h.Get("Content-Type"), h.Get("WWW-Authenticate"), h.Get("Retry-After"), h.Get("Allow"), string(b)}
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s: citylog serve's front answers\n%+v\nnet/http\n%+v", tc.name, got[0], got[1])
+		}
 	}
 }

@@ -160,7 +160,19 @@ type allocateResponse struct {
 }
 
 func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
-	status := s.allocateStatus(w, r)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body")
+		s.refusals.log(s.log, r.RemoteAddr, http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body", "")
+		s.metrics.add(requestsSeries(http.StatusMethodNotAllowed), 1)
+		return
+	}
+	buf := s.answerBuffers()
+	status := s.allocateOne(httpAllocation{w, r}, buf)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(buf.answer)
+	s.answers.Put(buf)
 	s.metrics.add(requestsSeries(status), 1)
 }
 
@@ -174,31 +186,66 @@ func bearerToken(header string) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
+// allocation is a POST of one allocation request, as either HTTP server
+// (net/http or the fasthttp front, fast.go) hands it over.
+type allocation interface {
+	authorization() string
+	// body reads the request body, errBodyTooLarge past limit bytes.
+	body(limit int) ([]byte, error)
+	setHeader(key, value string)
+	remoteAddr() string
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// httpAllocation is an allocation through net/http.
+type httpAllocation struct {
+	w http.ResponseWriter
+	r *http.Request
+}
+
+func (a httpAllocation) authorization() string { return a.r.Header.Get("Authorization") }
+func (a httpAllocation) setHeader(k, v string) { a.w.Header().Set(k, v) }
+func (a httpAllocation) remoteAddr() string    { return a.r.RemoteAddr }
+
+func (a httpAllocation) body(limit int) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(a.w, a.r.Body, int64(limit)))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errBodyTooLarge
+	}
+	return b, err
+}
+
+func (s *Server) answerBuffers() *answerBuffers {
+	if buf, _ := s.answers.Get().(*answerBuffers); buf != nil {
+		return buf
+	}
+	return new(answerBuffers)
+}
+
+// allocateOne answers a POST to /api/v1/allocate: it returns the status
+// and leaves the JSON body (the answer, or an errorBody) in buf.answer.
+func (s *Server) allocateOne(a allocation, buf *answerBuffers) int {
 	name := "" // the token's, once known
 	fail := func(status int, short, detail string) int {
-		writeError(w, status, short, detail)
-		s.refusals.log(s.log, r, status, short, detail, name)
+		buf.answer = appendErrorBody(buf.answer[:0], short, detail)
+		s.refusals.log(s.log, a.remoteAddr(), status, short, detail, name)
 		return status
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		return fail(http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body")
-	}
-	bearer, ok := bearerToken(r.Header.Get("Authorization"))
+	bearer, ok := bearerToken(a.authorization())
 	name, valid := s.cfg.Tokens.Check(bearer)
 	if !ok || !valid {
 		name = ""
-		w.Header().Set("WWW-Authenticate", `Bearer realm="citylog"`)
+		a.setHeader("WWW-Authenticate", `Bearer realm="citylog"`)
 		return fail(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the operator creates tokens with citylog token add")
 	}
 	if !s.cfg.Tokens.Allow(name, 1) {
-		w.Header().Set("Retry-After", "1")
+		a.setHeader("Retry-After", "1")
 		return fail(http.StatusTooManyRequests, "rate limited", "this token's rate limit is exceeded; retry after a second")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, entry.MaxRequestSize))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	body, err := a.body(entry.MaxRequestSize)
+	if errors.Is(err, errBodyTooLarge) {
 		return fail(http.StatusRequestEntityTooLarge, "request too large", fmt.Sprintf("a request is at most %d bytes", entry.MaxRequestSize))
 	}
 	if err != nil {
@@ -213,29 +260,28 @@ func (s *Server) allocateStatus(w http.ResponseWriter, r *http.Request) int {
 	}
 	p := &pending{req: req, reply: make(chan reply, 1)}
 	if !s.submit(p) {
-		w.Header().Set("Retry-After", "5")
+		a.setHeader("Retry-After", "5")
 		return fail(http.StatusServiceUnavailable, "unavailable", "the registry is shutting down or recovering from an error; retry later (resubmitting is safe)")
 	}
 	rep := <-p.reply // always answered: the pool never drops a submitted request
 	switch {
 	case rep.err != nil:
-		w.Header().Set("Retry-After", "5")
+		a.setHeader("Retry-After", "5")
 		return fail(http.StatusServiceUnavailable, "unavailable", "the allocation could not be published; retry later (resubmitting is safe)")
 	case errors.Is(rep.res.Err, log.ErrConflict):
 		return fail(http.StatusConflict, "conflict", rep.res.Err.Error())
 	case rep.res.Err != nil:
 		return fail(http.StatusBadRequest, "invalid request", rep.res.Err.Error())
 	}
-	w.Header().Set("Content-Type", "application/json")
-	buf, _ := s.answers.Get().(*answerBuffers)
-	if buf == nil {
-		buf = new(answerBuffers)
-	}
 	buf.receipt = rep.receipts.Append(buf.receipt[:0], rep.i)
 	buf.answer = appendAllocateResponse(buf.answer[:0], rep.res, buf.receipt)
-	w.Write(buf.answer)
-	s.answers.Put(buf)
 	return http.StatusOK
+}
+
+// appendErrorBody appends an errorBody as writeError writes it.
+func appendErrorBody(b []byte, short, detail string) []byte {
+	j, _ := json.Marshal(errorBody{short, detail})
+	return append(append(b, j...), '\n')
 }
 
 // redact replaces the log's directories in a message with their role, so
@@ -299,7 +345,7 @@ type refusalLog struct {
 
 const refusalRate, refusalBurst = 10.0, 20.0
 
-func (l *refusalLog) log(logger *slog.Logger, r *http.Request, status int, reason, detail, token string) {
+func (l *refusalLog) log(logger *slog.Logger, remote string, status int, reason, detail, token string) {
 	l.mu.Lock()
 	now := time.Now()
 	if l.last.IsZero() {
@@ -317,7 +363,7 @@ func (l *refusalLog) log(logger *slog.Logger, r *http.Request, status int, reaso
 	suppressed := l.suppressed
 	l.suppressed = 0
 	l.mu.Unlock()
-	attrs := []any{"status", status, "reason", reason, "detail", detail, "remote", r.RemoteAddr}
+	attrs := []any{"status", status, "reason", reason, "detail", detail, "remote", remote}
 	if token != "" {
 		attrs = append(attrs, "token", token) // the token's name, never the token
 	}
