@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/citylog/citylog/log"
-	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/api"
+	"github.com/citylog/citylog/log/entry"
 	"github.com/citylog/citylog/log/tokens"
 	"github.com/citylog/citylog/site"
 	"github.com/citylog/citylog/tiles/source"
