@@ -27,7 +27,8 @@ func TestFreshEntries(t *testing.T) {
 	}{
 		{"one batch", [][2]uint64{{100, 300}}, 100, 300},
 		{"batches that follow", [][2]uint64{{100, 300}, {400, 50}, {450, 1}}, 100, 351},
-		{"past the cap", [][2]uint64{{0, freshCap - 10}, {freshCap - 10, 30}}, 20, freshCap},
+		{"near twice the cap", [][2]uint64{{0, freshCap - 10}, {freshCap - 10, freshCap}}, 0, 2*freshCap - 10},
+		{"twice the cap, cut back", [][2]uint64{{0, freshCap - 10}, {freshCap - 10, freshCap + 20}}, freshCap + 10, freshCap},
 		{"a gap starts again", [][2]uint64{{0, 300}, {500, 20}}, 500, 20},
 	} {
 		var f freshEntries

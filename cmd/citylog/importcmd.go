@@ -118,26 +118,31 @@ func runImport(ctx context.Context, e *env, dir string, sf *storageFlags, in io.
 	return stats, err
 }
 
-// freshEntries keeps the last entries an import published, up to
-// freshCap, for the site update that follows (site.Config.Fresh): what
-// it has here it need not read back and decode.
+// freshEntries keeps the last entries an import published, at least
+// freshCap of them (and fewer than twice that), for the site update that
+// follows (site.Config.Fresh): what it has here it need not read back and
+// decode.
 type freshEntries struct{ site.Fresh }
 
 // freshCap bounds the entries kept: a site update is timed after batches
 // of up to 65,536 (the lists settle every 65,536); an import of more
-// keeps its last ones, about 8 MB.
+// keeps its last 65,536 to 131,071, 8-16 MB.
 const freshCap = 1 << 16
 
+// add appends a batch's entries.
 func (f *freshEntries) add(es []entry.Entry) {
 	if len(f.Entries) > 0 && f.From+uint64(len(f.Entries)) != es[0].Code.Index {
-		f.Entries = f.Entries[:0] // not a continuation: start again
+		f.Entries = nil // not a continuation: start again
 	}
 	if len(f.Entries) == 0 {
 		f.From = es[0].Code.Index
 	}
 	f.Entries = append(f.Entries, es...)
-	if over := len(f.Entries) - freshCap; over > 0 {
-		f.Entries = append(f.Entries[:0:0], f.Entries[over:]...)
+	// Cut back to the last freshCap once twice as many pile up: cutting
+	// at every batch past freshCap copied 65,536 entries a batch.
+	if len(f.Entries) >= 2*freshCap {
+		over := len(f.Entries) - freshCap
+		f.Entries = append([]entry.Entry(nil), f.Entries[over:]...)
 		f.From += uint64(over)
 	}
 }

@@ -577,15 +577,18 @@ func TestFrontsAnswerAlike(t *testing.T) {
 	ts.post(t, ts.token, reqJSON(1)) // allocated once: resubmitting it answers the same, twice
 	for _, tc := range []struct {
 		name, method, token, body string
+		chunked                   bool
 	}{
-		{"resubmission", "POST", ts.token, reqJSON(1)},
-		{"no token", "POST", "", reqJSON(2)},
-		{"malformed", "POST", ts.token, `{"country":`},
-		{"too large", "POST", ts.token, `{"name":"` + strings.Repeat("x", entry.MaxRequestSize) + `"}`},
-		{"far too large", "POST", ts.token, `{"name":"` + strings.Repeat("x", 3*entry.MaxRequestSize) + `"}`},
-		{"past what the front reads", "POST", ts.token, `{"name":"` + strings.Repeat("x", 5*entry.MaxRequestSize) + `"}`},
-		{"conflict", "POST", ts.token, `{"country":"FR","subdivision":"IDF","name":"x","ids":["geonames:2"]}`},
-		{"GET", "GET", ts.token, ""},
+		{"resubmission", "POST", ts.token, reqJSON(1), false},
+		{"resubmission, chunked", "POST", ts.token, reqJSON(1), true},
+		{"too large, chunked", "POST", ts.token, `{"name":"` + strings.Repeat("x", 3*entry.MaxRequestSize) + `"}`, true},
+		{"no token", "POST", "", reqJSON(2), false},
+		{"malformed", "POST", ts.token, `{"country":`, false},
+		{"too large", "POST", ts.token, `{"name":"` + strings.Repeat("x", entry.MaxRequestSize) + `"}`, false},
+		{"far too large", "POST", ts.token, `{"name":"` + strings.Repeat("x", 3*entry.MaxRequestSize) + `"}`, false},
+		{"past what the front reads", "POST", ts.token, `{"name":"` + strings.Repeat("x", 5*entry.MaxRequestSize) + `"}`, false},
+		{"conflict", "POST", ts.token, `{"country":"FR","subdivision":"IDF","name":"x","ids":["geonames:2"]}`, false},
+		{"GET", "GET", ts.token, "", false},
 	} {
 		type answer struct {
 			Status                         int
@@ -594,6 +597,9 @@ func TestFrontsAnswerAlike(t *testing.T) {
 		var got [2]answer
 		for i, base := range []string{ts.url, std.URL} {
 			req, _ := http.NewRequest(tc.method, base+"/api/v1/allocate", strings.NewReader(tc.body))
+			if tc.chunked {
+				req.Body, req.ContentLength = io.NopCloser(strings.NewReader(tc.body)), -1
+			}
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}

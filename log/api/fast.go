@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,12 +39,22 @@ func (s *Server) NewHTTPServer(t Timeouts, maxBody int) *fasthttp.Server {
 	rest := fasthttpadaptor.NewFastHTTPHandler(s)
 	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			if ctx.IsPost() && string(ctx.Path()) == "/api/v1/allocate" {
+			switch {
+			case ctx.IsPost() && string(ctx.Path()) == "/api/v1/allocate":
 				s.fastAllocate(ctx)
-				return
+			case bodyOver(ctx, maxBody):
+				// No other path takes a body, and the adaptor would read
+				// one whole into memory.
+				s.fastRefuse(ctx, http.StatusRequestEntityTooLarge, "request too large", fmt.Sprintf("a request is at most %d bytes", entry.MaxRequestSize))
+			default:
+				rest(ctx)
 			}
-			rest(ctx)
 		},
+		// Bodies reach the handler as streams: a body past its limit is
+		// refused unread, and fasthttp reads and drops up to 256 KiB of it
+		// so that the client, still sending, reads the answer (past that
+		// the connection closes), as net/http does.
+		StreamRequestBody: true,
 		// fasthttp has one read timeout a request: the headers' first,
 		// then the body's once they are in.
 		ReadTimeout: t.Header,
@@ -63,14 +74,20 @@ func (s *Server) NewHTTPServer(t Timeouts, maxBody int) *fasthttp.Server {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				status, short, detail = http.StatusRequestEntityTooLarge, "request too large", fmt.Sprintf("a request is at most %d bytes", entry.MaxRequestSize)
 			}
-			ctx.SetStatusCode(status)
-			ctx.SetContentType("application/json")
-			ctx.SetBody(appendErrorBody(nil, short, detail))
+			s.fastRefuse(ctx, status, short, detail)
 			ctx.SetConnectionClose()
-			s.refusals.log(s.log, ctx.RemoteAddr().String(), status, short, detail, "")
-			s.metrics.add(requestsSeries(status), 1)
 		},
 	}
+}
+
+// fastRefuse answers a request the front refuses itself as the API
+// refuses one.
+func (s *Server) fastRefuse(ctx *fasthttp.RequestCtx, status int, short, detail string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(appendErrorBody(nil, short, detail))
+	s.refusals.log(s.log, ctx.RemoteAddr().String(), status, short, detail, "")
+	s.metrics.add(requestsSeries(status), 1)
 }
 
 // fastAllocate answers a POST to /api/v1/allocate.
@@ -84,8 +101,14 @@ func (s *Server) fastAllocate(ctx *fasthttp.RequestCtx) {
 	s.metrics.add(requestsSeries(status), 1)
 }
 
-// fastAllocation is an allocation through fasthttp, whose body is read
-// whole (within the server's MaxRequestBodySize) before the handler runs.
+// bodyOver says the request's body is longer than limit, or of a length
+// not given (chunked).
+func bodyOver(ctx *fasthttp.RequestCtx, limit int) bool {
+	n := ctx.Request.Header.ContentLength()
+	return n > limit || n == -1
+}
+
+// fastAllocation is an allocation through fasthttp.
 type fastAllocation struct{ ctx *fasthttp.RequestCtx }
 
 func (a fastAllocation) authorization() string {
@@ -95,11 +118,18 @@ func (a fastAllocation) setHeader(k, v string) { a.ctx.Response.Header.Set(k, v)
 func (a fastAllocation) remoteAddr() string    { return a.ctx.RemoteAddr().String() }
 
 func (a fastAllocation) body(limit int) ([]byte, error) {
-	b := a.ctx.PostBody()
+	if n := a.ctx.Request.Header.ContentLength(); n > limit {
+		return nil, errBodyTooLarge // refused unread
+	}
+	r := a.ctx.RequestBodyStream()
+	if r == nil {
+		return a.ctx.PostBody(), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if len(b) > limit {
 		return nil, errBodyTooLarge
 	}
-	return b, nil
+	return b, err
 }
 
 // slogPrintf logs fasthttp's messages (a connection it gave up on) as
