@@ -617,3 +617,31 @@ func TestFrontsAnswerAlike(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontRefusesLongHeads: a request head past what the front reads is
+// refused with the API's JSON error, 431, and one within it is answered.
+func TestFrontRefusesLongHeads(t *testing.T) {
+	ts := start(t, "")
+	defer ts.stop()
+	for _, tc := range []struct {
+		pad    int
+		status int
+	}{
+		{headBytes / 2, http.StatusOK},
+		{2 * headBytes, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		req, _ := http.NewRequest("POST", ts.url+"/api/v1/allocate", strings.NewReader(reqJSON(7)))
+		req.Header.Set("Authorization", "Bearer "+ts.token)
+		req.Header.Set("X-Padding", strings.Repeat("p", tc.pad))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("a head of %d bytes: %v", tc.pad, err)
+		}
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || tc.status != http.StatusOK && !strings.Contains(fmt.Sprint(out["detail"]), "at most") {
+			t.Errorf("a head of %d bytes: %d %v, want %d", tc.pad, resp.StatusCode, out, tc.status)
+		}
+	}
+}
