@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/citylog/citylog/log/entry"
-	"github.com/citylog/citylog/tiles"
 )
 
 func TestImport(t *testing.T) {
@@ -162,27 +160,13 @@ func TestImportEntries(t *testing.T) {
 	if len(got) != 700 {
 		t.Fatalf("%d entries handed over, want 700", len(got))
 	}
-	pub := filepath.Join(dir, PublicDir)
-	for bi := uint64(0); bi*tiles.Width < 700; bi++ {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, 700)}
-		data, err := os.ReadFile(filepath.Join(pub, bt.Path()))
+	for i, raw := range publishedEntries(t, dir, 700) {
+		want, err := entry.DecodeUnchecked(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raws, err := tiles.ParseBundle(data, bt.Width)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, raw := range raws {
-			i := bi*tiles.Width + uint64(j)
-			want, err := entry.DecodeUnchecked(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := got[i]
-			if g.Code != want.Code || !g.Time.Equal(want.Time) || !reflect.DeepEqual(g.Request, want.Request) {
-				t.Fatalf("entry %d handed over as %+v, the log holds %+v", i, g, want)
-			}
+		if g := got[i]; g.Code != want.Code || !g.Time.Equal(want.Time) || !reflect.DeepEqual(g.Request, want.Request) {
+			t.Fatalf("entry %d handed over as %+v, the log holds %+v", i, g, want)
 		}
 	}
 }

@@ -46,23 +46,12 @@ func TestOracleSumdbTlog(t *testing.T) {
 		}
 		return out, nil
 	})
-	for bi := uint64(0); bi*tiles.Width < size; bi++ {
-		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
-		data, err := os.ReadFile(filepath.Join(pub, bt.Path()))
+	for i, e := range publishedEntries(t, dir, size) {
+		hs, err := tlog.StoredHashes(int64(i), e, reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries, err := tiles.ParseBundle(data, bt.Width)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, e := range entries {
-			hs, err := tlog.StoredHashes(int64(bi*tiles.Width)+int64(i), e, reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stored = append(stored, hs...)
-		}
+		stored = append(stored, hs...)
 	}
 	wantRoot, err := tlog.TreeHash(int64(size), reader)
 	if err != nil {
@@ -151,4 +140,24 @@ func mustStore(t testing.TB, dir string) Storage {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// publishedEntries reads the first size entries of the log at dir from
+// its public tree's bundles.
+func publishedEntries(t testing.TB, dir string, size uint64) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for bi := uint64(0); bi*tiles.Width < size; bi++ {
+		bt := tiles.Tile{Level: tiles.EntriesLevel, Index: bi, Width: tiles.TileWidth(tiles.EntriesLevel, bi, size)}
+		data, err := os.ReadFile(filepath.Join(dir, PublicDir, bt.Path()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := tiles.ParseBundle(data, bt.Width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, entries...)
+	}
+	return out
 }

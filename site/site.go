@@ -623,16 +623,14 @@ func newPageWriters(ctx context.Context) pageWriters {
 	return pageWriters{g, gctx}
 }
 
-// entries calls fn for each city in [from, to), in order, reading bundles
-// a few at a time in parallel (and making the cities there, their names
-// folded); before, if set, sees each run of decoded bundles before fn
-// does. The
-// entries are read, not checked against the rules (a third of an
-// update's time): the site shows them, and the code page and cityverify
-// verify them.
+// entries calls fn for each city in [from, to), in order, making the
+// cities of a few bundles at a time in parallel (bundleCities, their
+// names folded); before, if set, sees each run of bundles' cities before
+// fn does. The entries are read, not checked against the rules (a third
+// of an update's time): the site shows them, and the code page and
+// cityverify verify them.
 func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx context.Context, decoded [][]city) error, fn func(city) error) error {
 	const chunk = 8 // bundles decoded at once
-	src := b.cfg.Source
 	firstBundle, end := from/tiles.Width, (to+tiles.Width-1)/tiles.Width
 	// The next run of bundles is read and decoded while fn goes through
 	// the last (decoding was a fifth of an update, on the other core).
@@ -645,35 +643,9 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 		go func() {
 			decoded := make([][]city, hi-lo)
 			err := parallel.Each(ctx, int(hi-lo), 4, func(ctx context.Context, k int) error {
-				bt := tiles.Bundle(lo+uint64(k), to)
-				var times timeStrings
-				first := bt.Index * tiles.Width
-				if es, ok := b.cfg.Fresh.covers(first, first+uint64(bt.Width)); ok {
-					out := make([]city, len(es))
-					for j, e := range es {
-						if e.Code.Index != first+uint64(j) {
-							return fmt.Errorf("the fresh entry for index %d carries the code %s of index %d", first+uint64(j), e.Code, e.Code.Index)
-						}
-						out[j] = cityOf(first+uint64(j), e, &times)
-					}
-					decoded[k] = out
-					return nil
-				}
-				raw, err := source.FetchBundle(ctx, src, bt)
-				if err != nil {
-					return fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
-				}
-				out := make([]city, len(raw))
-				for j, r := range raw {
-					i := bt.Index*tiles.Width + uint64(j)
-					e, err := entry.DecodeUnchecked(r)
-					if err != nil {
-						return fmt.Errorf("entry %d in %s: %w", i, bt.Path(), err)
-					}
-					out[j] = cityOf(i, e, &times)
-				}
-				decoded[k] = out
-				return nil
+				cs, err := b.bundleCities(ctx, tiles.Bundle(lo+uint64(k), to))
+				decoded[k] = cs
+				return err
 			})
 			ch <- run{decoded, err}
 		}()
@@ -710,6 +682,38 @@ func (b *builder) entries(ctx context.Context, from, to uint64, before func(ctx 
 		}
 	}
 	return nil
+}
+
+// bundleCities returns the cities of bundle bt: taken from cfg.Fresh if
+// it holds them all, else read and decoded.
+func (b *builder) bundleCities(ctx context.Context, bt tiles.Tile) ([]city, error) {
+	var times timeStrings
+	first := bt.Index * tiles.Width
+	if es, ok := b.cfg.Fresh.covers(first, first+uint64(bt.Width)); ok {
+		out := make([]city, len(es))
+		for j, e := range es {
+			i := first + uint64(j)
+			if e.Code.Index != i {
+				return nil, fmt.Errorf("the fresh entry for index %d carries the code %s of index %d", i, e.Code, e.Code.Index)
+			}
+			out[j] = cityOf(i, e, &times)
+		}
+		return out, nil
+	}
+	raw, err := source.FetchBundle(ctx, b.cfg.Source, bt)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", bt.Path(), err)
+	}
+	out := make([]city, len(raw))
+	for j, r := range raw {
+		i := first + uint64(j)
+		e, err := entry.DecodeUnchecked(r)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d in %s: %w", i, bt.Path(), err)
+		}
+		out[j] = cityOf(i, e, &times)
+	}
+	return out, nil
 }
 
 // countListed adds a city the lists now hold to their counts.

@@ -806,10 +806,7 @@ func TestUpdateTakesFreshEntries(t *testing.T) {
 		from := uint64(l.next)
 		l.grow(t, batch, batch)
 		to := uint64(l.next)
-		fresh := &Fresh{From: from}
-		for i := from; i < to; i++ {
-			fresh.Entries = append(fresh.Entries, l.entry(t, i))
-		}
+		fresh := &Fresh{From: from, Entries: l.entries(t, from, to)}
 		var read []string
 		var mu sync.Mutex
 		cfg := l.config(t, st)
@@ -835,26 +832,31 @@ func TestUpdateTakesFreshEntries(t *testing.T) {
 	from := uint64(l.next)
 	l.grow(t, 256, 256)
 	cfg := l.config(t, st)
-	cfg.Fresh = &Fresh{From: from}
-	for i := from; i < from+256; i++ {
-		cfg.Fresh.Entries = append(cfg.Fresh.Entries, l.entry(t, i-1)) // each one index off
-	}
+	cfg.Fresh = &Fresh{From: from, Entries: l.entries(t, from-1, from+255)} // each one index off
 	if _, err := Update(ctx, cfg); err == nil || !strings.Contains(err.Error(), "fresh entry") {
 		t.Errorf("fresh entries one index off: %v, want an error saying so", err)
 	}
 }
 
-// entry returns entry i of the log, decoded from its bundle.
-func (l *testLog) entry(t testing.TB, i uint64) entry.Entry {
+// entries returns the entries [from, to) of the log, decoded from its
+// bundles.
+func (l *testLog) entries(t testing.TB, from, to uint64) []entry.Entry {
 	t.Helper()
-	size := l.w.Size()
-	raws, err := source.FetchBundle(context.Background(), l.source(t), tiles.Bundle(i/tiles.Width, size))
-	if err != nil {
-		t.Fatal(err)
+	var out []entry.Entry
+	for bi := from / tiles.Width; bi*tiles.Width < to; bi++ {
+		raws, err := source.FetchBundle(context.Background(), l.source(t), tiles.Bundle(bi, l.w.Size()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, raw := range raws {
+			if i := bi*tiles.Width + uint64(j); i >= from && i < to {
+				e, err := entry.DecodeUnchecked(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, e)
+			}
+		}
 	}
-	e, err := entry.DecodeUnchecked(raws[i%tiles.Width])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return out
 }

@@ -39,6 +39,16 @@ func failed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrFailed}, args...)...)
 }
 
+// fetchFailed is the verdict on what src did not serve well: a file it
+// lacks or that could not be reached is unchecked; anything else (a
+// malformed file) failed, saying what it was and from where.
+func fetchFailed(err error, what string, src source.Source) error {
+	if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
+		return unchecked(err)
+	}
+	return failed("%s from %s: %v", what, src, err)
+}
+
 // unchecked marks source errors as ErrUnchecked, keeping their text.
 func unchecked(err error) error {
 	if err == nil || errors.Is(err, ErrFailed) || errors.Is(err, ErrInput) || errors.Is(err, ErrUnchecked) {
@@ -148,16 +158,10 @@ func (l *Log) ProveInclusion(ctx context.Context, cp Checkpoint, index uint64) (
 	// The bundle's error comes first, as if it had been fetched first.
 	<-b.done
 	if b.err != nil {
-		if errors.Is(b.err, source.ErrNotFound) || errors.Is(b.err, source.ErrUnavailable) {
-			return Inclusion{}, unchecked(b.err)
-		}
-		return Inclusion{}, failed("entry bundle from %s: %v", l.src, b.err)
+		return Inclusion{}, fetchFailed(b.err, "entry bundle", l.src)
 	}
 	if proofErr != nil {
-		if errors.Is(proofErr, source.ErrNotFound) || errors.Is(proofErr, source.ErrUnavailable) {
-			return Inclusion{}, unchecked(proofErr)
-		}
-		return Inclusion{}, failed("tiles from %s: %v", l.src, proofErr)
+		return Inclusion{}, fetchFailed(proofErr, "tiles", l.src)
 	}
 	e := b.entries[index%tiles.Width]
 	leaf := tiles.HashLeaf(e)
@@ -216,10 +220,7 @@ func (l *Log) ProveConsistency(ctx context.Context, old, cur Checkpoint) ([]tile
 	}
 	proof, err := p.ConsistencyProof(ctx, old.Size, cur.Size)
 	if err != nil {
-		if errors.Is(err, source.ErrNotFound) || errors.Is(err, source.ErrUnavailable) {
-			return nil, nil, unchecked(err)
-		}
-		return nil, nil, failed("tiles from %s: %v", l.src, err)
+		return nil, nil, fetchFailed(err, "tiles", l.src)
 	}
 	if err := tiles.VerifyConsistency(old.Size, cur.Size, tiles.HashSlices(proof), old.Root[:], cur.Root[:]); err != nil {
 		ev := &Evidence{Reason: err.Error(), Old: old.Signed, New: cur.Signed, Proof: proof}

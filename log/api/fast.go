@@ -122,6 +122,7 @@ func bodyOver(ctx *fasthttp.RequestCtx, limit int) bool {
 // fastAllocation is an allocation through fasthttp.
 type fastAllocation struct{ ctx *fasthttp.RequestCtx }
 
+func (a fastAllocation) post() bool { return a.ctx.IsPost() }
 func (a fastAllocation) authorization() string {
 	return string(a.ctx.Request.Header.Peek("Authorization"))
 }

@@ -142,7 +142,7 @@ func requestsSeries(status int) string {
 func writeError(w http.ResponseWriter, status int, short, detail string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(errorBody{short, detail})
+	w.Write(appendErrorBody(nil, short, detail))
 }
 
 // answerBuffers are what an answer is encoded in: handlers take them from
@@ -160,13 +160,6 @@ type allocateResponse struct {
 }
 
 func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body")
-		s.refusals.log(s.log, r.RemoteAddr, http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body", "")
-		s.metrics.add(requestsSeries(http.StatusMethodNotAllowed), 1)
-		return
-	}
 	buf := s.answerBuffers()
 	status := s.allocateOne(httpAllocation{w, r}, buf)
 	w.Header().Set("Content-Type", "application/json")
@@ -186,9 +179,10 @@ func bearerToken(header string) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// allocation is a POST of one allocation request, as either HTTP server
+// allocation is a request to /api/v1/allocate, as either HTTP server
 // (net/http or the fasthttp front, fast.go) hands it over.
 type allocation interface {
+	post() bool
 	authorization() string
 	// body reads the request body, errBodyTooLarge past limit bytes.
 	body(limit int) ([]byte, error)
@@ -204,6 +198,7 @@ type httpAllocation struct {
 	r *http.Request
 }
 
+func (a httpAllocation) post() bool            { return a.r.Method == http.MethodPost }
 func (a httpAllocation) authorization() string { return a.r.Header.Get("Authorization") }
 func (a httpAllocation) setHeader(k, v string) { a.w.Header().Set(k, v) }
 func (a httpAllocation) remoteAddr() string    { return a.r.RemoteAddr }
@@ -224,14 +219,19 @@ func (s *Server) answerBuffers() *answerBuffers {
 	return new(answerBuffers)
 }
 
-// allocateOne answers a POST to /api/v1/allocate: it returns the status
-// and leaves the JSON body (the answer, or an errorBody) in buf.answer.
+// allocateOne answers a request to /api/v1/allocate: it returns the
+// status and leaves the JSON body (the answer, or an errorBody) in
+// buf.answer.
 func (s *Server) allocateOne(a allocation, buf *answerBuffers) int {
 	name := "" // the token's, once known
 	fail := func(status int, short, detail string) int {
 		buf.answer = appendErrorBody(buf.answer[:0], short, detail)
 		s.refusals.log(s.log, a.remoteAddr(), status, short, detail, name)
 		return status
+	}
+	if !a.post() {
+		a.setHeader("Allow", "POST")
+		return fail(http.StatusMethodNotAllowed, "method not allowed", "allocate with POST and a JSON request body")
 	}
 	bearer, ok := bearerToken(a.authorization())
 	name, valid := s.cfg.Tokens.Check(bearer)
@@ -278,7 +278,7 @@ func (s *Server) allocateOne(a allocation, buf *answerBuffers) int {
 	return http.StatusOK
 }
 
-// appendErrorBody appends an errorBody as writeError writes it.
+// appendErrorBody appends an errorBody in JSON, and a newline.
 func appendErrorBody(b []byte, short, detail string) []byte {
 	j, _ := json.Marshal(errorBody{short, detail})
 	return append(append(b, j...), '\n')
